@@ -1,0 +1,47 @@
+# nnzoo — the two commands of the README, both through one idempotent `make setup`.
+#   make demo   set everything up, then run the main job
+#   make test   set everything up, then lint and run the test suite
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+PIP := $(BIN)/python -m pip install --constraint requirements/constraints.txt
+# Debian packages that the tasks' data sets come from (none yet).
+APT_PACKAGES :=
+STAMP := $(VENV)/.installed
+
+.PHONY: setup apt venv data demo test lint clean
+
+setup: apt venv data
+
+apt:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "apt-get install$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml requirements/constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(PIP) --quiet --upgrade pip
+	$(PIP) --quiet torch==2.13.0
+	$(PIP) --quiet -e '.[tasks,tensorboard,dev]'
+	touch $@
+
+data: $(STAMP)
+	$(BIN)/nnzoo data --quiet
+
+demo: setup
+	bash scripts/demo.sh
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+test: setup lint
+	$(BIN)/python -m pytest -q
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache .ruff_cache

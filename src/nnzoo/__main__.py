@@ -1,0 +1,3 @@
+from nnzoo.cli import main
+
+raise SystemExit(main())

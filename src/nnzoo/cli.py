@@ -1,0 +1,298 @@
+"""The ``nnzoo`` command: list, train, eval, predict, data.
+
+Errors in what the user gave (a bad key, a missing file, a wrong row) print one line and exit with 2; a training
+run whose loss became NaN or infinite exits with 3 after keeping its last good checkpoint.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from nnzoo import __version__, registry
+from nnzoo.errors import TrainingDiverged, UserError
+
+# torch and the task modules are imported inside the commands so that `nnzoo --help` answers at once.
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "run"):
+        parser.print_help()
+        return 2
+    try:
+        return args.run(args) or 0
+    except (UserError, TrainingDiverged) as error:
+        print(f"nnzoo: error: {error}", file=sys.stderr)
+        return error.exit_code
+    except KeyboardInterrupt:
+        print("\nnnzoo: interrupted; a training run continues with `nnzoo train --resume RUN_DIR`", file=sys.stderr)
+        return 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="nnzoo",
+        description="Classic deep-learning architectures from their equations, trained on real data.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=_examples(
+            "nnzoo list",
+            "nnzoo train regression --model mlp --set model.hidden=[32,32] --run-dir runs/boston-mlp",
+            "nnzoo eval runs/boston-mlp --split test",
+            "nnzoo predict runs/boston-mlp houses.csv",
+        ),
+    )
+    parser.add_argument("--version", action="version", version=f"nnzoo {__version__}")
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    p = _command(commands, "list", "show the registered tasks and their models", ["nnzoo list"])
+    p.set_defaults(run=cmd_list)
+
+    p = _command(
+        commands,
+        "train",
+        "train a model on a task (or resume a run)",
+        [
+            "nnzoo train regression",
+            "nnzoo train regression --recipe recipes/regression/mlp.toml --set train.lr=3e-3 --seed 1",
+            "nnzoo train regression --set data.drop='[\"B\"]' --set train.optimizer=sgd",
+            "nnzoo train --resume runs/regression/linear-20261123-101500",
+        ],
+    )
+    p.add_argument("task", nargs="?", help="registered task name (see `nnzoo list`)")
+    p.add_argument("--model", help="registered model name for the task (default: the task's default model)")
+    p.add_argument("--recipe", type=Path, help="TOML file with any of the config sections")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override one config field, e.g. train.lr=0.01 or model.hidden=[64,64] (repeatable)",
+    )
+    p.add_argument("--run-dir", type=Path, help="where to write the run (default: runs/TASK/MODEL-TIMESTAMP)")
+    p.add_argument("--resume", type=Path, metavar="RUN_DIR", help="continue a run from its last checkpoint")
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"], help="default: auto (CUDA when present)")
+    p.add_argument("--seed", type=int, help="seed of initialisation, batch order and dropout (default 0)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(run=cmd_train)
+
+    p = _command(
+        commands,
+        "eval",
+        "evaluate trained runs on a split; print a table and write RUN_DIR/eval_SPLIT.json",
+        ["nnzoo eval runs/regression/linear-20261123-101500", "nnzoo eval runs/demo/* --split test --markdown"],
+    )
+    p.add_argument("run_dirs", nargs="+", type=Path, metavar="RUN_DIR")
+    p.add_argument("--split", default="test", choices=["train", "val", "test"])
+    p.add_argument("--checkpoint", default="best", choices=["best", "last"])
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--markdown", action="store_true", help="print the table as Markdown")
+    p.add_argument("--quiet", action="store_true", help="print only the table")
+    p.set_defaults(run=cmd_eval)
+
+    p = _command(
+        commands,
+        "predict",
+        "run a trained model on new inputs (the inputs depend on the task: `nnzoo predict RUN_DIR --help`)",
+        [
+            "nnzoo predict runs/boston-mlp houses.csv",
+            "nnzoo predict runs/boston-mlp --row=0.00632,18,2.31,0,0.538,6.575,65.2,4.09,1,296,15.3,396.9,4.98",
+        ],
+    )
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--checkpoint", default="best", choices=["best", "last"])
+    p.add_argument("run_dir", type=Path, metavar="RUN_DIR")
+    p.add_argument("inputs", nargs=argparse.REMAINDER, metavar="INPUT", help="task-specific inputs and options")
+    p.set_defaults(run=cmd_predict)
+
+    p = _command(commands, "data", "load every task's data sets once (offline) and print a summary", ["nnzoo data"])
+    p.add_argument("--quiet", action="store_true", help="print only failures")
+    p.set_defaults(run=cmd_data)
+    return parser
+
+
+def _command(commands: Any, name: str, help_text: str, examples: list[str]) -> argparse.ArgumentParser:
+    return commands.add_parser(
+        name,
+        help=help_text,
+        description=help_text[0].upper() + help_text[1:] + ".",
+        epilog=_examples(*examples),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+
+
+def _examples(*lines: str) -> str:
+    return "examples:\n" + "\n".join(f"  {line}" for line in lines)
+
+
+# --------------------------------------------------------------------------------------------------------------
+def cmd_list(args: argparse.Namespace) -> int:
+    print("Tasks and their models (nnzoo train TASK --model MODEL):\n")
+    for name, task in registry.tasks().items():
+        print(f"{name:<14}{registry.describe(task)}")
+        for model_name, entry in registry.models(name).items():
+            default = "  [default]" if model_name == task.default_model else ""
+            print(f"  {model_name:<12}{entry.description}{default}")
+        print()
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from nnzoo.config import load_toml, resolve_run_config
+    from nnzoo.train import RunDir, Trainer, default_run_dir, resolve_device, seed_everything
+    from nnzoo.train.checkpoint import load_checkpoint
+
+    if args.resume:
+        if args.model or args.recipe or args.seed is not None or args.run_dir:
+            raise UserError("--resume continues a run as configured; only --set train.*/log.* and --device may change")
+        run = RunDir(args.resume)
+        saved = run.load_config()
+        if args.task and args.task != saved.task:
+            raise UserError(f"{run} is a {saved.task!r} run, not {args.task!r}")
+        for override in args.set:
+            if not override.startswith(("train.", "log.")):
+                raise UserError(f"--resume cannot change {override.split('=')[0]!r}; only train.* and log.* keys")
+        cfg = resolve_run_config(load_toml(run.config), overrides=args.set)
+        state = load_checkpoint(run.last).state
+        if state.get("finished"):
+            print(f"{run} already finished at step {state['step']} ({state.get('stop_reason', '')}); nothing to do")
+            return 0
+    else:
+        raw = load_toml(args.recipe) if args.recipe else {}
+        cfg = resolve_run_config(
+            raw, task=args.task, model=args.model, overrides=args.set, seed=args.seed, device=args.device
+        )
+        run = RunDir(args.run_dir or default_run_dir(cfg))
+        if run.path.exists() and any(run.path.iterdir()):
+            raise UserError(f"{run} is not empty; resume it with --resume {run} or choose another --run-dir")
+
+    device = resolve_device(args.device or cfg.device)
+    task = registry.get_task(cfg.task)(cfg, device)
+    data = task.build_data()
+    if args.resume:
+        run.check_info(task.info)
+    run.save_config(cfg)
+    run.save_info(task.info)
+    seed_everything(cfg.seed)
+    model = task.build_model()
+    if not args.quiet:
+        n_params = sum(p.numel() for p in model.parameters())
+        sizes = ", ".join(f"{k} {len(v)}" for k, v in data.items())
+        print(f"{cfg.task}/{cfg.model.name}: {n_params:,} parameters on {device}; data: {sizes}; run folder {run}")
+    trainer = Trainer(task, model, data, run, quiet=args.quiet)
+    state = trainer.fit(resume=bool(args.resume))
+
+    from nnzoo.train.run import open_run
+
+    best = open_run(run.path, device=str(device), with_data=False)
+    figures = write_figures(run, task, best.model, data, "val")
+    print(f"{state.stop_reason}; best val {cfg.train.monitor} {state.best:.4g} at step {state.best_step}")
+    print(f"run folder: {run}")
+    for path in figures:
+        print(f"figure: {path}")
+    return 0
+
+
+def write_figures(run: Any, task: Any, model: Any, data: dict, split: str) -> list[Path]:
+    """Training curves and the task's own figures for ``split``."""
+    import torch
+
+    from nnzoo.train.metrics_log import read_metrics
+    from nnzoo.viz import plot_training_curves
+
+    paths = []
+    records = read_metrics(run.metrics)
+    if records:
+        paths.append(plot_training_curves(records, run.figures / "curves.png"))
+    model.eval()
+    with torch.no_grad():
+        paths += task.figures(model, data, split, run.figures)
+    return paths
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from nnzoo.config import to_dict
+    from nnzoo.train.run import open_run
+    from nnzoo.train.trainer import evaluate
+
+    rows: list[tuple[str, dict[str, float]]] = []
+    baselines_by_data: dict[tuple[str, str], tuple[str, dict[str, float], str]] = {}
+    columns: list[str] = []
+    for path in args.run_dirs:
+        opened = open_run(path, device=args.device, checkpoint=args.checkpoint)
+        dataset = opened.data.get(args.split)
+        if dataset is None or len(dataset) == 0:
+            raise UserError(f"{path} has no {args.split} split (check its data.* fractions)")
+        metrics = evaluate(opened.task, opened.model, dataset)
+        baselines = opened.task.baselines(opened.data, args.split)
+        result = {"split": args.split, "checkpoint": args.checkpoint, "metrics": metrics, "baselines": baselines}
+        out = opened.run.path / f"eval_{args.split}.json"
+        out.write_text(json.dumps(result, indent=1))
+        figures = write_figures(opened.run, opened.task, opened.model, opened.data, args.split)
+        columns += [c for c in opened.task.metric_names if c not in columns]
+        rows.append((f"{opened.run.path.name} ({opened.cfg.task}/{opened.cfg.model.name})", metrics))
+        # Runs on the same data share their baselines: show each once.
+        data_key = json.dumps({"task": opened.cfg.task, **to_dict(opened.cfg.data)}, sort_keys=True)
+        for name, values in baselines.items():
+            baselines_by_data.setdefault((data_key, name), (name, values, opened.run.path.name))
+        if not args.quiet:
+            print(f"{path}: wrote {out}", file=sys.stderr)
+            for figure in figures:
+                print(f"{path}: figure {figure}", file=sys.stderr)
+    several_data = len({data_key for data_key, _ in baselines_by_data}) > 1
+    for name, values, run_name in baselines_by_data.values():
+        rows.append((f"baseline: {name}" + (f" (data of {run_name})" if several_data else ""), values))
+    table = [[label, *(m.get(c) for c in columns)] for label, m in rows]
+    print(format_table([f"{args.split} split", *columns], table, markdown=args.markdown))
+    return 0
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from nnzoo.train.run import open_run
+
+    opened = open_run(args.run_dir, device=args.device, checkpoint=args.checkpoint, with_data=False)
+    parser = argparse.ArgumentParser(
+        prog=f"nnzoo predict {args.run_dir}",
+        description=f"Predict with a trained {opened.cfg.task}/{opened.cfg.model.name} model.",
+    )
+    opened.task.add_predict_arguments(parser)
+    print(opened.task.predict(opened.model, parser.parse_args(args.inputs)))
+    return 0
+
+
+def cmd_data(args: argparse.Namespace) -> int:
+    for name, task in registry.tasks().items():
+        summary = task.prepare_data()
+        if not args.quiet:
+            print(f"{name}: {summary}")
+    return 0
+
+
+# --------------------------------------------------------------------------------------------------------------
+def format_table(headers: list[str], rows: list[list[Any]], markdown: bool = False) -> str:
+    """Rows of cells as an aligned text table (numbers with 4 significant digits) or as Markdown."""
+    cells = [[_cell(v) for v in row] for row in rows]
+    if markdown:
+        rule = "|" + "|".join("---" if i == 0 else "---:" for i in range(len(headers))) + "|"
+        lines = ["| " + " | ".join(headers) + " |", rule]
+        lines += ["| " + " | ".join(row) + " |" for row in cells]
+        return "\n".join(lines)
+    widths = [max(len(h), *(len(r[i]) for r in cells)) for i, h in enumerate(headers)]
+
+    def line(row: list[str]) -> str:
+        return "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths)))
+
+    return "\n".join([line(headers), line(["-" * w for w in widths]), *map(line, cells)])
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)

@@ -1,0 +1,374 @@
+"""Typed configuration: dataclasses loaded from TOML recipes and overridden with ``--set key=value``.
+
+A run's configuration is one :class:`RunConfig`. Its ``data`` and ``model`` sections are dataclasses chosen by
+the task and the model (each registers its own), ``train`` and ``log`` are shared by every task. Resolution, in
+increasing precedence::
+
+    dataclass defaults < task's train defaults < model's train defaults < recipe (TOML) < --model/--seed/--device
+    < --set a.b=value
+
+Every value is checked against its field's type; an unknown key or a wrong type is a :class:`ConfigError` that
+names the key and lists what is valid.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+import types
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
+
+import tomli_w
+
+from nnzoo.errors import ConfigError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Sections shared by every run
+# --------------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class ModelConfig:
+    """Base of every model's configuration; ``name`` is the registered model name."""
+
+    name: str = ""
+
+
+@dataclass
+class DataConfig:
+    """Base of every task's data configuration."""
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation, schedule, evaluation and checkpointing; the same for every task."""
+
+    optimizer: Literal["sgd", "adam", "adamw"] = "adam"
+    lr: float = 1e-3
+    momentum: float = 0.9  # SGD only
+    weight_decay: float = 0.0  # L2 penalty (sgd, adam) or decoupled decay (adamw)
+    schedule: Literal["constant", "step", "cosine"] = "constant"
+    warmup_steps: int = 0  # linear warm-up from 0 before any schedule
+    lr_step_every: int = 1000  # "step" schedule: multiply the rate by lr_gamma every this many steps
+    lr_gamma: float = 0.1
+    min_lr_ratio: float = 0.0  # "cosine" schedule: final rate = lr * min_lr_ratio
+    batch_size: int = 32
+    eval_batch_size: int = 0  # 0: same as batch_size
+    epochs: int = 10
+    max_steps: int = 0  # > 0: stop after this many optimiser steps instead of after `epochs`
+    shuffle: bool = True
+    grad_clip: float = 0.0  # clip the global gradient norm to this value; 0: off
+    eval_every: int = 0  # evaluate every this many steps; 0: at the end of every epoch
+    checkpoint_every: int = 0  # also write `last` every this many steps; 0: only after evaluations
+    monitor: str = "loss"  # validation metric that picks the best checkpoint and drives early stopping
+    monitor_mode: Literal["min", "max"] = "min"
+    patience: int = 0  # early stopping: evaluations without improvement before stopping; 0: off
+    amp: bool = True  # mixed precision (bfloat16 autocast) when running on CUDA
+
+    def __post_init__(self) -> None:
+        _require(self.lr > 0, "train.lr must be > 0")
+        _require(self.batch_size >= 1, "train.batch_size must be >= 1")
+        _require(self.eval_batch_size >= 0, "train.eval_batch_size must be >= 0")
+        _require(self.epochs >= 1 or self.max_steps >= 1, "train.epochs or train.max_steps must be >= 1")
+        _require(self.max_steps >= 0, "train.max_steps must be >= 0")
+        _require(self.grad_clip >= 0, "train.grad_clip must be >= 0 (0 turns clipping off)")
+        _require(self.weight_decay >= 0, "train.weight_decay must be >= 0")
+        _require(self.warmup_steps >= 0, "train.warmup_steps must be >= 0")
+        _require(self.lr_step_every >= 1, "train.lr_step_every must be >= 1")
+        _require(0 <= self.min_lr_ratio <= 1, "train.min_lr_ratio must be in [0, 1]")
+        _require(self.eval_every >= 0 and self.checkpoint_every >= 0, "train.eval_every/checkpoint_every >= 0")
+        _require(self.patience >= 0, "train.patience must be >= 0 (0 turns early stopping off)")
+
+
+@dataclass
+class LogConfig:
+    every: int = 10  # write the mean training loss to metrics.jsonl every this many steps
+    tensorboard: bool = False  # also write TensorBoard scalars to RUN_DIR/tensorboard
+
+    def __post_init__(self) -> None:
+        _require(self.every >= 1, "log.every must be >= 1")
+
+
+@dataclass
+class RunConfig:
+    task: str
+    model: ModelConfig
+    data: DataConfig
+    train: TrainConfig = field(default_factory=TrainConfig)
+    log: LogConfig = field(default_factory=LogConfig)
+    seed: int = 0
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+
+
+def _require(condition: bool, message: str) -> None:
+    if not condition:
+        raise ConfigError(message)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Dataclass <-> dict with type checking
+# --------------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RawValue:
+    """A value from the command line: its text, and the same text read as a TOML value (``1e-3``, ``true``,
+    ``["B"]``). String fields take the text as typed, so ``--set data.target=1`` means the column "1"."""
+
+    text: str
+    parsed: Any
+
+
+def from_dict(cls: type, data: Any, where: str = "") -> Any:
+    """Build dataclass ``cls`` from a mapping, checking keys and types; ``where`` names the section in errors."""
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{where or 'the configuration'} must be a table of keys, got {_show(data)}")
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
+    unknown = [key for key in data if key not in fields]
+    if unknown:
+        section = f"[{where}]" if where else "the top level"
+        raise ConfigError(f"unknown key '{_join(where, unknown[0])}'; valid keys in {section}: {', '.join(fields)}")
+    hints = get_type_hints(cls)
+    kwargs = {name: _coerce(hints[name], value, _join(where, name)) for name, value in data.items()}
+    missing = [f.name for f in fields.values() if f.name not in kwargs and _has_no_default(f)]
+    if missing:
+        raise ConfigError(f"missing key '{_join(where, missing[0])}'")
+    return cls(**kwargs)
+
+
+def to_dict(obj: Any) -> Any:
+    """Dataclass -> plain dict for TOML; ``None`` values are left out (TOML has no null)."""
+    if dataclasses.is_dataclass(obj):
+        out = {}
+        for f in dataclasses.fields(obj):
+            value = to_dict(getattr(obj, f.name))
+            if value is not None:
+                out[f.name] = value
+        return out
+    if isinstance(obj, (list, tuple)):
+        return [to_dict(v) for v in obj]
+    if isinstance(obj, dict):
+        return {k: to_dict(v) for k, v in obj.items()}
+    return obj
+
+
+def _coerce(tp: Any, value: Any, where: str) -> Any:
+    origin = get_origin(tp)
+    if isinstance(value, RawValue):
+        value = value.text if _takes_text(tp) and not isinstance(value.parsed, str) else value.parsed
+    if tp is Any:
+        return value
+    if dataclasses.is_dataclass(tp):
+        return value if isinstance(value, tp) else from_dict(tp, value, where)
+    if origin is Literal:
+        choices = get_args(tp)
+        if value in choices and type(value) in {type(c) for c in choices}:
+            return value
+        raise ConfigError(f"{where} must be one of {', '.join(map(repr, choices))}; got {_show(value)}")
+    if origin in (Union, types.UnionType):
+        options = get_args(tp)
+        if value is None and type(None) in options:
+            return None
+        errors = []
+        for option in options:
+            if option is type(None):
+                continue
+            try:
+                return _coerce(option, value, where)
+            except ConfigError as error:
+                errors.append(error)
+        raise errors[0]
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+    elif tp is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    elif tp is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+    elif tp is str:
+        if isinstance(value, str):
+            return value
+    elif origin in (list, tuple):
+        if isinstance(value, (list, tuple)):
+            args = get_args(tp)
+            if origin is tuple and not (len(args) == 2 and args[1] is Ellipsis):
+                if len(value) != len(args):
+                    raise ConfigError(f"{where} must have {len(args)} items, got {len(value)}")
+                return tuple(_coerce(a, v, f"{where}[{i}]") for i, (a, v) in enumerate(zip(args, value)))
+            item = args[0] if args else Any
+            items = [_coerce(item, v, f"{where}[{i}]") for i, v in enumerate(value)]
+            return tuple(items) if origin is tuple else items
+    elif origin is dict:
+        if isinstance(value, Mapping):
+            _, value_type = get_args(tp) or (str, Any)
+            return {str(k): _coerce(value_type, v, f"{where}.{k}") for k, v in value.items()}
+    else:  # pragma: no cover - a field type this module does not know is a programming error
+        raise TypeError(f"unsupported config field type {tp!r} at {where}")
+    raise ConfigError(f"{where} must be {_describe(tp)}; got {_show(value)}")
+
+
+def _takes_text(tp: Any) -> bool:
+    if tp is str:
+        return True
+    if get_origin(tp) is Literal:
+        return all(isinstance(c, str) for c in get_args(tp))
+    if get_origin(tp) in (Union, types.UnionType):
+        return any(_takes_text(a) for a in get_args(tp))
+    return False
+
+
+def _describe(tp: Any) -> str:
+    names = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
+    if tp in names:
+        return names[tp]
+    origin = get_origin(tp)
+    if origin in (list, tuple):
+        args = [a for a in get_args(tp) if a is not Ellipsis]
+        return f"a list of {_describe(args[0]).removeprefix('a ').removeprefix('an ')}s" if args else "a list"
+    if origin is dict:
+        return "a table"
+    return str(tp)
+
+
+def _show(value: Any) -> str:
+    kind = {bool: "boolean", int: "integer", float: "number", str: "string", list: "list", dict: "table"}
+    return f"{value!r} ({kind.get(type(value), type(value).__name__)})"
+
+
+def _join(prefix: str, name: str) -> str:
+    return f"{prefix}.{name}" if prefix else name
+
+
+def _has_no_default(f: dataclasses.Field) -> bool:
+    return f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+
+
+# --------------------------------------------------------------------------------------------------------------
+# TOML and --set overrides
+# --------------------------------------------------------------------------------------------------------------
+
+
+def load_toml(path: str | Path) -> dict:
+    path = Path(path)
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"recipe file not found: {path}") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path} is not valid TOML: {error}") from None
+
+
+def dump_toml(cfg: RunConfig, path: str | Path) -> None:
+    Path(path).write_text(tomli_w.dumps(to_dict(cfg)))
+
+
+def parse_override(text: str) -> tuple[list[str], RawValue]:
+    """``"model.hidden=[64, 64]"`` -> (["model", "hidden"], RawValue("[64, 64]", [64, 64]))."""
+    key, sep, raw = text.partition("=")
+    key = key.strip()
+    if not sep or not key or any(not part for part in key.split(".")):
+        raise ConfigError(f"--set expects key=value such as train.lr=0.01, got {text!r}")
+    raw = raw.strip()
+    try:
+        parsed = tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        parsed = raw  # a bare word such as relu or a path needs no quotes
+    return key.split("."), RawValue(raw, parsed)
+
+
+def apply_overrides(raw: dict, overrides: Iterable[str]) -> dict:
+    for text in overrides:
+        keys, value = parse_override(text)
+        node = raw
+        for i, key in enumerate(keys[:-1]):
+            child = node.setdefault(key, {})
+            if not isinstance(child, dict):
+                raise ConfigError(f"cannot set {text!r}: '{'.'.join(keys[: i + 1])}' is a value, not a section")
+            node = child
+        node[keys[-1]] = value
+    return raw
+
+
+def resolve_run_config(
+    raw: Mapping | None = None,
+    *,
+    task: str | None = None,
+    model: str | None = None,
+    overrides: Iterable[str] = (),
+    seed: int | None = None,
+    device: str | None = None,
+) -> RunConfig:
+    """Merge a recipe (``raw``, as read from TOML) with command-line choices into a checked :class:`RunConfig`."""
+    from nnzoo import registry
+
+    raw = _deep_copy(dict(raw or {}))
+    if task is not None:
+        if raw.get("task") not in (None, task):
+            raise ConfigError(f"the recipe is for task {raw['task']!r}, not {task!r}")
+        raw["task"] = task
+    if model is not None:
+        raw.setdefault("model", {})["name"] = model
+    if seed is not None:
+        raw["seed"] = seed
+    if device is not None:
+        raw["device"] = device
+    apply_overrides(raw, overrides)
+
+    task_name = raw.get("task")
+    task_name = task_name.parsed if isinstance(task_name, RawValue) else task_name
+    if not task_name:
+        raise ConfigError("no task given: name one (`nnzoo list` shows them)")
+    task_cls = registry.get_task(str(task_name))
+    model_raw = dict(raw.get("model") or {})
+    model_name = model_raw.get("name") or task_cls.default_model
+    model_name = model_name.text if isinstance(model_name, RawValue) else model_name
+    entry = registry.get_model(task_cls.name, str(model_name))
+    model_raw["name"] = entry.name
+
+    train_raw = {**task_cls.train_defaults, **entry.train_defaults, **dict(raw.get("train") or {})}
+    parts = {
+        **raw,
+        "task": task_cls.name,
+        "model": from_dict(entry.config, model_raw, "model"),
+        "data": from_dict(task_cls.DataConfig, raw.get("data") or {}, "data"),
+        "train": from_dict(TrainConfig, train_raw, "train"),
+    }
+    return from_dict(RunConfig, parts)
+
+
+def _deep_copy(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _deep_copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_deep_copy(v) for v in value]
+    return value
+
+
+__all__ = [
+    "ConfigError",
+    "DataConfig",
+    "LogConfig",
+    "ModelConfig",
+    "RawValue",
+    "RunConfig",
+    "TrainConfig",
+    "apply_overrides",
+    "dump_toml",
+    "from_dict",
+    "load_toml",
+    "parse_override",
+    "resolve_run_config",
+    "to_dict",
+]

@@ -1,0 +1,33 @@
+"""Errors that reach the user as one clear line instead of a traceback.
+
+The CLI maps each class to its exit code: bad input is 2 (as argparse does), a training run that diverged is 3.
+"""
+
+
+class UserError(Exception):
+    """Something the user gave us is wrong; the message says what and what is accepted."""
+
+    exit_code = 2
+
+
+class ConfigError(UserError):
+    """An unknown key, a wrong type or an unknown task/model in a configuration."""
+
+
+class CheckpointError(UserError):
+    """A checkpoint that is missing, truncated or not written by nnzoo."""
+
+
+class TrainingDiverged(Exception):
+    """The loss or the gradient became NaN or infinite; the last good checkpoint was kept."""
+
+    exit_code = 3
+
+    def __init__(self, step: int, what: str, value: float):
+        super().__init__(
+            f"the {what} became {value} at step {step}; training stopped and the last good checkpoint was kept "
+            "(try a smaller train.lr or set train.grad_clip)"
+        )
+        self.step = step
+        self.what = what
+        self.value = value

@@ -1,0 +1,113 @@
+r"""Perceptrons: multiple linear regression (one neuron) and the multi-layer perceptron.
+
+The notes' neuron computes a weighted sum of its inputs plus a bias and passes it through an activation:
+
+.. math::
+    y = f(\mathbf{w}^\top \mathbf{x} + b)
+
+With no activation (:math:`f(z) = z`) it is multiple linear regression; stacking layers of such neurons with a
+non-linear :math:`f` between them gives the multi-layer perceptron.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from torch import Tensor, nn
+
+ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu", "prelu", "elu")
+
+
+def make_activation(name: str) -> nn.Module:
+    r"""The activations of the notes, by name.
+
+    ============  =====================================================================
+    sigmoid       :math:`\sigma(z) = 1 / (1 + e^{-z})`
+    tanh          :math:`\tanh(z)`
+    relu          :math:`\max(0, z)`
+    leaky_relu    :math:`\max(0.01 z, z)`
+    prelu         :math:`\max(a z, z)`, the slope :math:`a` learned (one per layer, starts at 0.25)
+    elu           :math:`z` for :math:`z > 0`, else :math:`e^{z} - 1`
+    ============  =====================================================================
+    """
+    factories = {
+        "sigmoid": nn.Sigmoid,
+        "tanh": nn.Tanh,
+        "relu": nn.ReLU,
+        "leaky_relu": nn.LeakyReLU,
+        "prelu": nn.PReLU,
+        "elu": nn.ELU,
+    }
+    if name not in factories:
+        raise ValueError(f"unknown activation {name!r}; choose one of {', '.join(ACTIVATIONS)}")
+    return factories[name]()
+
+
+class LinearRegression(nn.Linear):
+    r"""Multiple linear regression: one neuron per output and no activation.
+
+    .. math::
+        \hat{y} = W \mathbf{x} + \mathbf{b}
+
+    Shapes: x (..., in_features) -> ŷ (..., out_features). ``weight`` is (out_features, in_features), ``bias``
+    (out_features,), as in ``torch.nn.Linear``; trained with mean squared error it converges to the ordinary
+    least-squares solution.
+    """
+
+    def __init__(self, in_features: int, out_features: int = 1):
+        if in_features < 1 or out_features < 1:
+            raise ValueError(
+                f"LinearRegression needs in_features, out_features >= 1, got {in_features}, {out_features}"
+            )
+        super().__init__(in_features, out_features)
+
+
+class MLP(nn.Module):
+    r"""Multi-layer perceptron: fully connected layers with an activation between them.
+
+    .. math::
+        \mathbf{h}_0 = \mathbf{x}, \qquad
+        \mathbf{h}_l = \operatorname{dropout}(f(W_l \mathbf{h}_{l-1} + \mathbf{b}_l)) \quad (l = 1 \dots L), \qquad
+        \hat{\mathbf{y}} = W_{L+1} \mathbf{h}_L + \mathbf{b}_{L+1}
+
+    The output layer has no activation: the task applies softmax or sigmoid inside its loss
+    (``cross_entropy`` / ``binary_cross_entropy_with_logits``), which is numerically safer.
+
+    Shapes: x (..., in_features) -> (..., out_features).
+
+    Args:
+        in_features: size of :math:`\mathbf{x}`.
+        hidden: sizes of the hidden layers :math:`\mathbf{h}_1 \dots \mathbf{h}_L`; empty gives a linear model.
+        out_features: size of the output.
+        activation: one of ``ACTIVATIONS``; PReLU learns one slope per layer.
+        dropout: probability of zeroing a hidden unit during training.
+    """
+
+    def __init__(
+        self,
+        in_features: int,
+        hidden: Sequence[int],
+        out_features: int,
+        activation: str = "relu",
+        dropout: float = 0.0,
+    ):
+        super().__init__()
+        if in_features < 1 or out_features < 1 or any(h < 1 for h in hidden):
+            raise ValueError(
+                f"MLP sizes must be >= 1, got in_features={in_features}, hidden={list(hidden)}, "
+                f"out_features={out_features}"
+            )
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+        layers: list[nn.Module] = []
+        width = in_features
+        for size in hidden:
+            layers += [nn.Linear(width, size), make_activation(activation)]
+            if dropout > 0:
+                layers.append(nn.Dropout(dropout))
+            width = size
+        layers.append(nn.Linear(width, out_features))
+        self.layers = nn.Sequential(*layers)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.layers(x)

@@ -1,0 +1,87 @@
+"""What a task provides to the trainer and the command line.
+
+A task owns its data, its model head, its loss and its metrics; the :class:`~nnzoo.train.Trainer` knows nothing
+else about it. Subclasses register with ``@register_task("name")`` and their models with
+``@register_model("name", "model")``.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any, ClassVar
+
+import torch
+from torch import Tensor, nn
+from torch.utils.data import DataLoader, Dataset
+
+from nnzoo import registry
+from nnzoo.config import DataConfig, RunConfig
+from nnzoo.train.runtime import to_device
+
+Splits = dict[str, Dataset]  # "train", "val", "test"
+
+
+class Task:
+    """Base class of every task. Class attributes describe it; methods build and judge its models."""
+
+    name: ClassVar[str]
+    DataConfig: ClassVar[type[DataConfig]] = DataConfig
+    default_model: ClassVar[str]
+    train_defaults: ClassVar[Mapping[str, Any]] = {}  # below the model's defaults and the recipe
+    metric_names: ClassVar[tuple[str, ...]] = ("loss",)  # what evaluate() returns, in display order
+
+    def __init__(self, cfg: RunConfig, device: torch.device | None = None):
+        self.cfg = cfg
+        self.device = device or torch.device("cpu")
+        # JSON-able facts the model is built from (sizes, vocabularies, scaler statistics). build_data() fills
+        # it; it is saved with the run so that predict() can rebuild the model without loading the data.
+        self.info: dict[str, Any] = {}
+
+    # --- data and model --------------------------------------------------------------------------------------
+    def build_data(self) -> Splits:
+        raise NotImplementedError
+
+    def build_model(self) -> nn.Module:
+        entry = registry.get_model(self.name, self.cfg.model.name)
+        return entry.build(self.cfg.model, self.info)
+
+    @classmethod
+    def prepare_data(cls) -> str:
+        """Load (and cache) every data set of the task once; return a one-line summary for ``nnzoo data``."""
+        return "nothing to prepare"
+
+    # --- training and evaluation -----------------------------------------------------------------------------
+    def loss(self, model: nn.Module, batch: Any) -> Tensor | dict[str, Tensor]:
+        """The training loss of one batch: a scalar, or a dict whose "loss" is optimised and the rest logged."""
+        raise NotImplementedError
+
+    def evaluate(self, model: nn.Module, dataset: Dataset) -> dict[str, float]:
+        """Metrics of ``model`` on a split; called in eval mode under ``torch.no_grad()``."""
+        raise NotImplementedError
+
+    def baselines(self, data: Splits, split: str) -> dict[str, dict[str, float]]:
+        """Reference results on ``split`` that need no training (closed forms, naive predictors)."""
+        return {}
+
+    def figures(self, model: nn.Module, data: Splits, split: str, folder: Path) -> list[Path]:
+        """Write the task's figures for ``split`` into ``folder``; return their paths."""
+        return []
+
+    # --- prediction --------------------------------------------------------------------------------------------
+    def add_predict_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("inputs", nargs="*")
+
+    def predict(self, model: nn.Module, args: argparse.Namespace) -> str:
+        """Run the model on the user's inputs; return the text to print."""
+        raise NotImplementedError
+
+    # --- helpers for subclasses ------------------------------------------------------------------------------
+    def batches(self, dataset: Dataset, batch_size: int | None = None) -> Iterator[Any]:
+        """The split in order, in batches of ``batch_size`` (default: the evaluation batch size), on the device."""
+        size = batch_size or self.cfg.train.eval_batch_size or self.cfg.train.batch_size
+        collate = getattr(dataset, "collate", None)
+        loader = DataLoader(dataset, batch_size=size, shuffle=False, collate_fn=collate)
+        for batch in loader:
+            yield to_device(batch, self.device)

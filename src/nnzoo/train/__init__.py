@@ -1,0 +1,20 @@
+"""Task-agnostic training: the Trainer, checkpoints, run folders."""
+
+from nnzoo.train.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from nnzoo.train.run import OpenRun, RunDir, default_run_dir, open_run
+from nnzoo.train.runtime import resolve_device, seed_everything
+from nnzoo.train.trainer import Trainer, TrainState
+
+__all__ = [
+    "Checkpoint",
+    "OpenRun",
+    "RunDir",
+    "TrainState",
+    "Trainer",
+    "default_run_dir",
+    "load_checkpoint",
+    "open_run",
+    "resolve_device",
+    "save_checkpoint",
+    "seed_everything",
+]

@@ -1,0 +1,173 @@
+"""The one checkpoint format: a single safetensors file, written atomically, loaded without executing code.
+
+Layout of ``*.safetensors``::
+
+    model.<name>             every entry of model.state_dict()
+    optimizer.<i>.<key>      the tensors of optimizer.state_dict()["state"][i]
+    rng.torch, rng.cuda.<d>  torch's CPU / CUDA generator states
+    rng.numpy                NumPy's legacy MT19937 key
+    header metadata "nnzoo"  JSON: format tag, training state (step, epoch, best metric …), the resolved config,
+                             optimizer param groups and scalar state, scheduler state, Python/NumPy RNG scalars
+
+safetensors stores only tensors and strings, so nothing in a run folder is unpickled.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import struct
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import safetensors.torch
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import save_file
+
+from nnzoo.errors import CheckpointError
+
+FORMAT = "nnzoo.checkpoint/1"
+
+
+def save_checkpoint(
+    path: str | Path,
+    model: torch.nn.Module,
+    *,
+    optimizer: torch.optim.Optimizer | None = None,
+    scheduler: Any | None = None,
+    state: Mapping[str, Any] | None = None,
+    config: Mapping[str, Any] | None = None,
+    rng: bool = False,
+) -> None:
+    """Write a checkpoint to ``path`` atomically: a temporary file in the same folder, fsync, rename."""
+    # Cloning breaks storage sharing (tied weights), which safetensors refuses to save.
+    tensors = {f"model.{k}": v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}
+    meta: dict[str, Any] = {"format": FORMAT, "state": dict(state or {}), "config": dict(config or {})}
+    if optimizer is not None:
+        saved = optimizer.state_dict()
+        scalars: dict[str, dict[str, Any]] = {}
+        for index, entries in saved["state"].items():
+            for key, value in entries.items():
+                if isinstance(value, torch.Tensor):
+                    tensors[f"optimizer.{index}.{key}"] = value.detach().cpu().contiguous()
+                else:
+                    scalars.setdefault(str(index), {})[key] = value
+            scalars.setdefault(str(index), {})
+        meta["optimizer"] = {"param_groups": saved["param_groups"], "scalars": scalars}
+    if scheduler is not None:
+        meta["scheduler"] = {k: v for k, v in scheduler.state_dict().items() if k != "lr_lambdas"}
+    if rng:
+        tensors["rng.torch"] = torch.get_rng_state()
+        if torch.cuda.is_available():
+            for d, cuda_state in enumerate(torch.cuda.get_rng_state_all()):
+                tensors[f"rng.cuda.{d}"] = cuda_state
+        kind, key, pos, has_gauss, cached = np.random.get_state()
+        tensors["rng.numpy"] = torch.from_numpy(key.astype(np.int64))
+        meta["rng"] = {"python": random.getstate(), "numpy": [kind, int(pos), int(has_gauss), float(cached)]}
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        save_file(tensors, tmp, metadata={"nnzoo": json.dumps(meta)})
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+@dataclass
+class Checkpoint:
+    path: Path
+    tensors: dict[str, torch.Tensor]
+    meta: dict[str, Any]
+
+    @property
+    def state(self) -> dict[str, Any]:
+        return self.meta.get("state", {})
+
+    def model_state(self) -> dict[str, torch.Tensor]:
+        return {k.removeprefix("model."): v for k, v in self.tensors.items() if k.startswith("model.")}
+
+    def restore_model(self, model: torch.nn.Module) -> None:
+        try:
+            result = model.load_state_dict(self.model_state(), strict=False)
+        except RuntimeError as error:  # same names, other shapes
+            detail = "; ".join(line.strip() for line in str(error).splitlines()[1:] if line.strip())
+            raise CheckpointError(f"{self.path} does not fit this model: {detail}") from None
+        if result.missing_keys or result.unexpected_keys:
+            raise CheckpointError(
+                f"{self.path} does not fit this model: missing {result.missing_keys[:5]}, "
+                f"unexpected {result.unexpected_keys[:5]}"
+            )
+
+    def restore_optimizer(self, optimizer: torch.optim.Optimizer) -> None:
+        """Restore per-parameter state (moments, momentum buffers, step counts). Hyper-parameters stay those of
+        ``optimizer``, i.e. of the current configuration, so a resumed run may change e.g. ``train.lr``."""
+        saved = self.meta.get("optimizer")
+        if saved is None:
+            raise CheckpointError(f"{self.path} holds no optimizer state; resume from the run's last checkpoint")
+        state: dict[int, dict[str, Any]] = {int(i): dict(s) for i, s in saved["scalars"].items()}
+        for name, value in self.tensors.items():
+            if name.startswith("optimizer."):
+                _, index, key = name.split(".", 2)
+                state.setdefault(int(index), {})[key] = value
+        groups = optimizer.state_dict()["param_groups"]
+        if [len(g["params"]) for g in groups] != [len(g["params"]) for g in saved["param_groups"]]:
+            raise CheckpointError(f"{self.path} holds optimizer state for different parameters than this model's")
+        optimizer.load_state_dict({"state": state, "param_groups": groups})
+
+    def restore_scheduler(self, scheduler: Any) -> None:
+        """Restore the position in the schedule; the base rates stay those of the current configuration."""
+        if "scheduler" in self.meta:
+            saved = {k: v for k, v in self.meta["scheduler"].items() if k not in ("base_lrs", "_last_lr")}
+            scheduler.load_state_dict({**scheduler.state_dict(), **saved})
+
+    def restore_rng(self) -> None:
+        if "rng" not in self.meta:
+            return
+        torch.set_rng_state(self.tensors["rng.torch"])
+        cuda = [self.tensors[k] for k in sorted(self.tensors) if k.startswith("rng.cuda.")]
+        if cuda and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(cuda[: torch.cuda.device_count()])
+        version, key, gauss = self.meta["rng"]["python"]
+        random.setstate((version, tuple(key), gauss))
+        kind, pos, has_gauss, cached = self.meta["rng"]["numpy"]
+        np.random.set_state((kind, self.tensors["rng.numpy"].numpy().astype(np.uint32), pos, has_gauss, cached))
+
+
+def load_checkpoint(path: str | Path) -> Checkpoint:
+    """Read a checkpoint; a missing, truncated or foreign file is a :class:`CheckpointError`."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"no checkpoint at {path}")
+    # One read, then parse from memory: opening the path twice (header, then data) could pair two different
+    # files if a writer renames a new checkpoint into place in between.
+    raw = path.read_bytes()
+    try:
+        (header_size,) = struct.unpack("<Q", raw[:8])
+        header = json.loads(raw[8 : 8 + header_size]).get("__metadata__") or {}
+        tensors = safetensors.torch.load(raw)
+    except (SafetensorError, struct.error, ValueError, RuntimeError, AttributeError) as error:
+        raise CheckpointError(f"{path} is truncated or not a safetensors file ({error})") from None
+    try:
+        meta = json.loads(header["nnzoo"])
+        if meta.get("format") != FORMAT:
+            raise KeyError("format")
+    except (KeyError, json.JSONDecodeError, AttributeError):
+        raise CheckpointError(f"{path} is a safetensors file but not an nnzoo checkpoint ({FORMAT})") from None
+    return Checkpoint(path, tensors, meta)

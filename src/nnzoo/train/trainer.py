@@ -1,0 +1,224 @@
+"""The task-agnostic trainer: steps, evaluates, checkpoints, logs, stops early and resumes exactly."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import torch
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from nnzoo.config import to_dict
+from nnzoo.errors import ConfigError, TrainingDiverged
+from nnzoo.train.checkpoint import load_checkpoint, save_checkpoint
+from nnzoo.train.metrics_log import MetricsLog
+from nnzoo.train.optim import build_optimizer, build_scheduler, lr_factor
+from nnzoo.train.run import RunDir
+from nnzoo.train.runtime import autocast, to_device
+from nnzoo.train.sampler import EpochBatchSampler
+
+if TYPE_CHECKING:
+    from nnzoo.tasks.base import Splits, Task
+
+
+@dataclass
+class TrainState:
+    """Everything about progress that a resumed run needs besides tensors."""
+
+    step: int = 0
+    best: float | None = None  # best value of the monitored validation metric so far
+    best_step: int = 0
+    bad_evals: int = 0  # evaluations since the last improvement (early stopping)
+    finished: bool = False
+    stop_reason: str = ""
+    # Training values since the last log record, so that a resumed run logs the same means as an uninterrupted one.
+    window: dict[str, list[float]] = field(default_factory=dict)
+
+
+class Trainer:
+    """Trains ``model`` on ``data["train"]`` with the task's loss, evaluating on ``data["val"]``.
+
+    Every evaluation writes ``last.safetensors`` (full state) and, on improvement of ``train.monitor``,
+    ``best.safetensors``; ``train.checkpoint_every`` adds saves in between. A run killed at any moment resumes
+    with :meth:`fit` ``(resume=True)`` from its last checkpoint and, on the CPU, ends with bitwise the same
+    weights as an uninterrupted run: batch order depends only on (seed, epoch), and every RNG state is saved.
+
+    ``callbacks`` are called as ``callback(trainer)`` after every optimiser step.
+    """
+
+    def __init__(
+        self,
+        task: Task,
+        model: torch.nn.Module,
+        data: Splits,
+        run: RunDir,
+        *,
+        quiet: bool = False,
+        callbacks: Iterable[Callable[[Trainer], Any]] = (),
+    ):
+        self.task, self.cfg, self.run, self.data = task, task.cfg, run, data
+        self.device = task.device
+        self.model = model.to(self.device)
+        self.quiet = quiet
+        self.callbacks = list(callbacks)
+        train = self.cfg.train
+        if train.monitor not in task.metric_names:
+            raise ConfigError(
+                f"train.monitor {train.monitor!r} is not a metric of task {task.name!r}; "
+                f"its metrics: {', '.join(task.metric_names)}"
+            )
+        for split in ("train", "val"):
+            if split not in data or len(data[split]) == 0:
+                raise ConfigError(f"the {split} split is empty; check the data.* fractions")
+
+        self.sampler = EpochBatchSampler(
+            len(data["train"]), train.batch_size, shuffle=train.shuffle, seed=self.cfg.seed
+        )
+        # The loader gets its own generator: creating an iterator must not draw from the global RNG, or a resumed
+        # run (which creates one mid-epoch) would see different dropout masks.
+        self.loader = DataLoader(
+            data["train"],
+            batch_sampler=self.sampler,
+            collate_fn=getattr(data["train"], "collate", None),
+            generator=torch.Generator().manual_seed(self.cfg.seed),
+            pin_memory=self.device.type == "cuda",
+        )
+        self.steps_per_epoch = len(self.sampler)
+        self.total_steps = train.max_steps or train.epochs * self.steps_per_epoch
+        self.eval_every = train.eval_every or self.steps_per_epoch
+        self.optimizer = build_optimizer(train, self.model.parameters())
+        self.scheduler = build_scheduler(train, self.optimizer, self.total_steps)
+        self.state = TrainState()
+
+    # ------------------------------------------------------------------------------------------------------------
+    def fit(self, resume: bool = False) -> TrainState:
+        self.run.path.mkdir(parents=True, exist_ok=True)
+        log = MetricsLog(self.run.metrics, self.run.path / "tensorboard" if self.cfg.log.tensorboard else None)
+        if resume:
+            self._restore()
+            log.truncate_after(self.state.step)
+        progress = tqdm(
+            total=self.total_steps,
+            initial=self.state.step,
+            disable=self.quiet,
+            desc=f"{self.task.name}/{self.cfg.model.name}",
+            unit="step",
+            dynamic_ncols=True,
+        )
+        window = self.state.window
+        postfix: dict[str, str] = {}
+        try:
+            while not self.state.finished:
+                epoch, start = divmod(self.state.step, self.steps_per_epoch)
+                self.sampler.set_epoch(epoch, start)
+                for batch in self.loader:
+                    for key, value in self._train_step(batch).items():
+                        window.setdefault(key, []).append(value)
+                    self.state.step += 1
+                    step = self.state.step
+                    if step % self.cfg.log.every == 0 or step == self.total_steps:
+                        record = {k: sum(v) / len(v) for k, v in window.items()}
+                        log.write(self._record("train", {**record, "lr": self.optimizer.param_groups[0]["lr"]}))
+                        postfix["loss"] = f"{record['loss']:.4g}"
+                        progress.set_postfix(postfix)
+                        window.clear()
+                    if step % self.eval_every == 0 or step == self.total_steps:
+                        self._evaluate_and_checkpoint(log)
+                        postfix[f"best_val_{self.cfg.train.monitor}"] = f"{self.state.best:.4g}"
+                        progress.set_postfix(postfix)
+                    elif self.cfg.train.checkpoint_every and step % self.cfg.train.checkpoint_every == 0:
+                        self._save_last()
+                    progress.update(1)
+                    for callback in self.callbacks:
+                        callback(self)
+                    if self.state.finished:
+                        break
+        finally:
+            progress.close()
+            log.close()
+        return self.state
+
+    def evaluate(self, split: str = "val") -> dict[str, float]:
+        return evaluate(self.task, self.model, self.data[split])
+
+    # ------------------------------------------------------------------------------------------------------------
+    def _train_step(self, batch: Any) -> dict[str, float]:
+        self.model.train()
+        batch = to_device(batch, self.device)
+        with autocast(self.device, self.cfg.train.amp):
+            out = self.task.loss(self.model, batch)
+        parts = out if isinstance(out, dict) else {"loss": out}
+        values = {key: float(value.detach()) for key, value in parts.items()}
+        step = self.state.step + 1
+        if not math.isfinite(values["loss"]):
+            raise TrainingDiverged(step, "loss", values["loss"])
+        self.optimizer.zero_grad(set_to_none=True)
+        parts["loss"].backward()
+        max_norm = self.cfg.train.grad_clip or math.inf
+        grad_norm = float(torch.nn.utils.clip_grad_norm_(self.model.parameters(), max_norm))
+        if not math.isfinite(grad_norm):
+            raise TrainingDiverged(step, "gradient norm", grad_norm)
+        self.optimizer.step()
+        self.scheduler.step()
+        return {**values, "grad_norm": grad_norm}
+
+    def _evaluate_and_checkpoint(self, log: MetricsLog) -> None:
+        metrics = self.evaluate("val")
+        log.write(self._record("val", metrics))
+        train, state = self.cfg.train, self.state
+        value = metrics[train.monitor]
+        improved = state.best is None or (value < state.best if train.monitor_mode == "min" else value > state.best)
+        if improved:
+            state.best, state.best_step, state.bad_evals = value, state.step, 0
+            save_checkpoint(
+                self.run.best, self.model, state={**asdict(state), "metrics": metrics}, config=to_dict(self.cfg)
+            )
+        else:
+            state.bad_evals += 1
+        if train.patience and state.bad_evals >= train.patience:
+            state.finished = True
+            state.stop_reason = (
+                f"early stopping at step {state.step}: "
+                f"val {train.monitor} did not improve for {train.patience} evaluations"
+            )
+        elif state.step >= self.total_steps:
+            state.finished = True
+            state.stop_reason = f"finished {self.total_steps} steps"
+        self._save_last()
+
+    def _save_last(self) -> None:
+        save_checkpoint(
+            self.run.last,
+            self.model,
+            optimizer=self.optimizer,
+            scheduler=self.scheduler,
+            state=asdict(self.state),
+            config=to_dict(self.cfg),
+            rng=True,
+        )
+
+    def _restore(self) -> None:
+        checkpoint = load_checkpoint(self.run.last)
+        checkpoint.restore_model(self.model)
+        checkpoint.restore_optimizer(self.optimizer)
+        checkpoint.restore_scheduler(self.scheduler)
+        checkpoint.restore_rng()
+        self.state = TrainState(**checkpoint.state)
+        # The rate of the next step, from the current configuration (which --resume --set may have changed).
+        rate = self.cfg.train.lr * lr_factor(self.cfg.train, self.scheduler.last_epoch, self.total_steps)
+        for group in self.optimizer.param_groups:
+            group["lr"] = rate
+
+    def _record(self, split: str, metrics: dict[str, float]) -> dict[str, Any]:
+        epoch = round(self.state.step / self.steps_per_epoch, 4)
+        return {"step": self.state.step, "epoch": epoch, "split": split, **metrics}
+
+
+def evaluate(task: Task, model: torch.nn.Module, dataset: Any) -> dict[str, float]:
+    """The task's metrics of ``model`` on ``dataset``, in eval mode, without gradients."""
+    model.eval()
+    with torch.no_grad(), autocast(task.device, task.cfg.train.amp):
+        return task.evaluate(model, dataset)

@@ -1,0 +1,220 @@
+"""The `nnzoo` command end to end: help, list, train, eval, predict, resume after SIGKILL, bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from nnzoo.train import load_checkpoint
+from nnzoo.train.checkpoint import CheckpointError
+
+QUICK = ["--set", "train.epochs=3", "--quiet"]
+BOSTON_ROW = "0.00632,18,2.31,0,0.538,6.575,65.2,4.09,1,296,15.3,396.9,4.98"
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """One small trained run shared by the eval/predict tests."""
+    from nnzoo.cli import main
+
+    run = tmp_path_factory.mktemp("runs") / "linear"
+    assert main(["train", "regression", "--run-dir", str(run), *QUICK]) == 0
+    return run
+
+
+@pytest.mark.parametrize("command", [[], ["list"], ["train"], ["eval"], ["predict"], ["data"]])
+def test_every_command_has_help_with_an_example(cli, command):
+    with pytest.raises(SystemExit) as exit_:
+        cli(*command, "--help")
+    assert exit_.value.code == 0
+
+
+def test_help_text_shows_examples(capsys):
+    from nnzoo.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    assert "examples:\n  nnzoo train regression" in capsys.readouterr().out
+
+
+def test_list_shows_tasks_and_models(cli):
+    code, out, _ = cli("list")
+    assert code == 0
+    assert "regression" in out and "  linear" in out and "  mlp" in out and "[default]" in out
+
+
+def test_train_writes_a_complete_run_folder(trained):
+    names = {p.name for p in trained.iterdir()}
+    assert {"config.toml", "info.json", "last.safetensors", "best.safetensors", "metrics.jsonl", "figures"} <= names
+    assert {p.name for p in (trained / "figures").iterdir()} >= {
+        "curves.png",
+        "predicted_vs_true_val.png",
+        "coefficients.png",
+    }
+    assert load_checkpoint(trained / "last.safetensors").state["finished"] is True
+
+
+def test_eval_prints_a_table_with_baselines_and_writes_json(cli, trained):
+    code, out, err = cli("eval", trained, "--split", "test")
+    assert code == 0, err
+    assert "rmse" in out and "baseline: closed-form least squares" in out and "baseline: training mean" in out
+    result = json.loads((trained / "eval_test.json").read_text())
+    assert set(result["metrics"]) == {"loss", "rmse", "mae", "r2"} and result["split"] == "test"
+    code, out, _ = cli("eval", trained, "--split", "val", "--markdown", "--quiet")
+    assert out.startswith("| val split | loss | rmse | mae | r2 |")
+
+
+def test_predict_from_a_row_and_from_csv(cli, trained, tmp_path):
+    code, out, err = cli("predict", trained, f"--row={BOSTON_ROW}")
+    assert code == 0, err
+    assert out.startswith("MEDV = ")
+    assert 10 < float(out.split("=")[1]) < 45
+
+    columns = json.loads((trained / "info.json").read_text())["columns"]
+    csv = tmp_path / "houses.csv"
+    csv.write_text(",".join(columns) + "\n" + BOSTON_ROW + "\n" + BOSTON_ROW + "\n")
+    code, out, _ = cli("predict", trained, csv)
+    lines = out.strip().splitlines()
+    assert code == 0 and len(lines) == 2 and lines[0].startswith(f"{csv} line 2: MEDV = ")
+
+
+@pytest.mark.parametrize(
+    ("inputs", "message"),
+    [
+        (["--row=1,2,3"], "--row needs 13 values (CRIM, ZN,"),
+        ([f"--row={BOSTON_ROW.replace('18', 'many')}"], "column 'ZN': 'many' is not a number"),
+        ([], "give CSV files or --row values"),
+    ],
+)
+def test_predict_bad_input_is_one_line_and_exit_code_2(cli, trained, inputs, message):
+    code, _, err = cli("predict", trained, *inputs)
+    assert code == 2 and message in err and err.count("\n") == 1
+
+
+def test_predict_csv_without_the_input_columns(cli, trained, tmp_path):
+    csv = tmp_path / "wrong.csv"
+    csv.write_text("a,b\n1,2\n")
+    code, _, err = cli("predict", trained, csv)
+    assert code == 2 and "input column 'CRIM' is not in" in err
+
+
+def test_predict_help_shows_the_task_options(trained):
+    from nnzoo.cli import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["predict", str(trained), "--help"])
+    assert exit_.value.code == 0
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["train", "regression", "--set", "train.lr=fast"], "train.lr must be a number; got 'fast'"),
+        (["train", "regression", "--set", "model.depth=3"], "unknown key 'model.depth'; valid keys in [model]: name"),
+        (["train", "classify", "--quiet"], "unknown task 'classify'; registered tasks: regression"),
+        (
+            ["train", "regression", "--model", "cnn"],
+            "unknown model 'cnn' for task 'regression'; its models: linear, mlp",
+        ),
+        (["train", "--recipe", "missing.toml"], "recipe file not found: missing.toml"),
+        (["eval", "."], "is not an nnzoo run folder"),
+    ],
+)
+def test_bad_configuration_is_one_line_and_exit_code_2(cli, args, message):
+    code, _, err = cli(*args)
+    assert code == 2 and message in err and err.count("\n") == 1, err
+
+
+def test_train_refuses_a_used_run_folder_and_resume_of_a_finished_run_does_nothing(cli, trained):
+    code, _, err = cli("train", "regression", "--run-dir", trained, "--quiet")
+    assert code == 2 and "is not empty; resume it with --resume" in err
+    code, out, _ = cli("train", "--resume", trained, "--quiet")
+    assert code == 0 and "already finished" in out
+    code, _, err = cli("train", "--resume", trained, "--set", "model.hidden=[3]")
+    assert code == 2 and "--resume cannot change 'model.hidden'" in err
+
+
+def test_a_damaged_checkpoint_is_a_clear_error(cli, trained, tmp_path):
+    import shutil
+
+    broken = tmp_path / "broken"
+    shutil.copytree(trained, broken)
+    (broken / "best.safetensors").write_bytes(b"not a checkpoint")
+    code, _, err = cli("eval", broken)
+    assert code == 2 and "is truncated or not a safetensors file" in err
+    with pytest.raises(CheckpointError):
+        load_checkpoint(broken / "best.safetensors")
+
+
+def test_data_command_loads_every_data_set(cli):
+    code, out, _ = cli("data")
+    assert code == 0 and "regression: boston 506×14" in out
+
+
+# ----------------------------------------------------------------------------------------------------------------
+def nnzoo(*args: str) -> subprocess.Popen:
+    # One thread each: the runs compared must use the same thread count, and two of them run side by side.
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    return subprocess.Popen(
+        [sys.executable, "-m", "nnzoo", *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+
+
+def checkpoint_step(path: Path) -> int:
+    try:
+        return load_checkpoint(path).state["step"]
+    except CheckpointError:
+        return -1
+
+
+def test_sigkill_at_a_random_step_then_resume_gives_bitwise_equal_weights(tmp_path):
+    """Train uninterrupted; separately start the same run, SIGKILL it at a random step after a checkpoint, resume
+    it: the final weights and the metrics log are bitwise equal (CPU)."""
+    config = ["--model", "mlp", "--set", "model.dropout=0.2", "--set", "train.epochs=50",
+              "--set", "train.checkpoint_every=7", "--seed", "4", "--quiet"]  # fmt: skip
+    reference = tmp_path / "reference"
+    killed = tmp_path / "killed"
+    uninterrupted = nnzoo("train", "regression", "--run-dir", str(reference), *config)
+
+    kill_after = random.Random().randint(20, 300)
+    process = nnzoo("train", "regression", "--run-dir", str(killed), *config)
+    deadline = time.time() + 120
+    while checkpoint_step(killed / "last.safetensors") < kill_after:
+        assert process.poll() is None, f"the run ended before step {kill_after}: {process.communicate()}"
+        assert time.time() < deadline
+        time.sleep(0.01)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert process.returncode == -signal.SIGKILL
+    stopped_at = checkpoint_step(killed / "last.safetensors")
+    assert not load_checkpoint(killed / "last.safetensors").state["finished"]
+
+    resumed = nnzoo("train", "--resume", str(killed), "--quiet")
+    assert resumed.wait() == 0, resumed.communicate()
+    assert uninterrupted.wait() == 0, uninterrupted.communicate()
+    final, expected = load_checkpoint(killed / "last.safetensors"), load_checkpoint(reference / "last.safetensors")
+    assert final.state["step"] == expected.state["step"] == 600
+    for name, tensor in expected.model_state().items():
+        assert torch.equal(tensor, final.model_state()[name]), f"{name} differs after a kill at step {stopped_at}"
+    assert (killed / "metrics.jsonl").read_text() == (reference / "metrics.jsonl").read_text()
+
+
+def test_tensorboard_scalars_are_written(cli, tmp_path):
+    code, _, err = cli("train", "regression", "--run-dir", tmp_path / "tb", "--set", "log.tensorboard=true", *QUICK)
+    assert code == 0, err
+    events = list((tmp_path / "tb" / "tensorboard").glob("events.out.tfevents.*"))
+    assert events and events[0].stat().st_size > 0
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    accumulator = EventAccumulator(str(tmp_path / "tb" / "tensorboard"))
+    accumulator.Reload()
+    assert {"train/loss", "train/lr", "val/rmse"} <= set(accumulator.Tags()["scalars"])

@@ -1,0 +1,197 @@
+"""The task-agnostic trainer on a toy task: resume, early stopping, clipping, schedules, divergence."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from nnzoo.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+from nnzoo.data import TensorData
+from nnzoo.errors import ConfigError, TrainingDiverged
+from nnzoo.tasks.base import Task
+from nnzoo.train import RunDir, Trainer, load_checkpoint
+from nnzoo.train.metrics_log import read_metrics
+from nnzoo.train.optim import lr_factor
+from nnzoo.train.sampler import EpochBatchSampler
+
+
+class ToyTask(Task):
+    """y = x·w + noise; an optional scripted validation score drives best-checkpoint and early-stopping tests."""
+
+    name = "toy"
+    metric_names = ("loss", "score")
+
+    def __init__(self, cfg: RunConfig, scores: list[float] | None = None):
+        super().__init__(cfg)
+        self.scores = list(scores) if scores else None
+
+    def build_data(self):
+        g = torch.Generator().manual_seed(123)
+        x = torch.randn(90, 3, generator=g)
+        y = x @ torch.tensor([1.0, -2.0, 0.5]) + 0.1 * torch.randn(90, generator=g)
+        return {"train": TensorData(x[:70], y[:70]), "val": TensorData(x[70:], y[70:])}
+
+    def loss(self, model, batch):
+        x, y = batch
+        return F.mse_loss(model(x).squeeze(-1), y)
+
+    def evaluate(self, model, dataset):
+        x, y = dataset.tensors
+        loss = float(F.mse_loss(model(x).squeeze(-1), y))
+        return {"loss": loss, "score": self.scores.pop(0) if self.scores else -loss}
+
+
+def toy_model(seed: int = 0) -> nn.Module:
+    torch.manual_seed(seed)
+    return nn.Sequential(nn.Linear(3, 16), nn.Tanh(), nn.Dropout(0.2), nn.Linear(16, 1))
+
+
+def toy_trainer(tmp_path, name="run", scores=None, model_seed=0, **train) -> Trainer:
+    defaults = {"batch_size": 16, "epochs": 6, "lr": 0.05, "monitor": "loss"}
+    cfg = RunConfig("toy", ModelConfig("toy"), DataConfig(), TrainConfig(**{**defaults, **train}), seed=3)
+    task = ToyTask(cfg, scores)
+    run = RunDir(tmp_path / name)
+    run.path.mkdir(parents=True, exist_ok=True)
+    return Trainer(task, toy_model(model_seed), task.build_data(), run, quiet=True)
+
+
+def weights(trainer: Trainer) -> dict[str, torch.Tensor]:
+    return {k: v.clone() for k, v in trainer.model.state_dict().items()}
+
+
+class Interrupt(Exception):
+    pass
+
+
+@pytest.mark.parametrize("stop_at", [7, 10, 23])
+@pytest.mark.parametrize("optimizer", ["adam", "sgd"])
+def test_resume_after_an_interruption_is_bitwise_exact(tmp_path, stop_at, optimizer):
+    train = {"optimizer": optimizer, "checkpoint_every": 3, "schedule": "cosine", "warmup_steps": 4}
+    reference = toy_trainer(tmp_path, "reference", **train)
+    reference.fit()
+
+    interrupted = toy_trainer(tmp_path, "interrupted", **train)
+
+    def stop(trainer):
+        if trainer.state.step == stop_at:
+            raise Interrupt
+
+    interrupted.callbacks.append(stop)
+    with pytest.raises(Interrupt):
+        interrupted.fit()
+    assert load_checkpoint(interrupted.run.last).state["step"] < stop_at + 1
+
+    # A fresh process would build a model with other initial weights: the checkpoint must override all of them.
+    resumed = toy_trainer(tmp_path, "interrupted", model_seed=99, **train)
+    state = resumed.fit(resume=True)
+    assert state.finished and state.step == reference.total_steps
+    for key, value in weights(reference).items():
+        assert torch.equal(value, weights(resumed)[key]), key
+    assert read_metrics(resumed.run.metrics) == read_metrics(reference.run.metrics)
+
+
+def test_resume_takes_the_learning_rate_of_the_current_config(tmp_path):
+    first = toy_trainer(tmp_path, max_steps=10, epochs=1, checkpoint_every=5)
+    first.callbacks.append(lambda t: (_ for _ in ()).throw(Interrupt) if t.state.step == 6 else None)
+    with pytest.raises(Interrupt):
+        first.fit()
+    resumed = toy_trainer(tmp_path, max_steps=10, epochs=1, lr=0.001)
+    resumed.callbacks.append(lambda t: (_ for _ in ()).throw(Interrupt))
+    with pytest.raises(Interrupt):
+        resumed.fit(resume=True)
+    assert resumed.optimizer.param_groups[0]["lr"] == pytest.approx(0.001)
+
+
+def test_best_checkpoint_and_early_stopping_follow_the_monitored_metric(tmp_path):
+    scores = [0.5, 0.7, 0.6, 0.65, 0.69, 0.2, 0.9]  # best at the 2nd evaluation, then 3 without improvement
+    trainer = toy_trainer(tmp_path, scores=scores, monitor="score", monitor_mode="max", patience=3, epochs=20)
+    state = trainer.fit()
+    steps_per_epoch = trainer.steps_per_epoch
+    assert state.finished and "early stopping" in state.stop_reason
+    assert state.step == 5 * steps_per_epoch  # stopped after the 5th evaluation
+    assert state.best == 0.7 and state.best_step == 2 * steps_per_epoch
+    assert load_checkpoint(trainer.run.best).state["step"] == 2 * steps_per_epoch
+    val = [r for r in read_metrics(trainer.run.metrics) if r["split"] == "val"]
+    assert [r["score"] for r in val] == scores[:5]
+
+
+def test_gradient_clipping_bounds_the_gradient_norm(tmp_path):
+    trainer = toy_trainer(tmp_path, grad_clip=1e-3, max_steps=3)
+    norms = []
+    # Callbacks run after the optimiser step, when the (clipped) gradients are still on the parameters.
+    trainer.callbacks.append(
+        lambda t: norms.append(
+            float(torch.linalg.vector_norm(torch.cat([p.grad.flatten() for p in t.model.parameters()])))
+        )
+    )
+    trainer.fit()
+    assert len(norms) == 3 and all(1e-3 * 0.999 <= n <= 1e-3 * (1 + 1e-5) for n in norms)
+    record = next(r for r in read_metrics(trainer.run.metrics) if r["split"] == "train")
+    assert record["grad_norm"] > 1e-2  # the logged norm is the one before clipping
+
+
+def test_nan_loss_stops_naming_the_step_and_keeps_the_last_good_checkpoint(tmp_path):
+    trainer = toy_trainer(tmp_path, checkpoint_every=1, max_steps=20, epochs=1)
+    original = trainer.task.loss
+
+    def poisoned(model, batch):
+        loss = original(model, batch)
+        return loss * float("nan") if trainer.state.step == 8 else loss
+
+    trainer.task.loss = poisoned
+    with pytest.raises(TrainingDiverged, match="the loss became nan at step 9"):
+        trainer.fit()
+    last = load_checkpoint(trainer.run.last)
+    assert last.state["step"] == 8
+    assert all(torch.isfinite(v).all() for v in last.model_state().values())
+
+
+def test_monitor_must_be_a_metric_of_the_task(tmp_path):
+    with pytest.raises(
+        ConfigError, match=r"train\.monitor 'rmse' is not a metric of task 'toy'; its metrics: loss, score"
+    ):
+        toy_trainer(tmp_path, monitor="rmse")
+
+
+def test_metrics_log_has_train_and_val_records(tmp_path):
+    trainer = toy_trainer(tmp_path, epochs=2)
+    trainer.cfg.log.every = 2
+    trainer.fit()
+    records = read_metrics(trainer.run.metrics)
+    assert {r["split"] for r in records} == {"train", "val"}
+    train = [r for r in records if r["split"] == "train"]
+    assert all({"loss", "lr", "grad_norm", "epoch"} <= r.keys() for r in train)
+    assert json.loads(trainer.run.metrics.read_text().splitlines()[0])["step"] == 2
+
+
+def test_sampler_order_depends_only_on_seed_and_epoch_and_can_start_mid_epoch():
+    sampler = EpochBatchSampler(10, 3, shuffle=True, seed=5)
+    sampler.set_epoch(2)
+    full = list(sampler)
+    assert sorted(i for b in full for i in b) == list(range(10)) and len(full) == len(sampler) == 4
+    sampler.set_epoch(2, start=2)
+    assert list(sampler) == full[2:]
+    sampler.set_epoch(3)
+    assert list(sampler) != full
+
+
+@pytest.mark.parametrize(
+    ("train", "step", "expected"),
+    [
+        ({}, 500, 1.0),
+        ({"warmup_steps": 10}, 0, 0.1),
+        ({"warmup_steps": 10}, 9, 1.0),
+        ({"schedule": "step", "lr_step_every": 100, "lr_gamma": 0.5}, 250, 0.25),
+        ({"schedule": "cosine"}, 0, 1.0),
+        ({"schedule": "cosine"}, 500, 0.5),
+        ({"schedule": "cosine", "min_lr_ratio": 0.1}, 1000, 0.1),
+        ({"schedule": "cosine", "warmup_steps": 100}, 550, 0.5),
+    ],
+)
+def test_lr_schedules(train, step, expected):
+    assert math.isclose(lr_factor(TrainConfig(**train), step, total_steps=1000), expected, abs_tol=1e-12)
