@@ -4,5 +4,6 @@ matplotlib is used through its object API (``Figure``), so no GUI backend or glo
 """
 
 from nnzoo.viz.curves import plot_training_curves
+from nnzoo.viz.gates import plot_gate_activity
 
-__all__ = ["plot_training_curves"]
+__all__ = ["plot_gate_activity", "plot_training_curves"]
