@@ -179,8 +179,19 @@ def checkpoint_step(path: Path) -> int:
 def test_sigkill_at_a_random_step_then_resume_gives_bitwise_equal_weights(tmp_path):
     """Train uninterrupted; separately start the same run, SIGKILL it at a random step after a checkpoint, resume
     it: the final weights and the metrics log are bitwise equal (CPU)."""
-    config = ["--model", "mlp", "--set", "model.dropout=0.2", "--set", "train.epochs=50",
-              "--set", "train.checkpoint_every=7", "--seed", "4", "--quiet"]  # fmt: skip
+    config = [
+        "--model",
+        "mlp",
+        "--set",
+        "model.dropout=0.2",
+        "--set",
+        "train.epochs=50",
+        "--set",
+        "train.checkpoint_every=7",
+        "--seed",
+        "4",
+        "--quiet",
+    ]
     reference = tmp_path / "reference"
     killed = tmp_path / "killed"
     uninterrupted = nnzoo("train", "regression", "--run-dir", str(reference), *config)

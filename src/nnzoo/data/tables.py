@@ -24,8 +24,21 @@ import numpy as np
 from nnzoo.errors import UserError
 
 BOSTON_COLUMNS = [
-    "CRIM", "ZN", "INDUS", "CHAS", "NOX", "RM", "AGE", "DIS", "RAD", "TAX", "PTRATIO", "B", "LSTAT", "MEDV",
-]  # fmt: skip
+    "CRIM",
+    "ZN",
+    "INDUS",
+    "CHAS",
+    "NOX",
+    "RM",
+    "AGE",
+    "DIS",
+    "RAD",
+    "TAX",
+    "PTRATIO",
+    "B",
+    "LSTAT",
+    "MEDV",
+]
 BUILTIN_TABLES = ("boston", "diabetes", "wine")
 
 
