@@ -1,0 +1,305 @@
+r"""Token-to-token encoder–decoders: one context vector, RNN with attention, and the Transformer.
+
+All three read a padded source (B, S) of token ids with its lengths (B,) and implement the same interface, so
+training, evaluation and :mod:`nnzoo.decode` treat them alike:
+
+* ``forward(src, src_lengths, tgt_in) -> logits`` (B, T, V): teacher forcing, ``tgt_in`` being the target shifted
+  right (start token first);
+* ``encode(src, src_lengths) -> memory``, ``init_state(memory)``, ``step(tokens, state) -> (log_probs, state)``
+  and ``reorder_state(state, index)`` for greedy and beam search;
+* ``attention_weights(src, src_lengths, tgt_in)`` -> (B, T, S) for attention maps (not for the context-vector
+  model, which has no attention: that is its point).
+
+==========================  ==================================================================================
+:class:`ContextSeq2Seq`     the notes' encoder–decoder: the encoder's final state c starts the decoder
+                            (Sutskever et al. 2014, Cho et al. 2014). Everything passes through c.
+:class:`AttentionSeq2Seq`   bidirectional LSTM encoder; the decoder attends to every encoder state at every
+                            step (Bahdanau et al. 2015), its own context :math:`c_t` per output.
+:class:`TransformerSeq2Seq` the Transformer with token embeddings, positional encodings and a key/value cache.
+==========================  ==================================================================================
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Literal
+
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+from nnzoo.decode import select
+from nnzoo.nn.attention import AdditiveAttention, ConcatAttention, GeneralAttention, additive_mask
+from nnzoo.nn.recurrent import GRU, LSTM, RNN, LSTMCell
+from nnzoo.nn.rnn_patterns import EncoderDecoder, final_hidden
+from nnzoo.nn.transformer import LearnedPositionalEncoding, SinusoidalPositionalEncoding, Transformer
+
+
+def padding_mask(lengths: Tensor, max_len: int) -> Tensor:
+    """(B, max_len) boolean, True at padded positions."""
+    return torch.arange(max_len, device=lengths.device).unsqueeze(0) >= lengths.unsqueeze(1)
+
+
+def _check_source(src: Tensor, lengths: Tensor) -> None:
+    if src.dim() != 2 or src.dtype != torch.long:
+        raise ValueError(f"src must be a (B, S) tensor of token ids, got {tuple(src.shape)} {src.dtype}")
+    if tuple(lengths.shape) != (src.shape[0],) or bool((lengths < 1).any()) or bool((lengths > src.shape[1]).any()):
+        raise ValueError(
+            f"src_lengths must be ({src.shape[0]},) with values in [1, {src.shape[1]}], got {lengths.tolist()}"
+        )
+
+
+class ContextSeq2Seq(nn.Module):
+    r"""Encoder–decoder through one context vector:
+
+    .. math::
+        c = h^{enc}_{|x|}, \quad s_0 = c, \quad s_t = \operatorname{RNN}(E y_{t-1}, s_{t-1}), \quad
+        p(y_t \mid y_{<t}, x) = \operatorname{softmax}(W s_t + b)
+
+    Built on :class:`nnzoo.nn.EncoderDecoder` (which bridges a bidirectional encoder to the decoder's size).
+    """
+
+    def __init__(
+        self,
+        src_vocab: int,
+        tgt_vocab: int,
+        embed_dim: int = 128,
+        hidden_size: int = 256,
+        num_layers: int = 1,
+        dropout: float = 0.0,
+        cell: Literal["gru", "lstm", "rnn"] = "gru",
+        bidirectional: bool = False,
+        pad_id: int = 0,
+    ):
+        super().__init__()
+        layer = {"gru": GRU, "lstm": LSTM, "rnn": RNN}[cell]
+        between = dropout if num_layers > 1 else 0.0
+        self.src_embed = nn.Embedding(src_vocab, embed_dim, padding_idx=pad_id)
+        self.tgt_embed = nn.Embedding(tgt_vocab, embed_dim, padding_idx=pad_id)
+        self.core = EncoderDecoder(
+            layer(embed_dim, hidden_size, num_layers, batch_first=True, dropout=between, bidirectional=bidirectional),
+            layer(embed_dim, hidden_size, num_layers, batch_first=True, dropout=between),
+            nn.Linear(hidden_size, tgt_vocab),
+        )
+        self.dropout = nn.Dropout(dropout)
+        self.has_cell_state = cell == "lstm"
+
+    def encode(self, src: Tensor, src_lengths: Tensor) -> Any:
+        _check_source(src, src_lengths)
+        return self.core.context(self.dropout(self.src_embed(src)), src_lengths)
+
+    def forward(self, src: Tensor, src_lengths: Tensor, tgt_in: Tensor) -> Tensor:
+        output, _ = self.core.decoder(self.dropout(self.tgt_embed(tgt_in)), self.encode(src, src_lengths))
+        return self.core.head(self.dropout(output))
+
+    def init_state(self, memory: Any) -> Any:
+        return memory
+
+    def step(self, tokens: Tensor, state: Any) -> tuple[Tensor, Any]:
+        output, state = self.core.decoder(self.tgt_embed(tokens).unsqueeze(1), state)
+        return F.log_softmax(self.core.head(output[:, 0]), dim=-1), state
+
+    def reorder_state(self, state: Any, index: Tensor) -> Any:
+        return select(state, index, dim=1)  # (L, B, H)
+
+    def attention_weights(self, src: Tensor, src_lengths: Tensor, tgt_in: Tensor) -> None:
+        return None
+
+
+class AttentionSeq2Seq(nn.Module):
+    r"""Bidirectional LSTM encoder and an attentive LSTM decoder (Bahdanau et al. 2015; output layer of Luong 2015):
+
+    .. math::
+        h_j = [\overrightarrow{h}_j; \overleftarrow{h}_j], \qquad
+        c_t = \sum_j \alpha_{tj} h_j, \quad
+        \alpha_{t\cdot} = \operatorname{softmax}_j \operatorname{score}(s_{t-1}, h_j) \\
+        s_t = \operatorname{LSTM}([E y_{t-1}; c_t], s_{t-1}), \qquad
+        p(y_t \mid y_{<t}, x) = \operatorname{softmax}(W_o \tanh(W_c [s_t; c_t]))
+
+    The decoder starts from :math:`s_0 = \tanh(W_b [\overrightarrow{h}_{|x|}; \overleftarrow{h}_1])`. The score is
+    additive (Bahdanau), ``general`` or ``concat`` (Luong); see :mod:`nnzoo.nn.attention`.
+    """
+
+    def __init__(
+        self,
+        src_vocab: int,
+        tgt_vocab: int,
+        embed_dim: int = 128,
+        hidden_size: int = 256,
+        num_layers: int = 1,
+        dropout: float = 0.0,
+        attention: Literal["additive", "general", "concat"] = "additive",
+        pad_id: int = 0,
+    ):
+        super().__init__()
+        memory = 2 * hidden_size
+        self.src_embed = nn.Embedding(src_vocab, embed_dim, padding_idx=pad_id)
+        self.tgt_embed = nn.Embedding(tgt_vocab, embed_dim, padding_idx=pad_id)
+        self.encoder = LSTM(
+            embed_dim,
+            hidden_size,
+            num_layers,
+            batch_first=True,
+            bidirectional=True,
+            dropout=dropout if num_layers > 1 else 0.0,
+        )
+        scores = {
+            "additive": lambda: AdditiveAttention(hidden_size, memory, hidden_size),
+            "general": lambda: GeneralAttention(hidden_size, memory),
+            "concat": lambda: ConcatAttention(hidden_size, memory, hidden_size),
+        }
+        if attention not in scores:
+            raise ValueError(f"attention must be one of {', '.join(scores)}, got {attention!r}")
+        self.attention = scores[attention]()
+        self.bridge_h, self.bridge_c = nn.Linear(memory, hidden_size), nn.Linear(memory, hidden_size)
+        self.decoder = LSTMCell(embed_dim + memory, hidden_size)
+        self.combine = nn.Linear(hidden_size + memory, hidden_size)
+        self.head = nn.Linear(hidden_size, tgt_vocab)
+        self.dropout = nn.Dropout(dropout)
+        self.num_layers = num_layers
+
+    def encode(self, src: Tensor, src_lengths: Tensor) -> dict[str, Tensor]:
+        _check_source(src, src_lengths)
+        states, (h_n, c_n) = self.encoder(self.dropout(self.src_embed(src)), lengths=src_lengths)
+        return {
+            "keys": states,  # (B, S, 2H)
+            "prepared": self.attention.prepare_keys(states),
+            "padding": padding_mask(src_lengths, src.shape[1]),
+            "h": torch.tanh(self.bridge_h(final_hidden(h_n, self.num_layers, True))),
+            "c": torch.tanh(self.bridge_c(final_hidden(c_n, self.num_layers, True))),
+        }
+
+    def _step(self, embedded: Tensor, h: Tensor, c: Tensor, memory: dict) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """One output position: logits (B, V), the new state, and the attention weights (B, S)."""
+        context, weights = self.attention(h, memory["keys"], None, memory["padding"], prepared=memory["prepared"])
+        h, c = self.decoder(torch.cat([embedded, context], dim=-1), (h, c))
+        combined = torch.tanh(self.combine(torch.cat([h, context], dim=-1)))
+        return self.head(self.dropout(combined)), h, c, weights
+
+    def _teacher_forced(self, src: Tensor, src_lengths: Tensor, tgt_in: Tensor) -> tuple[Tensor, Tensor]:
+        memory = self.encode(src, src_lengths)
+        h, c = memory["h"], memory["c"]
+        logits, weights = [], []
+        for embedded in self.dropout(self.tgt_embed(tgt_in)).unbind(1):
+            step_logits, h, c, step_weights = self._step(embedded, h, c, memory)
+            logits.append(step_logits)
+            weights.append(step_weights)
+        return torch.stack(logits, dim=1), torch.stack(weights, dim=1)
+
+    def forward(self, src: Tensor, src_lengths: Tensor, tgt_in: Tensor) -> Tensor:
+        return self._teacher_forced(src, src_lengths, tgt_in)[0]
+
+    def attention_weights(self, src: Tensor, src_lengths: Tensor, tgt_in: Tensor) -> Tensor:
+        return self._teacher_forced(src, src_lengths, tgt_in)[1]
+
+    def init_state(self, memory: dict[str, Tensor]) -> dict[str, Tensor]:
+        return {**memory}
+
+    def step(self, tokens: Tensor, state: dict[str, Tensor]) -> tuple[Tensor, dict[str, Tensor]]:
+        logits, h, c, _ = self._step(self.tgt_embed(tokens), state["h"], state["c"], state)
+        return F.log_softmax(logits, dim=-1), {**state, "h": h, "c": c}
+
+    def reorder_state(self, state: dict[str, Tensor], index: Tensor) -> dict[str, Tensor]:
+        return select(state, index, dim=0)
+
+
+class TransformerSeq2Seq(nn.Module):
+    r"""The Transformer over tokens: scaled embeddings plus positional encodings, :class:`nnzoo.nn.Transformer`,
+    and a linear output layer.
+
+    .. math::
+        x_i = \sqrt{d}\, E\, w_i + PE_i, \qquad p(y_t \mid y_{<t}, x) = \operatorname{softmax}(W\, \text{dec}_t + b)
+
+    Teacher forcing runs the decoder on all positions at once with a causal mask (``is_causal``, so no (T, T)
+    mask is built); :meth:`step` runs one position against the key/value cache of the earlier ones.
+    """
+
+    def __init__(
+        self,
+        src_vocab: int,
+        tgt_vocab: int,
+        d_model: int = 256,
+        nhead: int = 4,
+        num_encoder_layers: int = 3,
+        num_decoder_layers: int = 3,
+        dim_feedforward: int = 1024,
+        dropout: float = 0.1,
+        max_len: int = 256,
+        norm_first: bool = True,
+        positional: Literal["sinusoidal", "learned"] = "sinusoidal",
+        pad_id: int = 0,
+    ):
+        super().__init__()
+        if positional not in ("sinusoidal", "learned"):
+            raise ValueError(f"positional must be 'sinusoidal' or 'learned', got {positional!r}")
+        self.src_embed = nn.Embedding(src_vocab, d_model, padding_idx=pad_id)
+        self.tgt_embed = nn.Embedding(tgt_vocab, d_model, padding_idx=pad_id)
+        for embedding in (self.src_embed, self.tgt_embed):
+            nn.init.normal_(embedding.weight, std=d_model**-0.5)  # with the √d scale below, unit variance
+        encoding = SinusoidalPositionalEncoding if positional == "sinusoidal" else LearnedPositionalEncoding
+        self.src_position, self.tgt_position = encoding(d_model, max_len), encoding(d_model, max_len)
+        self.transformer = Transformer(
+            d_model,
+            nhead,
+            num_encoder_layers,
+            num_decoder_layers,
+            dim_feedforward,
+            dropout,
+            batch_first=True,
+            norm_first=norm_first,
+        )
+        self.head = nn.Linear(d_model, tgt_vocab)
+        self.dropout = nn.Dropout(dropout)
+        self.scale = math.sqrt(d_model)
+
+    def _embed(self, tokens: Tensor, embedding: nn.Embedding, position: nn.Module, offset: int = 0) -> Tensor:
+        return self.dropout(position(embedding(tokens) * self.scale, offset))
+
+    def encode(self, src: Tensor, src_lengths: Tensor) -> dict[str, Tensor]:
+        _check_source(src, src_lengths)
+        padding = padding_mask(src_lengths, src.shape[1])
+        memory = self.transformer.encoder(self._embed(src, self.src_embed, self.src_position), None, padding)
+        return {"memory": memory, "padding": padding}
+
+    def forward(self, src: Tensor, src_lengths: Tensor, tgt_in: Tensor) -> Tensor:
+        encoded = self.encode(src, src_lengths)
+        # Targets are right-padded, so the causal mask already keeps real positions from seeing padding.
+        output = self.transformer.decoder(
+            self._embed(tgt_in, self.tgt_embed, self.tgt_position),
+            encoded["memory"],
+            memory_key_padding_mask=encoded["padding"],
+            tgt_is_causal=True,
+        )
+        return self.head(output)
+
+    def init_state(self, memory: dict[str, Tensor]) -> dict[str, Any]:
+        decoder = self.transformer.decoder
+        batch, length = memory["padding"].shape
+        mask = additive_mask(memory["padding"], memory["memory"].dtype).view(batch, 1, 1, length)
+        return {
+            "memory_kv": [layer.memory_key_value(memory["memory"]) for layer in decoder.layers],
+            "mask": mask,
+            "caches": [None] * len(decoder.layers),
+            "position": 0,
+        }
+
+    def step(self, tokens: Tensor, state: dict[str, Any], need_weights: bool = False):
+        x = self._embed(tokens.unsqueeze(1), self.tgt_embed, self.tgt_position, offset=state["position"])
+        output, caches, weights = self.transformer.decoder.step(
+            x, state["memory_kv"], state["caches"], state["mask"], need_weights
+        )
+        new_state = {**state, "caches": caches, "position": state["position"] + 1}
+        log_probs = F.log_softmax(self.head(output[:, 0]), dim=-1)
+        return (log_probs, new_state, weights) if need_weights else (log_probs, new_state)
+
+    def reorder_state(self, state: dict[str, Any], index: Tensor) -> dict[str, Any]:
+        return {**select({k: v for k, v in state.items() if k != "position"}, index), "position": state["position"]}
+
+    def attention_weights(self, src: Tensor, src_lengths: Tensor, tgt_in: Tensor) -> Tensor:
+        """Cross-attention of the last decoder layer, averaged over heads: (B, T, S)."""
+        state = self.init_state(self.encode(src, src_lengths))
+        weights = []
+        for tokens in tgt_in.unbind(1):
+            _, state, step_weights = self.step(tokens, state, need_weights=True)
+            weights.append(step_weights.mean(dim=1)[:, 0])  # (B, h, 1, S) -> (B, S)
+        return torch.stack(weights, dim=1)
