@@ -37,8 +37,10 @@ def main() -> None:
     compiled(gates, c)
     compile_s = time.perf_counter() - start
     eager_us, compiled_us = per_call_us(pointwise, gates, c), per_call_us(compiled, gates, c)
-    print(f"eager {eager_us:.0f} us/step, compiled {compiled_us:.0f} us/step (ratio {compiled_us / eager_us:.2f}); "
-          f"compile {compile_s:.1f} s (cold unless inductor's cache in /tmp already holds it)")  # fmt: skip
+    print(
+        f"eager {eager_us:.0f} us/step, compiled {compiled_us:.0f} us/step (ratio {compiled_us / eager_us:.2f}); "
+        f"compile {compile_s:.1f} s (cold unless inductor's cache in /tmp already holds it)"
+    )
 
 
 if __name__ == "__main__":
