@@ -94,7 +94,7 @@ def test_resolve_uses_task_and_model_defaults_then_recipe_then_cli():
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"task": "nope"}, "unknown task 'nope'; registered tasks: regression"),
+        ({"task": "nope"}, "unknown task 'nope'; registered tasks: .*regression"),
         (
             {"task": "regression", "model": "nope"},
             "unknown model 'nope' for task 'regression'; its models: linear, mlp",

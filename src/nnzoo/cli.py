@@ -133,11 +133,13 @@ def _examples(*lines: str) -> str:
 # --------------------------------------------------------------------------------------------------------------
 def cmd_list(args: argparse.Namespace) -> int:
     print("Tasks and their models (nnzoo train TASK --model MODEL):\n")
-    for name, task in registry.tasks().items():
-        print(f"{name:<14}{registry.describe(task)}")
+    tasks = registry.tasks()
+    width = 2 + max(len(name) for task in tasks for name in [task, *registry.models(task)])
+    for name, task in tasks.items():
+        print(f"{name:<{width + 2}}{registry.describe(task)}")
         for model_name, entry in registry.models(name).items():
             default = "  [default]" if model_name == task.default_model else ""
-            print(f"  {model_name:<12}{entry.description}{default}")
+            print(f"  {model_name:<{width}}{entry.description}{default}")
         print()
     return 0
 
@@ -191,7 +193,9 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     best = open_run(run.path, device=str(device), with_data=False)
     figures = write_figures(run, task, best.model, data, "val")
-    print(f"{state.stop_reason}; best val {cfg.train.monitor} {state.best:.4g} at step {state.best_step}")
+    minutes = state.elapsed_seconds / 60
+    best = f"best val {cfg.train.monitor} {state.best:.4g} at step {state.best_step}"
+    print(f"{state.stop_reason} in {minutes:.1f} min; {best}")
     print(f"run folder: {run}")
     for path in figures:
         print(f"figure: {path}")

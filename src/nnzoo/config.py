@@ -1,8 +1,8 @@
 """Typed configuration: dataclasses loaded from TOML recipes and overridden with ``--set key=value``.
 
-A run's configuration is one :class:`RunConfig`. Its ``data`` and ``model`` sections are dataclasses chosen by
-the task and the model (each registers its own), ``train`` and ``log`` are shared by every task. Resolution, in
-increasing precedence::
+A run's configuration is one :class:`RunConfig`. Its ``data``, ``eval`` and ``model`` sections are dataclasses
+chosen by the task and the model (each registers its own), ``train`` and ``log`` are shared by every task.
+Resolution, in increasing precedence::
 
     dataclass defaults < task's train defaults < model's train defaults < recipe (TOML) < --model/--seed/--device
     < --set a.b=value
@@ -49,6 +49,11 @@ class DataConfig:
 
 
 @dataclass
+class EvalConfig:
+    """Base of every task's evaluation configuration (e.g. the beam size of a sequence task)."""
+
+
+@dataclass
 class TrainConfig:
     """Optimisation, schedule, evaluation and checkpointing; the same for every task."""
 
@@ -56,6 +61,7 @@ class TrainConfig:
     lr: float = 1e-3
     momentum: float = 0.9  # SGD only
     weight_decay: float = 0.0  # L2 penalty (sgd, adam) or decoupled decay (adamw)
+    label_smoothing: float = 0.0  # classification losses: mix this much of the uniform distribution into targets
     schedule: Literal["constant", "step", "cosine"] = "constant"
     warmup_steps: int = 0  # linear warm-up from 0 before any schedule
     lr_step_every: int = 1000  # "step" schedule: multiply the rate by lr_gamma every this many steps
@@ -82,6 +88,7 @@ class TrainConfig:
         _require(self.max_steps >= 0, "train.max_steps must be >= 0")
         _require(self.grad_clip >= 0, "train.grad_clip must be >= 0 (0 turns clipping off)")
         _require(self.weight_decay >= 0, "train.weight_decay must be >= 0")
+        _require(0 <= self.label_smoothing < 1, "train.label_smoothing must be in [0, 1)")
         _require(self.warmup_steps >= 0, "train.warmup_steps must be >= 0")
         _require(self.lr_step_every >= 1, "train.lr_step_every must be >= 1")
         _require(0 <= self.min_lr_ratio <= 1, "train.min_lr_ratio must be in [0, 1]")
@@ -103,6 +110,7 @@ class RunConfig:
     task: str
     model: ModelConfig
     data: DataConfig
+    eval: EvalConfig = field(default_factory=EvalConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     log: LogConfig = field(default_factory=LogConfig)
     seed: int = 0
@@ -343,6 +351,7 @@ def resolve_run_config(
         "task": task_cls.name,
         "model": from_dict(entry.config, model_raw, "model"),
         "data": from_dict(task_cls.DataConfig, raw.get("data") or {}, "data"),
+        "eval": from_dict(task_cls.EvalConfig, raw.get("eval") or {}, "eval"),
         "train": from_dict(TrainConfig, train_raw, "train"),
     }
     return from_dict(RunConfig, parts)
@@ -359,6 +368,7 @@ def _deep_copy(value: Any) -> Any:
 __all__ = [
     "ConfigError",
     "DataConfig",
+    "EvalConfig",
     "LogConfig",
     "ModelConfig",
     "RawValue",

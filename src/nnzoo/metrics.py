@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 from torch import Tensor
 
@@ -24,3 +26,37 @@ def r2(prediction: Tensor, target: Tensor) -> float:
     residual = torch.sum((target - prediction) ** 2)
     total = torch.sum((target - target.mean()) ** 2)
     return float(1 - residual / total) if total > 0 else float("nan")
+
+
+def edit_distance(hypothesis: Sequence, reference: Sequence) -> int:
+    """Levenshtein distance: the fewest insertions, deletions and substitutions turning one into the other.
+
+    Dynamic programming over one row: ``row[j]`` is the distance between the hypothesis read so far and the first
+    j reference symbols.
+    """
+    row = list(range(len(reference) + 1))
+    for i, symbol in enumerate(hypothesis, 1):
+        diagonal, row[0] = row[0], i
+        for j, other in enumerate(reference, 1):
+            diagonal, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, diagonal + (symbol != other))
+    return row[-1]
+
+
+def error_rates(hypotheses: Sequence[Sequence], references: Sequence[Sequence[Sequence]]) -> dict[str, float]:
+    """Symbol and sequence error rates against one or more references per item, as in the G2P literature.
+
+    PER = Σ edit distance to the closest reference / Σ length of that reference (on a tie, the first one);
+    WER = share of items whose hypothesis equals none of their references.
+    """
+    if len(hypotheses) != len(references) or not hypotheses:
+        raise ValueError(
+            f"need as many hypotheses as reference lists (and at least one): {len(hypotheses)}, {len(references)}"
+        )
+    errors = symbols = wrong = 0
+    for hypothesis, options in zip(hypotheses, references):
+        distances = [edit_distance(hypothesis, ref) for ref in options]
+        closest = distances.index(min(distances))  # on a tie, the first reference (the primary pronunciation)
+        errors, symbols = errors + distances[closest], symbols + len(options[closest])
+        distance = distances[closest]
+        wrong += distance > 0
+    return {"per": errors / max(symbols, 1), "wer": wrong / len(hypotheses)}

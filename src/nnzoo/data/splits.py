@@ -24,3 +24,21 @@ def split_indices(n: int, val_fraction: float, test_fraction: float, seed: int) 
         "val": np.sort(order[n_train : n_train + n_val]),
         "test": np.sort(order[n_train + n_val :]),
     }
+
+
+def hash_fraction(key: str, salt: str = "") -> float:
+    """A number in [0, 1) fixed by ``key`` alone (SHA-1): the same on every machine and Python version."""
+    import hashlib
+
+    return int(hashlib.sha1(f"{salt}{key}".encode()).hexdigest()[:12], 16) / 16**12
+
+
+def hash_split(keys: list[str], val_fraction: float, test_fraction: float) -> dict[str, list[str]]:
+    """Assign each key to test, val or train by its hash: stable when keys are added or removed, and every
+    occurrence of a key (e.g. all pronunciations of a word) lands in the same split."""
+    split: dict[str, list[str]] = {"train": [], "val": [], "test": []}
+    for key in keys:
+        position = hash_fraction(key)
+        name = "test" if position < test_fraction else "val" if position < test_fraction + val_fraction else "train"
+        split[name].append(key)
+    return split

@@ -17,7 +17,7 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset
 
 from nnzoo import registry
-from nnzoo.config import DataConfig, RunConfig
+from nnzoo.config import DataConfig, EvalConfig, RunConfig
 from nnzoo.train.runtime import to_device
 
 Splits = dict[str, Dataset]  # "train", "val", "test"
@@ -28,6 +28,7 @@ class Task:
 
     name: ClassVar[str]
     DataConfig: ClassVar[type[DataConfig]] = DataConfig
+    EvalConfig: ClassVar[type[EvalConfig]] = EvalConfig
     default_model: ClassVar[str]
     train_defaults: ClassVar[Mapping[str, Any]] = {}  # below the model's defaults and the recipe
     metric_names: ClassVar[tuple[str, ...]] = ("loss",)  # what evaluate() returns, in display order
@@ -60,6 +61,11 @@ class Task:
     def evaluate(self, model: nn.Module, dataset: Dataset) -> dict[str, float]:
         """Metrics of ``model`` on a split; called in eval mode under ``torch.no_grad()``."""
         raise NotImplementedError
+
+    def validate(self, model: nn.Module, dataset: Dataset) -> dict[str, float]:
+        """The evaluation that monitors training (best checkpoint, early stopping): by default :meth:`evaluate`;
+        a task may make it cheaper (e.g. greedy instead of beam search). Same metric names."""
+        return self.evaluate(model, dataset)
 
     def baselines(self, data: Splits, split: str) -> dict[str, dict[str, float]]:
         """Reference results on ``split`` that need no training (closed forms, naive predictors)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -34,6 +35,7 @@ class TrainState:
     bad_evals: int = 0  # evaluations since the last improvement (early stopping)
     finished: bool = False
     stop_reason: str = ""
+    elapsed_seconds: float = 0.0  # training wall time so far, summed over resumed sessions
     # Training values since the last log record, so that a resumed run logs the same means as an uninterrupted one.
     window: dict[str, list[float]] = field(default_factory=dict)
 
@@ -75,7 +77,11 @@ class Trainer:
                 raise ConfigError(f"the {split} split is empty; check the data.* fractions")
 
         self.sampler = EpochBatchSampler(
-            len(data["train"]), train.batch_size, shuffle=train.shuffle, seed=self.cfg.seed
+            len(data["train"]),
+            train.batch_size,
+            shuffle=train.shuffle,
+            seed=self.cfg.seed,
+            lengths=getattr(data["train"], "lengths", None),  # sequence data: batch similar lengths together
         )
         # The loader gets its own generator: creating an iterator must not draw from the global RNG, or a resumed
         # run (which creates one mid-epoch) would see different dropout masks.
@@ -110,6 +116,7 @@ class Trainer:
         )
         window = self.state.window
         postfix: dict[str, str] = {}
+        session_start, elapsed_before = time.perf_counter(), self.state.elapsed_seconds
         try:
             while not self.state.finished:
                 epoch, start = divmod(self.state.step, self.steps_per_epoch)
@@ -118,6 +125,7 @@ class Trainer:
                     for key, value in self._train_step(batch).items():
                         window.setdefault(key, []).append(value)
                     self.state.step += 1
+                    self.state.elapsed_seconds = elapsed_before + time.perf_counter() - session_start
                     step = self.state.step
                     if step % self.cfg.log.every == 0 or step == self.total_steps:
                         record = {k: sum(v) / len(v) for k, v in window.items()}
@@ -142,7 +150,7 @@ class Trainer:
         return self.state
 
     def evaluate(self, split: str = "val") -> dict[str, float]:
-        return evaluate(self.task, self.model, self.data[split])
+        return evaluate(self.task, self.model, self.data[split], monitoring=True)
 
     # ------------------------------------------------------------------------------------------------------------
     def _train_step(self, batch: Any) -> dict[str, float]:
@@ -167,7 +175,7 @@ class Trainer:
 
     def _evaluate_and_checkpoint(self, log: MetricsLog) -> None:
         metrics = self.evaluate("val")
-        log.write(self._record("val", metrics))
+        log.write(self._record("val", {**metrics, "elapsed_s": round(self.state.elapsed_seconds, 1)}))
         train, state = self.cfg.train, self.state
         value = metrics[train.monitor]
         improved = state.best is None or (value < state.best if train.monitor_mode == "min" else value > state.best)
@@ -217,8 +225,9 @@ class Trainer:
         return {"step": self.state.step, "epoch": epoch, "split": split, **metrics}
 
 
-def evaluate(task: Task, model: torch.nn.Module, dataset: Any) -> dict[str, float]:
-    """The task's metrics of ``model`` on ``dataset``, in eval mode, without gradients."""
+def evaluate(task: Task, model: torch.nn.Module, dataset: Any, monitoring: bool = False) -> dict[str, float]:
+    """The task's metrics of ``model`` on ``dataset`` (its cheaper ``validate`` while monitoring training), in eval
+    mode, without gradients."""
     model.eval()
     with torch.no_grad(), autocast(task.device, task.cfg.train.amp):
-        return task.evaluate(model, dataset)
+        return task.validate(model, dataset) if monitoring else task.evaluate(model, dataset)

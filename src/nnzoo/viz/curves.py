@@ -7,7 +7,7 @@ from typing import Any
 
 from matplotlib.figure import Figure
 
-SKIP = {"step", "epoch", "split", "lr", "grad_norm"}
+SKIP = {"step", "epoch", "split", "lr", "grad_norm", "elapsed_s"}
 
 
 def plot_training_curves(records: list[dict[str, Any]], path: str | Path, max_panels: int = 4) -> Path:

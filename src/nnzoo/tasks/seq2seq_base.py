@@ -1,0 +1,347 @@
+"""What the sequence-to-sequence tasks share: their three models, the loss, decoding, attention maps, n-best.
+
+A task built on :class:`Seq2SeqTask` provides its data (:class:`~nnzoo.data.sequences.SequencePairs` whose
+evaluation splits carry ``references`` and ``keys``), the way to turn a user's input into source symbols
+(:meth:`Seq2SeqTask.source_symbols`), and its metrics (:meth:`Seq2SeqTask.score`). Models are registered per
+task with :func:`register_seq2seq_models`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+from nnzoo.config import EvalConfig, ModelConfig
+from nnzoo.data.sequences import PairBatch, SequencePairs, pad_sequences
+from nnzoo.data.vocab import Vocabulary
+from nnzoo.decode import Hypothesis, beam_search, greedy_search
+from nnzoo.errors import ConfigError, UserError
+from nnzoo.nn.seq2seq import AttentionSeq2Seq, ContextSeq2Seq, TransformerSeq2Seq
+from nnzoo.registry import register_model
+from nnzoo.tasks.base import Splits, Task
+
+# ----------------------------------------------------------------------------------------------------------------
+# Configurations of the three models
+# ----------------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class ContextModelConfig(ModelConfig):
+    embed_dim: int = 128
+    hidden_size: int = 256
+    num_layers: int = 2
+    dropout: float = 0.2
+    cell: Literal["gru", "lstm", "rnn"] = "gru"
+    bidirectional: bool = False
+
+
+@dataclass
+class AttentionModelConfig(ModelConfig):
+    embed_dim: int = 128
+    hidden_size: int = 256
+    num_layers: int = 1  # encoder layers; the decoder is one attentive LSTM cell
+    dropout: float = 0.2
+    attention: Literal["additive", "general", "concat"] = "additive"
+
+
+@dataclass
+class TransformerModelConfig(ModelConfig):
+    d_model: int = 256
+    nhead: int = 4
+    encoder_layers: int = 3
+    decoder_layers: int = 3
+    dim_feedforward: int = 1024
+    dropout: float = 0.1
+    norm_first: bool = True
+    positional: Literal["sinusoidal", "learned"] = "sinusoidal"
+
+    def __post_init__(self) -> None:
+        if self.d_model % self.nhead:
+            raise ConfigError(f"model.d_model ({self.d_model}) must be a multiple of model.nhead ({self.nhead})")
+
+
+@dataclass
+class Seq2SeqEval(EvalConfig):
+    beam_size: int = 5  # beam search width for `nnzoo eval` and `predict`; 1 is greedy
+    length_penalty: float = 0.0  # α of ((5 + n) / 6)^α; 0: rank by log-probability
+    batch_size: int = 256  # sequences decoded at once
+    validate_beam_size: int = 1  # while training: greedy decoding of the validation split, cheaper than the beam
+
+    def __post_init__(self) -> None:
+        if self.beam_size < 1 or self.validate_beam_size < 1 or self.batch_size < 1:
+            raise ConfigError("eval.beam_size, eval.validate_beam_size and eval.batch_size must be >= 1")
+        if self.length_penalty < 0:
+            raise ConfigError("eval.length_penalty must be >= 0")
+
+
+def register_seq2seq_models(task: str, what: str) -> None:
+    """Register ``gru-seq2seq``, ``lstm-attention`` and ``transformer`` for ``task`` (``what`` describes it)."""
+
+    def sizes(info: dict) -> tuple[int, int]:
+        return len(info["source_symbols"]) + len(Vocabulary.SPECIALS), len(info["target_symbols"]) + len(
+            Vocabulary.SPECIALS
+        )
+
+    def build_context(cfg: ContextModelConfig, info: dict) -> nn.Module:
+        return ContextSeq2Seq(
+            *sizes(info), cfg.embed_dim, cfg.hidden_size, cfg.num_layers, cfg.dropout, cfg.cell, cfg.bidirectional
+        )
+
+    def build_attention(cfg: AttentionModelConfig, info: dict) -> nn.Module:
+        return AttentionSeq2Seq(
+            *sizes(info), cfg.embed_dim, cfg.hidden_size, cfg.num_layers, cfg.dropout, cfg.attention
+        )
+
+    def build_transformer(cfg: TransformerModelConfig, info: dict) -> nn.Module:
+        longest = max(info["longest_source"], info["longest_target"]) + 2
+        return TransformerSeq2Seq(
+            *sizes(info),
+            cfg.d_model,
+            cfg.nhead,
+            cfg.encoder_layers,
+            cfg.decoder_layers,
+            cfg.dim_feedforward,
+            cfg.dropout,
+            max(256, 2 * longest),
+            cfg.norm_first,
+            cfg.positional,
+        )
+
+    build_context.__doc__ = f"{what} through one context vector, the encoder's final state (no attention)."
+    build_attention.__doc__ = f"{what} with a bidirectional LSTM encoder and a Bahdanau-attention LSTM decoder."
+    build_transformer.__doc__ = f"{what} with the Transformer (encoder–decoder, key/value-cached decoding)."
+    register_model(task, "gru-seq2seq", config=ContextModelConfig)(build_context)
+    register_model(task, "lstm-attention", config=AttentionModelConfig)(build_attention)
+    register_model(
+        task,
+        "transformer",
+        config=TransformerModelConfig,
+        train_defaults={"warmup_steps": 1000, "schedule": "cosine", "optimizer": "adamw", "lr": 1e-3},
+    )(build_transformer)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# The task base
+# ----------------------------------------------------------------------------------------------------------------
+
+
+class Seq2SeqTask(Task):
+    """Base of tasks that map one symbol sequence to another."""
+
+    EvalConfig = Seq2SeqEval
+    default_model = "transformer"
+    train_defaults: ClassVar[dict] = {"batch_size": 128, "lr": 2e-3, "grad_clip": 1.0, "schedule": "cosine"}
+    max_source_length: ClassVar[int] = 200
+    strict_input: ClassVar[bool] = True  # refuse input symbols outside the training vocabulary (else: <unk>)
+
+    # --- what subclasses provide ------------------------------------------------------------------------------------
+    def source_symbols(self, text: str) -> list[str]:
+        """A user's input as source symbols (e.g. the letters of a word)."""
+        raise NotImplementedError
+
+    def render(self, symbols: list[str]) -> str:
+        """Target symbols as text for people."""
+        return " ".join(symbols)
+
+    def score(self, hypotheses: list[list[str]], references: list[list[list[str]]]) -> dict[str, float]:
+        """The task's metrics of decoded target symbols against each item's references."""
+        raise NotImplementedError
+
+    # --- vocabularies -------------------------------------------------------------------------------------------
+    @functools.cached_property
+    def source_vocab(self) -> Vocabulary:
+        return Vocabulary(self.info["source_symbols"])
+
+    @functools.cached_property
+    def target_vocab(self) -> Vocabulary:
+        return Vocabulary(self.info["target_symbols"])
+
+    # --- training and evaluation -----------------------------------------------------------------------------
+    def loss(self, model: nn.Module, batch: PairBatch) -> Tensor:
+        logits = model(batch.src, batch.src_lengths, batch.tgt_in)
+        return F.cross_entropy(
+            logits.reshape(-1, logits.shape[-1]),
+            batch.tgt_out.reshape(-1),
+            ignore_index=self.target_vocab.pad,
+            label_smoothing=self.cfg.train.label_smoothing,
+        )
+
+    def evaluate(self, model: nn.Module, dataset: SequencePairs) -> dict[str, float]:
+        return self._evaluate(model, dataset, self.cfg.eval.beam_size)
+
+    def validate(self, model: nn.Module, dataset: SequencePairs) -> dict[str, float]:
+        return self._evaluate(model, dataset, self.cfg.eval.validate_beam_size)
+
+    def _evaluate(self, model: nn.Module, dataset: SequencePairs, beam_size: int) -> dict[str, float]:
+        total, tokens = 0.0, 0
+        for batch in self.batches(dataset):  # teacher-forced cross-entropy per target symbol
+            logits = model(batch.src, batch.src_lengths, batch.tgt_in)
+            total += float(
+                F.cross_entropy(
+                    logits.reshape(-1, logits.shape[-1]),
+                    batch.tgt_out.reshape(-1),
+                    ignore_index=dataset.pad,
+                    reduction="sum",
+                )
+            )
+            tokens += int((batch.tgt_out != dataset.pad).sum())
+        best = [h[0] for h in self.decode(model, dataset.sources, beam_size)]
+        target = self.target_vocab
+        hypotheses = [target.decode(h.tokens) for h in best]
+        references = [[target.decode(r) for r in refs] for refs in dataset.references]
+        return {"loss": total / max(tokens, 1), **self.score(hypotheses, references)}
+
+    def decode(
+        self, model: nn.Module, sources: list[list[int]], beam_size: int, nbest: int = 1
+    ) -> list[list[Hypothesis]]:
+        """Hypotheses for each source (id sequences), decoded in batches of similar length, in input order."""
+        model.eval()
+        order = sorted(range(len(sources)), key=lambda i: len(sources[i]))
+        results: list[list[Hypothesis]] = [[] for _ in sources]
+        size = self.cfg.eval.batch_size
+        vocab = self.target_vocab
+        with torch.no_grad():
+            for start in range(0, len(order), size):
+                chunk = order[start : start + size]
+                src = pad_sequences([sources[i] for i in chunk], vocab.pad).to(self.device)
+                lengths = torch.tensor([len(sources[i]) for i in chunk], device=self.device)
+                memory = model.encode(src, lengths)
+                max_len = 2 * int(lengths.max()) + 10
+                if beam_size == 1 and nbest == 1:
+                    found = [
+                        [h]
+                        for h in greedy_search(
+                            model, memory, batch_size=len(chunk), bos=vocab.bos, eos=vocab.eos, max_len=max_len
+                        )
+                    ]
+                else:
+                    found = beam_search(
+                        model,
+                        memory,
+                        batch_size=len(chunk),
+                        bos=vocab.bos,
+                        eos=vocab.eos,
+                        beam_size=beam_size,
+                        max_len=max_len,
+                        length_penalty_alpha=self.cfg.eval.length_penalty,
+                        nbest=nbest,
+                    )
+                for i, hypotheses in zip(chunk, found):
+                    results[i] = hypotheses
+        return results
+
+    # --- figures ------------------------------------------------------------------------------------------------
+    def figure_samples(self, dataset: SequencePairs, count: int = 6) -> list[int]:
+        """Which items of a split to draw: evenly spaced, for a deterministic variety."""
+        step = max(1, len(dataset) // count)
+        return list(range(0, len(dataset), step))[:count]
+
+    def figures(self, model: nn.Module, data: Splits, split: str, folder: Path) -> list[Path]:
+        from nnzoo.viz.attention import plot_attention_maps
+
+        dataset = data[split]
+        picked = self.figure_samples(dataset)
+        sources = [dataset.sources[i] for i in picked]
+        best = [h[0] for h in self.decode(model, sources, self.cfg.eval.beam_size)]
+        source_vocab, target_vocab = self.source_vocab, self.target_vocab
+        lines = []
+        for i, hypothesis in zip(picked, best):
+            references = " | ".join(self.render(target_vocab.decode(r)) for r in dataset.references[i])
+            lines.append(
+                f"{dataset.keys[i]}\tpredicted: {self.render(target_vocab.decode(hypothesis.tokens))}"
+                f"\treference: {references}"
+            )
+        folder.mkdir(parents=True, exist_ok=True)
+        samples = folder / f"samples_{split}.txt"
+        samples.write_text("\n".join(lines) + "\n")
+        paths = [samples]
+        tgt_in = pad_sequences([[target_vocab.bos, *h.tokens] for h in best], target_vocab.pad).to(self.device)
+        src = pad_sequences(sources, source_vocab.pad).to(self.device)
+        lengths = torch.tensor([len(s) for s in sources], device=self.device)
+        with torch.no_grad():
+            weights = model.attention_weights(src, lengths, tgt_in)
+        if weights is not None:
+            maps = []
+            for row, (source, hypothesis) in enumerate(zip(sources, best)):
+                rows = [*target_vocab.decode(hypothesis.tokens), "</s>"]
+                columns = source_vocab.decode(source)
+                maps.append((dataset.keys[picked[row]], columns, rows, weights[row, : len(rows), : len(columns)]))
+            paths.append(
+                plot_attention_maps(
+                    maps,
+                    folder / f"attention_{split}.png",
+                    title=f"{self.name}/{self.cfg.model.name}: where each output looks",
+                )
+            )
+        return paths
+
+    # --- prediction ---------------------------------------------------------------------------------------------
+    def encode_input(self, text: str) -> list[int]:
+        """A user's input as source ids, or a one-line error naming what is wrong."""
+        symbols = self.source_symbols(text)
+        if not symbols:
+            raise UserError(f"{text!r} is empty after normalisation; give something to {self.name}")
+        if len(symbols) > self.max_source_length:
+            raise UserError(f"{text[:30]!r}… has {len(symbols)} symbols; at most {self.max_source_length} are accepted")
+        try:
+            return self.source_vocab.encode(symbols, strict=self.strict_input)
+        except KeyError as error:
+            unknown = sorted(set(error.args[0]))
+            raise UserError(
+                f"{text!r} contains {', '.join(map(repr, unknown))}, not in the training alphabet: "
+                f"{' '.join(self.info['source_symbols'])}"
+            ) from None
+
+    def add_predict_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("inputs", nargs="*", help="what to transform; quote inputs with spaces")
+        parser.add_argument("--nbest", type=int, default=1, help="show the N best hypotheses with their scores")
+        parser.add_argument("--beam", type=int, default=None, help="beam size (default: eval.beam_size of the run)")
+
+    def predict(self, model: nn.Module, args: argparse.Namespace) -> str:
+        if not args.inputs:
+            raise UserError(f"give inputs to {self.name}, e.g. nnzoo predict RUN_DIR {self.example_input}")
+        beam = args.beam or self.cfg.eval.beam_size
+        if args.nbest < 1 or beam < 1:
+            raise UserError("--nbest and --beam must be >= 1")
+        beam = max(beam, args.nbest)
+        sources = [self.encode_input(text) for text in args.inputs]
+        found = self.decode(model, sources, beam, nbest=args.nbest)
+        width = max(len(text) for text in args.inputs)
+        lines = []
+        for text, hypotheses in zip(args.inputs, found):
+            for rank, hypothesis in enumerate(hypotheses):
+                label = text if rank == 0 else ""
+                output = self.render(self.target_vocab.decode(hypothesis.tokens))
+                score = f"  (log p = {hypothesis.log_prob:.2f})" if args.nbest > 1 else ""
+                lines.append(f"{label:<{width}}  {output}{score}")
+        return "\n".join(lines)
+
+    example_input: ClassVar[str] = "INPUT"
+
+
+def pairs_with_references(
+    items: list[tuple[str, list[list[str]]]],
+    source_symbols: Any,
+    source_vocab: Vocabulary,
+    target_vocab: Vocabulary,
+    every_reference: bool,
+) -> SequencePairs:
+    """Pairs from (key, references) items. Training (``every_reference``) has one pair per reference; evaluation
+    one pair per item (its first reference), with all references and the key kept for scoring and figures."""
+    sources, targets, references, keys = [], [], [], []
+    for key, refs in items:
+        source = source_vocab.encode(source_symbols(key))
+        encoded = [target_vocab.encode(r) for r in refs]
+        for target in encoded if every_reference else encoded[:1]:
+            sources.append(source)
+            targets.append(target)
+            references.append(encoded)
+            keys.append(key)
+    return SequencePairs(sources, targets, target_vocab.pad, target_vocab.bos, target_vocab.eos, references, keys)
