@@ -15,7 +15,7 @@ for model in gru-seq2seq lstm-attention transformer; do
     --set train.eval_every=150 --set train.warmup_steps=100 --run-dir "$OUT/$model" --quiet
 done
 echo
-echo "CMU Pronouncing Dictionary, test split (6,300 words), beam search of 5:"
+echo "CMU Pronouncing Dictionary, test split (6,391 words), beam search of 5:"
 "$NNZOO" eval "$OUT"/gru-seq2seq "$OUT"/lstm-attention "$OUT"/transformer --split test --quiet
 echo
 echo "The transformer pronounces words it never saw:"
