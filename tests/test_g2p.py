@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
 from nnzoo.config import resolve_run_config
 from nnzoo.errors import UserError
 from nnzoo.metrics import edit_distance, error_rates
-from nnzoo.tasks.g2p import G2P
+from nnzoo.tasks.g2p import G2P, LONG_WORD_PHONEMES, g2p_scores
 from nnzoo.train import RunDir, Trainer, seed_everything
 from nnzoo.train.trainer import evaluate
 
@@ -40,6 +42,17 @@ def test_error_rates_use_the_closest_reference_and_any_match_for_wer():
     assert rates["per"] == pytest.approx(1 / 8)  # 0 + 0 + 1 errors over 3 + 3 + 2 reference phonemes
     with pytest.raises(ValueError, match="as many hypotheses as reference lists"):
         error_rates([["A"]], [])
+
+
+def test_long_word_wer_counts_only_words_with_long_primary_pronunciations():
+    long_reference = ["P", "R", "AH", "N", "AH", "N", "S", "IY", "EY", "SH", "AH", "N"]  # "pronunciation"
+    assert len(long_reference) >= LONG_WORD_PHONEMES
+    references = [[["T", "UW"]], [long_reference], [long_reference]]
+    hypotheses = [["T", "AH"], long_reference, long_reference[:-1]]
+    scores = g2p_scores(hypotheses, references)
+    assert scores["wer"] == pytest.approx(2 / 3)
+    assert scores["wer_long"] == pytest.approx(1 / 2)  # the short word's error does not count
+    assert math.isnan(g2p_scores([["T", "AH"]], [[["T", "UW"]]])["wer_long"])
 
 
 def make_task(*overrides: str, model: str = "transformer") -> G2P:

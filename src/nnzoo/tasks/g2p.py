@@ -3,7 +3,8 @@ real data. Letters in, ARPAbet phonemes out (stress removed by default).
 
 Split by *word*, from a hash of the word: all pronunciations of a word stay in one split, 90/5/5. Metrics as in the
 G2P literature: PER, the phoneme edit distance to the closest reference over its length, and WER, the share of
-words whose prediction matches none of their references.
+words whose prediction matches none of their references. WER on long words alone shows the context-vector
+bottleneck: a model without attention must squeeze the whole spelling through one vector.
 """
 
 from __future__ import annotations
@@ -20,6 +21,16 @@ from nnzoo.errors import ConfigError
 from nnzoo.registry import register_task
 from nnzoo.tasks.base import Splits
 from nnzoo.tasks.seq2seq_base import Seq2SeqTask, pairs_with_references, register_seq2seq_models
+
+LONG_WORD_PHONEMES = 9  # a "long" word's primary pronunciation has at least this many phonemes (15 % of words)
+
+
+def g2p_scores(hypotheses: list[list[str]], references: list[list[list[str]]]) -> dict[str, float]:
+    """PER and WER (``metrics.error_rates``), and ``wer_long``: the WER of the long words only (NaN if none)."""
+    rates = metrics.error_rates(hypotheses, references)
+    long = [i for i, options in enumerate(references) if len(options[0]) >= LONG_WORD_PHONEMES]
+    long_rates = metrics.error_rates([hypotheses[i] for i in long], [references[i] for i in long]) if long else {}
+    return {**rates, "wer_long": long_rates.get("wer", float("nan"))}
 
 
 @dataclass
@@ -43,7 +54,7 @@ class G2P(Seq2SeqTask):
     """Spelling -> pronunciation on the CMU Pronouncing Dictionary (letters in, ARPAbet phonemes out)."""
 
     DataConfig = G2PData
-    metric_names = ("loss", "per", "wer")
+    metric_names = ("loss", "per", "wer", "wer_long")
     train_defaults: ClassVar[dict] = {**Seq2SeqTask.train_defaults, "epochs": 20, "monitor": "per"}
     example_input = "pronunciation"
     max_source_length = 64  # the dictionary's longest word has 28 letters
@@ -52,7 +63,7 @@ class G2P(Seq2SeqTask):
         return list(text.strip().lower())
 
     def score(self, hypotheses, references) -> dict[str, float]:
-        return metrics.error_rates(hypotheses, references)
+        return g2p_scores(hypotheses, references)
 
     def build_data(self) -> Splits:
         cfg = self.cfg.data
