@@ -60,3 +60,19 @@ def error_rates(hypotheses: Sequence[Sequence], references: Sequence[Sequence[Se
         distance = distances[closest]
         wrong += distance > 0
     return {"per": errors / max(symbols, 1), "wer": wrong / len(hypotheses)}
+
+
+def seasonal_naive_scale(history, period: int) -> float:
+    r"""MASE's denominator: the in-sample mean absolute error of the seasonal-naive forecast,
+    :math:`\tfrac{1}{n-m} \sum_{t>m} |y_t - y_{t-m}|` (m = 1: the naive forecast). Hyndman & Koehler (2006)."""
+    history = torch.tensor(history, dtype=torch.float64)  # a copy: pandas may hand over a read-only array
+    if period < 1 or len(history) <= period:
+        raise ValueError(f"need more than period={period} values to scale MASE, got {len(history)}")
+    return float(torch.mean(torch.abs(history[period:] - history[:-period])))
+
+
+def mase(prediction: Tensor, target: Tensor, scale: float) -> float:
+    r"""Mean absolute scaled error :math:`\text{MAE} / s`, with ``scale`` s from :func:`seasonal_naive_scale`.
+
+    Below 1: better than the one-step seasonal-naive forecast was on the training data."""
+    return mae(prediction, target) / scale

@@ -39,6 +39,7 @@ class Task:
         # JSON-able facts the model is built from (sizes, vocabularies, scaler statistics). build_data() fills
         # it; it is saved with the run so that predict() can rebuild the model without loading the data.
         self.info: dict[str, Any] = {}
+        self.run_dir: Path | None = None  # the run folder, once there is one (predict writes figures there)
 
     # --- data and model --------------------------------------------------------------------------------------
     def build_data(self) -> Splits:

@@ -100,6 +100,7 @@ def open_run(
     cfg = run.load_config()
     dev = resolve_device(device)
     task = registry.get_task(cfg.task)(cfg, dev)
+    task.run_dir = run.path
     data = None
     if with_data:
         data = task.build_data()

@@ -1,0 +1,178 @@
+r"""Neural forecasters: a window of the past in, the next ``steps`` values out.
+
+Every core maps a scaled window z (B, W) to scaled forecasts (B, steps); :class:`ScaledForecaster` wraps a core
+between the scaler (fitted on the training part of the series only) so that it takes and returns raw values.
+
+* :class:`NextStepForecaster` — the notes' many-to-one pattern: an RNN reads the window, a linear head predicts
+  the *next* value, :math:`\hat y_{t+1} = w^\top h_t + b`. It is trained on that one step; to forecast further
+  it feeds each prediction back as the next input, continuing from its state (recursive forecasting).
+* :class:`Seq2SeqForecaster` — the encoder–decoder pattern: an encoder RNN reads the window, its final state
+  (the context) starts a decoder RNN that emits the horizon one value at a time, reading its own previous
+  forecast. It is trained on the whole horizon, free-running, so it learns to live with its own errors.
+* :class:`TransformerForecaster` — a Transformer encoder over the window's values (projected to d_model, with
+  sinusoidal positions); a linear head reads the last position and emits the whole horizon at once (direct
+  multi-horizon forecasting).
+
+The next-step model is the seq2seq model whose decoder *is* its encoder, trained on one step: the comparison
+between the two isolates the training objective.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+from torch import Tensor, nn
+
+from nnzoo.nn.recurrent import GRU, LSTM, RNN
+from nnzoo.nn.rnn_patterns import EncoderDecoder
+from nnzoo.nn.transformer import SinusoidalPositionalEncoding, TransformerEncoder, TransformerEncoderLayer
+
+CELLS = {"rnn": RNN, "lstm": LSTM, "gru": GRU}
+
+
+def _recurrent(cell: str, hidden_size: int, num_layers: int, dropout: float) -> nn.Module:
+    if cell not in CELLS:
+        raise ValueError(f"cell must be one of {', '.join(CELLS)}, got {cell!r}")
+    return CELLS[cell](1, hidden_size, num_layers, batch_first=True, dropout=dropout if num_layers > 1 else 0.0)
+
+
+def _check_window(z: Tensor, steps: int) -> None:
+    if z.dim() != 2 or z.shape[1] < 1:
+        raise ValueError(f"a forecaster takes windows of shape (B, W) with W >= 1, got {tuple(z.shape)}")
+    if steps < 1:
+        raise ValueError(f"steps must be >= 1, got {steps}")
+
+
+class NextStepForecaster(nn.Module):
+    r"""Many-to-one next-step RNN, unrolled on its own predictions to forecast ``steps`` ahead.
+
+    .. math::
+        h_t = \text{RNN}(z_t, h_{t-1}), \qquad \hat z_{t+1} = w^\top h_t + b, \qquad
+        h_{t+k} = \text{RNN}(\hat z_{t+k}, h_{t+k-1})
+
+    Shapes: z (B, W) -> (B, steps).
+    """
+
+    train_steps_all = False  # trained on the next step only
+
+    def __init__(
+        self, cell: Literal["rnn", "lstm", "gru"], hidden_size: int, num_layers: int = 1, dropout: float = 0.0
+    ):
+        super().__init__()
+        self.rnn = _recurrent(cell, hidden_size, num_layers, dropout)
+        self.head = nn.Linear(hidden_size, 1)
+
+    def forward(self, z: Tensor, steps: int) -> Tensor:
+        _check_window(z, steps)
+        output, state = self.rnn(z.unsqueeze(-1))
+        forecasts = [self.head(output[:, -1])]  # (B, 1)
+        for _ in range(steps - 1):
+            output, state = self.rnn(forecasts[-1].unsqueeze(1), state)
+            forecasts.append(self.head(output[:, -1]))
+        return torch.cat(forecasts, dim=1)
+
+
+class Seq2SeqForecaster(nn.Module):
+    r"""Encoder–decoder RNN: the window's context vector starts a decoder that emits the horizon.
+
+    .. math::
+        c = h^{enc}_W, \quad h^{dec}_0 = c, \quad
+        h^{dec}_k = \text{RNN}_{dec}(\hat z_{t+k-1}, h^{dec}_{k-1}), \quad \hat z_{t+k} = w^\top h^{dec}_k + b
+
+    with :math:`\hat z_t = z_t`, the last observed value. Shapes: z (B, W) -> (B, steps).
+    """
+
+    train_steps_all = True
+
+    def __init__(
+        self, cell: Literal["rnn", "lstm", "gru"], hidden_size: int, num_layers: int = 1, dropout: float = 0.0
+    ):
+        super().__init__()
+        self.pattern = EncoderDecoder(
+            _recurrent(cell, hidden_size, num_layers, dropout),
+            _recurrent(cell, hidden_size, num_layers, dropout),
+            nn.Linear(hidden_size, 1),
+        )
+
+    def forward(self, z: Tensor, steps: int) -> Tensor:
+        _check_window(z, steps)
+        state = self.pattern.context(z.unsqueeze(-1))
+        previous, forecasts = z[:, -1:], []
+        for _ in range(steps):
+            output, state = self.pattern.decoder(previous.unsqueeze(1), state)
+            previous = self.pattern.head(output[:, -1])
+            forecasts.append(previous)
+        return torch.cat(forecasts, dim=1)
+
+
+class TransformerForecaster(nn.Module):
+    r"""Transformer encoder over the window, a linear head on the last position for the whole horizon.
+
+    .. math::
+        x_i = W_{in} z_i + b_{in} + PE_i, \qquad H = \text{Encoder}(x_1 \dots x_W), \qquad
+        (\hat z_{t+1} \dots \hat z_{t+K}) = W_{out} \operatorname{LN}(H_W) + b_{out}
+
+    Shapes: z (B, W) -> (B, steps) with steps <= ``horizon``.
+    """
+
+    train_steps_all = True
+
+    def __init__(
+        self,
+        horizon: int,
+        d_model: int = 64,
+        nhead: int = 4,
+        num_layers: int = 2,
+        dim_feedforward: int = 128,
+        dropout: float = 0.1,
+        max_len: int = 4096,
+    ):
+        super().__init__()
+        self.horizon = horizon
+        self.input = nn.Linear(1, d_model)
+        self.position = SinusoidalPositionalEncoding(d_model, max_len)
+        layer = TransformerEncoderLayer(d_model, nhead, dim_feedforward, dropout, batch_first=True, norm_first=True)
+        self.encoder = TransformerEncoder(layer, num_layers, nn.LayerNorm(d_model))
+        self.head = nn.Linear(d_model, horizon)
+
+    def forward(self, z: Tensor, steps: int) -> Tensor:
+        _check_window(z, steps)
+        if steps > self.horizon:
+            raise ValueError(f"this forecaster emits at most {self.horizon} steps at once, asked for {steps}")
+        encoded = self.encoder(self.position(self.input(z.unsqueeze(-1))))
+        return self.head(encoded[:, -1])[:, :steps]
+
+
+class ScaledForecaster(nn.Module):
+    r"""A core forecaster between the scaler: raw window (B, W) -> raw forecasts (B, steps).
+
+    .. math::
+        z = (y - r) / s, \qquad \hat y = r + s\, \text{core}(z)
+
+    ``relative=False``: r = the training part's mean, s its standard deviation. ``relative=True``: r = the
+    window's last value (so a trending series looks the same at every level) and s = the standard deviation of
+    the training part's one-step changes. Both use the training part only: nothing from the future leaks in.
+    """
+
+    def __init__(self, core: nn.Module, center: float, scale: float, relative: bool):
+        super().__init__()
+        self.core, self.relative = core, relative
+        self.register_buffer("center", torch.tensor(center, dtype=torch.float32))
+        self.register_buffer("scale", torch.tensor(scale, dtype=torch.float32))
+
+    @property
+    def train_steps_all(self) -> bool:
+        return self.core.train_steps_all
+
+    def reference(self, window: Tensor) -> Tensor:
+        return window[:, -1:] if self.relative else self.center
+
+    def to_scaled(self, window: Tensor, values: Tensor) -> Tensor:
+        return (values - self.reference(window)) / self.scale
+
+    def scaled_forecast(self, window: Tensor, steps: int) -> Tensor:
+        return self.core(self.to_scaled(window, window), steps)
+
+    def forward(self, window: Tensor, steps: int) -> Tensor:
+        return self.reference(window) + self.scale * self.scaled_forecast(window, steps)

@@ -1,0 +1,210 @@
+"""Task ``forecast``: metrics by hand, the baselines, no leakage from the future, a metric-gated run, clear errors."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from nnzoo import metrics
+from nnzoo.cli import main
+from nnzoo.config import resolve_run_config
+from nnzoo.data.series import load_builtin_series
+from nnzoo.errors import UserError
+from nnzoo.nn.forecasters import NextStepForecaster, ScaledForecaster, Seq2SeqForecaster, TransformerForecaster
+from nnzoo.tasks.forecast import Forecast, naive_forecasts, seasonal_naive_forecasts
+from nnzoo.train import RunDir, Trainer, seed_everything
+
+
+def write_series(path, values, column="value"):
+    path.write_text(f"{column}\n" + "\n".join(f"{v:.6f}" for v in values) + "\n")
+    return path
+
+
+def sine(n=240, period=20, noise=0.0, seed=0):
+    t = np.arange(n)
+    rng = np.random.default_rng(seed)
+    return 10 + 3 * np.sin(2 * np.pi * t / period) + noise * rng.standard_normal(n)
+
+
+def make_task(csv, model="lstm", overrides=()):
+    cfg = resolve_run_config(
+        task="forecast",
+        model=model,
+        overrides=[
+            f"data.csv={csv}",
+            "data.column=value",
+            "data.period=20",
+            "data.window=20",
+            "data.horizon=5",
+            *overrides,
+        ],
+    )
+    return Forecast(cfg)
+
+
+# --- metrics and baselines ------------------------------------------------------------------------------------------
+def test_mase_is_mae_over_the_in_sample_seasonal_naive_error():
+    history = np.array([1.0, 2.0, 4.0, 7.0, 11.0])
+    # period 1: mean |diff| = (1 + 2 + 3 + 4) / 4 = 2.5; period 2: (3 + 5 + 7) / 3 = 5
+    assert metrics.seasonal_naive_scale(history, 1) == pytest.approx(2.5)
+    assert metrics.seasonal_naive_scale(history, 2) == pytest.approx(5.0)
+    prediction, target = torch.tensor([1.0, 2.0]), torch.tensor([2.0, 4.0])  # MAE 1.5
+    assert metrics.mase(prediction, target, 2.5) == pytest.approx(0.6)
+    with pytest.raises(ValueError, match="more than period"):
+        metrics.seasonal_naive_scale(history, 5)
+
+
+def test_naive_and_seasonal_naive_forecasts_by_hand():
+    values = np.arange(10.0) * 10  # 0, 10, …, 90
+    origins = np.array([4, 6])
+    assert naive_forecasts(values, origins, 3).tolist() == [[30, 30, 30], [50, 50, 50]]
+    # period 2: from origin 4, steps 4, 5, 6 take the values at 2, 3, 4
+    assert seasonal_naive_forecasts(values, origins, 3, 2).tolist() == [[20, 30, 20], [40, 50, 40]]
+    assert seasonal_naive_forecasts(values, origins, 3, 1).tolist() == naive_forecasts(values, origins, 3).tolist()
+
+
+def test_builtin_series_are_real_and_complete():
+    sunspots, co2 = load_builtin_series("sunspots"), load_builtin_series("co2")
+    assert len(sunspots) == 309 and sunspots.times[0] == 1700 and sunspots.period == 11
+    assert len(co2) == 2284 and co2.filled == 59 and not np.isnan(co2.values).any()
+    assert 1958 < co2.times[0] < 1959 and co2.step == pytest.approx(7 / 365.25, rel=0.01)
+    assert len(load_builtin_series("elnino")) == 732 and len(load_builtin_series("nile")) == 100
+
+
+# --- architectures ------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "core",
+    [
+        NextStepForecaster("rnn", 8),
+        NextStepForecaster("lstm", 8, num_layers=2),
+        Seq2SeqForecaster("gru", 8),
+        Seq2SeqForecaster("lstm", 8, num_layers=2),
+        TransformerForecaster(horizon=6, d_model=16, nhead=2, num_layers=1, dim_feedforward=32),
+    ],
+    ids=lambda c: type(c).__name__,
+)
+def test_forecasters_shapes_and_scaling(core):
+    model = ScaledForecaster(core, center=100.0, scale=5.0, relative=False).eval()
+    window = 100 + 5 * torch.randn(3, 12)
+    out = model(window, 6)
+    assert out.shape == (3, 6)
+    # the wrapper is exactly r + s · core((y - r) / s)
+    assert torch.allclose(out, 100 + 5 * core((window - 100) / 5, 6))
+    relative = ScaledForecaster(core, center=100.0, scale=5.0, relative=True).eval()
+    shifted = window + 1000.0  # relative scaling: a shifted window gives a shifted forecast
+    assert torch.allclose(relative(shifted, 6), relative(window, 6) + 1000.0, atol=1e-3)
+
+
+def test_next_step_forecaster_feeds_its_own_prediction_back():
+    torch.manual_seed(0)
+    core = NextStepForecaster("gru", 8).eval()
+    window = torch.randn(2, 10)
+    two = core(window, 2)
+    again = core(torch.cat([window, two[:, :1]], dim=1), 1)  # the window extended by the first forecast
+    assert torch.allclose(two[:, 1:], again, atol=1e-6)
+
+
+def test_forecaster_errors():
+    with pytest.raises(ValueError, match="at most 4 steps"):
+        TransformerForecaster(horizon=4, d_model=8, nhead=2)(torch.randn(2, 5), 5)
+    with pytest.raises(ValueError, match=r"shape \(B, W\)"):
+        Seq2SeqForecaster("gru", 4)(torch.randn(2, 5, 1), 3)
+    with pytest.raises(ValueError, match="cell must be one of"):
+        NextStepForecaster("jordan", 4)
+
+
+# --- no leakage ----------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(("model", "strategy"), [("rnn", "next-step"), ("gru", "seq2seq"), ("transformer", None)])
+def test_perturbing_a_future_value_never_changes_a_past_forecast(tmp_path, model, strategy):
+    values = sine(noise=0.3)
+    overrides = [f"model.strategy={strategy}"] if strategy else []
+    task = make_task(write_series(tmp_path / "series.csv", values), model, overrides)
+    data = task.build_data()
+    seed_everything(0)
+    net = task.build_model().eval()
+    origins = data["test"].tensors[2]
+    k = int(origins[len(origins) // 2])  # a time step in the middle of the backtest
+    changed = values.copy()
+    changed[k] += 50.0
+    (tmp_path / "future").mkdir()
+    other = make_task(write_series(tmp_path / "future" / "series.csv", changed), model, overrides)
+    other_data = other.build_data()
+    assert {**other.info, "source": ""} == {
+        **task.info,
+        "source": "",
+    }  # the scaler and MASE's scale come from the training part only
+    with torch.no_grad():
+        before, after = task.forecasts(net, data["test"]), other.forecasts(net, other_data["test"])
+    past = origins <= k  # these forecasts were made before y_k was observed
+    assert past.sum() > 0 and (~past).sum() > 0
+    assert torch.equal(before[past], after[past])
+    assert not torch.allclose(before[~past], after[~past])
+    for name, forecast in task.baseline_forecasts("test").items():
+        other_forecast = other.baseline_forecasts("test")[name]
+        np.testing.assert_allclose(forecast[past.numpy()], other_forecast[past.numpy()], rtol=1e-9, err_msg=name)
+
+
+# --- a metric-gated run --------------------------------------------------------------------------------------------
+def test_an_lstm_beats_the_naive_forecast_on_a_sine(tmp_path):
+    task = make_task(
+        write_series(tmp_path / "sine.csv", sine()),
+        "lstm",
+        ["data.period=1", "model.hidden_size=32", "train.epochs=40", "train.patience=0", "train.lr=1e-2"],
+    )
+    data = task.build_data()
+    seed_everything(0)
+    model = task.build_model()
+    Trainer(task, model, data, RunDir(tmp_path / "run"), quiet=True).fit()
+    model.eval()
+    with torch.no_grad():
+        result = task.evaluate(model, data["test"])
+    naive = task.baselines(data, "test")["naive"]
+    assert result["mase"] < 0.5 * naive["mase"], (result, naive)
+    assert result["mase"] < 0.3
+
+
+# --- errors ------------------------------------------------------------------------------------------------------
+def test_clear_errors_for_short_series_nans_and_text(tmp_path):
+    with pytest.raises(UserError, match="repeats itself exactly every 20 values"):
+        make_task(write_series(tmp_path / "periodic.csv", sine())).build_data()
+    with pytest.raises(UserError, match="too short for window 20 \\+ horizon 5"):
+        make_task(write_series(tmp_path / "short.csv", sine(n=40))).build_data()
+    (tmp_path / "nan.csv").write_text("value\n1\n2\nnan\n4\n")
+    with pytest.raises(UserError, match=r"line 4.*not a finite number"):
+        make_task(tmp_path / "nan.csv").build_data()
+    (tmp_path / "gap.csv").write_text("value,other\n1,a\n,b\n")
+    with pytest.raises(UserError, match="line 3, column 'value' is empty"):
+        make_task(tmp_path / "gap.csv").build_data()
+    (tmp_path / "text.csv").write_text("value,other\n1,a\nup,b\n")
+    with pytest.raises(UserError, match="'up' is not a number"):
+        make_task(tmp_path / "text.csv").build_data()
+    with pytest.raises(UserError, match=r"data\.column column .value. is not in"):
+        write_series(tmp_path / "other.csv", sine(), column="price")
+        make_task(tmp_path / "other.csv").build_data()
+
+
+def test_cli_train_eval_predict(tmp_path, capsys):
+    csv = write_series(tmp_path / "sine.csv", sine(noise=0.3))
+    run = tmp_path / "run"
+    common = [f"--set=data.csv={csv}", "--set=data.column=value", "--set=data.period=20"]
+    assert (
+        main(["train", "forecast", "--model", "gru", "--run-dir", str(run), "--quiet", *common, "--set=train.epochs=3"])
+        == 0
+    )
+    assert (run / "figures" / "forecast_val.png").is_file()
+    assert main(["eval", str(run), "--split", "test", "--quiet"]) == 0
+    table = capsys.readouterr().out
+    assert "baseline: naive" in table and "baseline: seasonal naive (m=20)" in table and "ARIMA(1, 1, 1)" in table
+    assert (run / "figures" / "error_by_horizon_test.png").is_file()
+    assert main(["predict", str(run), "--horizon", "23"]) == 0  # more than the trained horizon of 10: rolled
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 1 + 23 + 1 and lines[-1].startswith("plot: ")
+    assert float(lines[1].split()[0]) == 240  # the row after the last one
+    assert all(math.isfinite(float(line.split()[1])) for line in lines[1:-1])
+    assert (run / "figures" / "future.png").is_file()
+    assert main(["predict", str(run), "--horizon", "0"]) == 0  # 0: the trained horizon
+    assert main(["predict", str(run), "--horizon", "-3"]) == 2
+    assert "--horizon must be between 1 and 10000" in capsys.readouterr().err
