@@ -18,8 +18,8 @@ echo
 echo "CMU Pronouncing Dictionary, test split (6,391 words), beam search of 5:"
 "$NNZOO" eval "$OUT"/gru-seq2seq "$OUT"/lstm-attention "$OUT"/transformer --split test --quiet
 echo
-echo "The transformer pronounces words it never saw:"
-"$NNZOO" predict "$OUT/transformer" nnzoo zookeeper pneumonoultramicroscopic quixotically gnocchi
+echo "The attention model pronounces words it never saw:"
+"$NNZOO" predict "$OUT/lstm-attention" nnzoo zookeeper pneumonoultramicroscopic quixotically gnocchi
 echo
 echo "Figures:"
 find "$OUT" -name '*.png' -o -name 'samples_*.txt' | sort
