@@ -14,7 +14,13 @@ from nnzoo.config import resolve_run_config
 from nnzoo.data.series import load_builtin_series
 from nnzoo.errors import UserError
 from nnzoo.nn.forecasters import NextStepForecaster, ScaledForecaster, Seq2SeqForecaster, TransformerForecaster
-from nnzoo.tasks.forecast import Forecast, naive_forecasts, seasonal_naive_forecasts
+from nnzoo.tasks.forecast import (
+    Forecast,
+    arima_forecasts,
+    fit_arima,
+    naive_forecasts,
+    seasonal_naive_forecasts,
+)
 from nnzoo.train import RunDir, Trainer, seed_everything
 
 
@@ -208,3 +214,16 @@ def test_cli_train_eval_predict(tmp_path, capsys):
     assert main(["predict", str(run), "--horizon", "0"]) == 0  # 0: the trained horizon
     assert main(["predict", str(run), "--horizon", "-3"]) == 2
     assert "--horizon must be between 1 and 10000" in capsys.readouterr().err
+
+
+def test_arima_coefficients_are_cached_and_give_the_same_forecasts(tmp_path, monkeypatch):
+    monkeypatch.setenv("NNZOO_CACHE", str(tmp_path))
+    values = sine(noise=0.3)
+    origins = np.arange(200, 230)
+    fresh = fit_arima(values[:180], (2, 0, 1), (0, 0, 0), 20)
+    assert len(list((tmp_path / "arima").glob("*.json"))) == 1
+    cached = fit_arima(values[:180], (2, 0, 1), (0, 0, 0), 20)
+    np.testing.assert_allclose(cached.params, fresh.params)
+    np.testing.assert_allclose(arima_forecasts(cached, values, origins, 5), arima_forecasts(fresh, values, origins, 5))
+    fit_arima(values[:181], (2, 0, 1), (0, 0, 0), 20)  # other data: another entry
+    assert len(list((tmp_path / "arima").glob("*.json"))) == 2

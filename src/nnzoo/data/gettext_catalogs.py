@@ -16,11 +16,11 @@ for research and not redistributed with nnzoo.
 from __future__ import annotations
 
 import gettext
-import os
 import re
 import subprocess
 from pathlib import Path
 
+from nnzoo.data import cache_folder
 from nnzoo.errors import UserError
 
 PACKAGES = (
@@ -35,11 +35,6 @@ LOCALES = {"zh": "zh_CN", "fr": "fr"}
 PLACEHOLDER = re.compile(
     r"%(?:\d+\$)?[-+ #0']*(?:\d+|\*)?(?:\.(?:\d+|\*))?(?:hh|h|ll|l|L|q|j|z|t)?[diouxXeEfFgGaAcspn%]|\{[^{}\s]*\}"
 )
-
-
-def cache_folder() -> Path:
-    """Where downloaded data lives: ``$NNZOO_CACHE`` or ``~/.cache/nnzoo``."""
-    return Path(os.environ.get("NNZOO_CACHE", Path.home() / ".cache" / "nnzoo"))
 
 
 def catalogs_folder() -> Path:

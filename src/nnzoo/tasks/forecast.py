@@ -16,6 +16,9 @@ from __future__ import annotations
 
 import argparse
 import functools
+import hashlib
+import json
+import os
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,7 +31,7 @@ from torch.nn import functional as F
 
 from nnzoo import metrics
 from nnzoo.config import DataConfig, ModelConfig
-from nnzoo.data import TensorData
+from nnzoo.data import TensorData, cache_folder
 from nnzoo.data.series import BUILTIN_SERIES, Series, load_builtin_series, read_series_csv
 from nnzoo.errors import ConfigError, UserError
 from nnzoo.nn.forecasters import NextStepForecaster, ScaledForecaster, Seq2SeqForecaster, TransformerForecaster
@@ -150,16 +153,18 @@ class Forecast(Task):
     DataConfig = ForecastData
     default_model = "lstm"
     metric_names = ("loss", "mae", "rmse", "mase")
+    # The same budget in steps for every series (200 epochs of sunspots, 30 of CO2), validated every 50 steps.
     train_defaults: ClassVar[dict] = {
         "batch_size": 32,
-        "epochs": 150,
+        "max_steps": 1500,
+        "eval_every": 50,
         "lr": 3e-3,
         "weight_decay": 1e-4,
         "optimizer": "adamw",
         "grad_clip": 1.0,
         "schedule": "cosine",
         "monitor": "mase",
-        "patience": 30,
+        "patience": 10,
     }
 
     # --- data ----------------------------------------------------------------------------------------------------
@@ -384,13 +389,30 @@ def arima_name(order: tuple, seasonal: tuple, period: int) -> str:
 
 def fit_arima(history: np.ndarray, order: tuple, seasonal: tuple, period: int) -> Any:
     """statsmodels' SARIMAX with ``order`` (p, d, q) and, when the series has a period, ``seasonal`` (P, D, Q),
-    fitted by maximum likelihood on ``history``."""
+    fitted by maximum likelihood on ``history``.
+
+    The estimated coefficients are kept in ``$NNZOO_CACHE/arima`` under a hash of the data and the orders: the
+    seasonal CO2 model takes a minute or more to fit, and every run and evaluation on a series shares it.
+    """
     from statsmodels.tsa.statespace.sarimax import SARIMAX
 
     seasonal_order = (*seasonal, period) if any(seasonal) and period > 1 else (0, 0, 0, 0)
+    model = SARIMAX(history, order=tuple(order), seasonal_order=seasonal_order)
+    key = hashlib.sha1(np.ascontiguousarray(history, dtype=np.float64).tobytes())
+    key.update(repr((tuple(order), seasonal_order)).encode())
+    cached = cache_folder() / "arima" / f"{key.hexdigest()}.json"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # convergence chatter; the forecasts are judged by the metrics
-        return SARIMAX(history, order=tuple(order), seasonal_order=seasonal_order).fit(disp=False)
+        if cached.is_file():
+            return model.filter(np.array(json.loads(cached.read_text())["params"]))
+        fitted = model.fit(disp=False)
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    partial = cached.with_suffix(f".{os.getpid()}.tmp")
+    partial.write_text(
+        json.dumps({"order": list(order), "seasonal": list(seasonal_order), "params": fitted.params.tolist()})
+    )
+    partial.replace(cached)  # atomic: a concurrent run reads the old file or the new one, never half of one
+    return fitted
 
 
 def arima_forecasts(fitted: Any, values: np.ndarray, origins: np.ndarray, horizon: int) -> np.ndarray:
