@@ -227,3 +227,19 @@ def test_arima_coefficients_are_cached_and_give_the_same_forecasts(tmp_path, mon
     np.testing.assert_allclose(arima_forecasts(cached, values, origins, 5), arima_forecasts(fresh, values, origins, 5))
     fit_arima(values[:181], (2, 0, 1), (0, 0, 0), 20)  # other data: another entry
     assert len(list((tmp_path / "arima").glob("*.json"))) == 2
+
+
+@pytest.mark.parametrize(
+    "core",
+    [
+        NextStepForecaster("gru", 3),
+        Seq2SeqForecaster("lstm", 3),
+        TransformerForecaster(horizon=3, d_model=4, nhead=2, num_layers=1, dim_feedforward=8, dropout=0.0),
+    ],
+    ids=lambda c: type(c).__name__,
+)
+def test_forecasters_pass_gradcheck(core):
+    torch.manual_seed(0)
+    model = ScaledForecaster(core, center=1.0, scale=2.0, relative=True).double().eval()
+    window = torch.randn(2, 5, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda w: model(w, 3), (window,))
