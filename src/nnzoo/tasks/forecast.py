@@ -233,10 +233,15 @@ class Forecast(Task):
         }
         return {split: self.windows(split) for split in ("train", "val", "test")}
 
+    def origins(self, split: str) -> np.ndarray:
+        """The origins of ``split`` in time order: every one for training, every ``data.stride``-th otherwise."""
+        stride = 1 if split == "train" else self.cfg.data.stride
+        return self.cut.origins(split, self.info["window"], self.info["horizon"], stride)
+
     def windows(self, split: str) -> TensorData:
         """(window (N, W), target (N, H), origin (N,)) for every origin of ``split``, in time order."""
         window, horizon = self.info["window"], self.info["horizon"]
-        origins = self.cut.origins(split, window, horizon, 1 if split == "train" else self.cfg.data.stride)
+        origins = self.origins(split)
         values = torch.tensor(self.series.values, dtype=torch.float32)
         x = torch.stack([values[t - window : t] for t in origins]) if len(origins) else torch.zeros(0, window)
         y = torch.stack([values[t : t + horizon] for t in origins]) if len(origins) else torch.zeros(0, horizon)
@@ -259,8 +264,8 @@ class Forecast(Task):
 
     def evaluate(self, model: ScaledForecaster, dataset: TensorData) -> dict[str, float]:
         prediction = self.forecasts(model, dataset)
-        window, target, _ = dataset.tensors
-        scaled_error = model.to_scaled(window, prediction) - model.to_scaled(window, target)
+        target = dataset.tensors[1]
+        scaled_error = (prediction - target) / self.info["scale"]  # the reference of the scaler cancels out
         return {"loss": float(torch.mean(scaled_error**2)), **self.score(prediction, target)}
 
     def score(self, prediction: Tensor, target: Tensor) -> dict[str, float]:
@@ -280,7 +285,7 @@ class Forecast(Task):
     @functools.cache  # noqa: B019 - one task instance per command: each split's forecasts are made once
     def baseline_forecasts(self, split: str) -> dict[str, np.ndarray]:
         """Naive, seasonal-naive and ARIMA forecasts (N, H) from the same origins as the networks."""
-        origins = self.windows(split).tensors[2].numpy()
+        origins = self.origins(split)
         settings, period = self.settings(), self.series.period
         return {
             "naive": naive_forecasts(self.series.values, origins, self.info["horizon"]),
@@ -308,7 +313,7 @@ class Forecast(Task):
         prediction = self.forecasts(model, dataset).numpy()
         target, origins = dataset.tensors[1].numpy(), dataset.tensors[2].numpy()
         baselines = self.baseline_forecasts(split)
-        label = f"{self.cfg.model.name}"
+        label = self.cfg.model.name
         errors = {label: np.abs(prediction - target).mean(0)}
         errors.update({name: np.abs(f - target).mean(0) for name, f in baselines.items()})
         arima = next(name for name in baselines if name.startswith(("ARIMA", "SARIMA")))
@@ -323,7 +328,6 @@ class Forecast(Task):
             ),
             plot_error_by_horizon(
                 errors,
-                self.series.step,
                 folder / f"error_by_horizon_{split}.png",
                 f"{self.series.name}: MAE by horizon ({split}, {len(origins)} origins)",
                 self.series.unit,

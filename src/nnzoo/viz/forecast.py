@@ -40,7 +40,7 @@ def plot_backtest(
     return path
 
 
-def plot_error_by_horizon(errors: dict[str, np.ndarray], step: float, path: Path, title: str, unit: str) -> Path:
+def plot_error_by_horizon(errors: dict[str, np.ndarray], path: Path, title: str, unit: str) -> Path:
     """Mean absolute error against the number of steps ahead, one line per forecaster."""
     fig = Figure(figsize=(6.4, 4.2), layout="constrained")
     ax = fig.subplots()
