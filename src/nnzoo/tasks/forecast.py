@@ -30,7 +30,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from nnzoo import metrics
-from nnzoo.config import DataConfig, ModelConfig
+from nnzoo.config import DataConfig, ModelConfig, check_split_fractions
 from nnzoo.data import TensorData, cache_folder
 from nnzoo.data.series import BUILTIN_SERIES, Series, load_builtin_series, read_series_csv
 from nnzoo.errors import ConfigError, UserError
@@ -72,10 +72,7 @@ class ForecastData(DataConfig):
             raise ConfigError("data.period, data.window and data.horizon must be >= 0 (0: the series' default)")
         if self.stride < 1:
             raise ConfigError("data.stride must be >= 1")
-        if not (
-            0 < self.val_fraction < 1 and 0 < self.test_fraction < 1 and self.val_fraction + self.test_fraction < 1
-        ):
-            raise ConfigError("data.val_fraction and data.test_fraction must be in (0, 1) with a sum below 1")
+        check_split_fractions(self.val_fraction, self.test_fraction)
         for name in ("arima", "seasonal_arima"):
             orders = getattr(self, name)
             if orders and (len(orders) != 3 or min(orders) < 0):

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from nnzoo import metrics
-from nnzoo.config import DataConfig
+from nnzoo.config import DataConfig, check_split_fractions
 from nnzoo.data.cmudict import load_pronunciations
 from nnzoo.data.splits import hash_fraction, hash_split
 from nnzoo.data.vocab import Vocabulary
@@ -43,10 +43,7 @@ class G2PData(DataConfig):
     def __post_init__(self) -> None:
         if self.max_words < 0:
             raise ConfigError("data.max_words must be >= 0 (0 means every word)")
-        if not (
-            0 < self.val_fraction < 1 and 0 < self.test_fraction < 1 and self.val_fraction + self.test_fraction < 1
-        ):
-            raise ConfigError("data.val_fraction and data.test_fraction must be in (0, 1) with a sum below 1")
+        check_split_fractions(self.val_fraction, self.test_fraction)
 
 
 @register_task("g2p")

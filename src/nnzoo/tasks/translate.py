@@ -24,7 +24,7 @@ import io
 from dataclasses import dataclass
 from typing import ClassVar, Literal
 
-from nnzoo.config import DataConfig
+from nnzoo.config import DataConfig, check_split_fractions
 from nnzoo.data.gettext_catalogs import PLACEHOLDER, fetch_catalogs, load_pairs
 from nnzoo.data.splits import hash_fraction, hash_split
 from nnzoo.data.vocab import Vocabulary
@@ -48,10 +48,7 @@ class TranslateData(DataConfig):
     def __post_init__(self) -> None:
         if self.max_chars < 10 or self.max_pairs < 0 or self.vocab_size < 100:
             raise ConfigError("need data.max_chars >= 10, data.max_pairs >= 0 and data.vocab_size >= 100")
-        if not (
-            0 < self.val_fraction < 1 and 0 < self.test_fraction < 1 and self.val_fraction + self.test_fraction < 1
-        ):
-            raise ConfigError("data.val_fraction and data.test_fraction must be in (0, 1) with a sum below 1")
+        check_split_fractions(self.val_fraction, self.test_fraction)
 
 
 def train_subwords(texts: list[str], vocab_size: int, placeholders: list[str]) -> bytes:

@@ -1,0 +1,132 @@
+r"""Language models: the probability of the next token given the ones before it.
+
+.. math::
+    p(x_1 \dots x_T) = \prod_t p(x_{t+1} \mid x_{\le t}), \qquad
+    p(x_{t+1} \mid x_{\le t}) = \operatorname{softmax}(W h_t + b)
+
+Both models read token ids (B, T) and a *state* — what they remember of the text before — and return the logits
+(B, T, V) of the next token at every position together with the new state:
+
+* :class:`RecurrentLanguageModel` — an embedding, our RNN/LSTM/GRU (the notes' many-to-many pattern) and a linear
+  head. Its state is the recurrent state (h, or (h, c) for the LSTM); carrying it from one chunk of text to the next
+  is truncated back-propagation through time.
+* :class:`TransformerLanguageModel` — a decoder-only ("GPT") Transformer: token and position embeddings, encoder
+  layers with a causal mask (position t attends to positions ≤ t), a final layer norm and a linear head. It
+  remembers by attention alone, so its state is the last ``context - 1`` tokens themselves.
+
+The shared interface lets one sampling routine (:func:`nnzoo.decode.sample`) and one evaluation loop serve both.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+from torch import Tensor, nn
+
+from nnzoo.nn.recurrent import GRU, LSTM, RNN
+from nnzoo.nn.transformer import LearnedPositionalEncoding, TransformerEncoder, TransformerEncoderLayer
+
+CELLS = {"rnn": RNN, "lstm": LSTM, "gru": GRU}
+
+
+def _check_tokens(tokens: Tensor) -> None:
+    if tokens.dim() != 2 or tokens.dtype != torch.long:
+        raise ValueError(f"a language model reads token ids of shape (B, T) and dtype long, got {tuple(tokens.shape)}")
+
+
+class RecurrentLanguageModel(nn.Module):
+    r"""Embedding → stacked RNN/LSTM/GRU → dropout → linear head over the vocabulary.
+
+    .. math::
+        e_t = E[x_t], \qquad h_t = \text{RNN}(e_t, h_{t-1}), \qquad \text{logits}_t = W\, \text{dropout}(h_t) + b
+
+    Shapes: tokens (B, T), state as the recurrent layer's or None -> logits (B, T, V), state.
+    """
+
+    carries_state = True  # train with truncated BPTT: the state flows (detached) from one chunk to the next
+
+    def __init__(
+        self,
+        vocab_size: int,
+        cell: Literal["rnn", "lstm", "gru"] = "lstm",
+        embedding_dim: int = 64,
+        hidden_size: int = 256,
+        num_layers: int = 2,
+        dropout: float = 0.0,
+    ):
+        super().__init__()
+        if cell not in CELLS:
+            raise ValueError(f"cell must be one of {', '.join(CELLS)}, got {cell!r}")
+        self.vocab_size = vocab_size
+        self.embedding = nn.Embedding(vocab_size, embedding_dim)
+        self.rnn = CELLS[cell](
+            embedding_dim, hidden_size, num_layers, batch_first=True, dropout=dropout if num_layers > 1 else 0.0
+        )
+        self.dropout = nn.Dropout(dropout)
+        self.head = nn.Linear(hidden_size, vocab_size)
+
+    def forward(self, tokens: Tensor, state=None) -> tuple[Tensor, object]:
+        _check_tokens(tokens)
+        output, state = self.rnn(self.embedding(tokens), state)
+        return self.head(self.dropout(output)), state
+
+    @staticmethod
+    def detach_state(state):
+        """The state without its history, so that back-propagation stops at the chunk boundary."""
+        if state is None:
+            return None
+        return tuple(s.detach() for s in state) if isinstance(state, tuple) else state.detach()
+
+
+class TransformerLanguageModel(nn.Module):
+    r"""Decoder-only Transformer: causal self-attention over at most ``context`` tokens.
+
+    .. math::
+        x_i = E[t_i] + P_i, \qquad H = \text{Encoder}_{\text{causal}}(x_1 \dots x_n), \qquad
+        \text{logits}_i = W \operatorname{LN}(H_i) + b
+
+    Pre-norm layers (``norm_first``), learned positions. The state is the previous tokens (B, ≤ context - 1): a
+    call attends over ``state ++ tokens`` (cut to the last ``context``) and returns logits for ``tokens`` only.
+    Shapes: tokens (B, T) with T <= context, state (B, S) or None -> logits (B, T, V), state (B, ≤ context - 1).
+    """
+
+    carries_state = False  # trained on windows of `context` tokens; the state is used when generating and scoring
+
+    def __init__(
+        self,
+        vocab_size: int,
+        context: int = 256,
+        d_model: int = 256,
+        nhead: int = 4,
+        num_layers: int = 4,
+        dim_feedforward: int = 1024,
+        dropout: float = 0.1,
+    ):
+        super().__init__()
+        self.vocab_size, self.context = vocab_size, context
+        self.embedding = nn.Embedding(vocab_size, d_model)
+        nn.init.normal_(self.embedding.weight, std=0.02)
+        self.positions = LearnedPositionalEncoding(d_model, context)
+        self.dropout = nn.Dropout(dropout)
+        layer = TransformerEncoderLayer(
+            d_model, nhead, dim_feedforward, dropout, activation="gelu", batch_first=True, norm_first=True
+        )
+        self.encoder = TransformerEncoder(layer, num_layers)
+        self.norm = nn.LayerNorm(d_model)
+        self.head = nn.Linear(d_model, vocab_size)
+
+    def forward(self, tokens: Tensor, state: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        _check_tokens(tokens)
+        if tokens.shape[1] > self.context:
+            raise ValueError(f"{tokens.shape[1]} tokens at once exceed the context of {self.context}")
+        seen = tokens if state is None else torch.cat([state, tokens], dim=1)[:, -self.context :]
+        n = seen.shape[1]
+        x = self.dropout(self.positions(self.embedding(seen)))
+        h = self.encoder(x, is_causal=True)
+        logits = self.head(self.norm(h[:, n - tokens.shape[1] :]))
+        return logits, seen[:, -(self.context - 1) :] if self.context > 1 else seen[:, :0]
+
+    @staticmethod
+    def detach_state(state):
+        return state
