@@ -76,3 +76,14 @@ def mase(prediction: Tensor, target: Tensor, scale: float) -> float:
 
     Below 1: better than the one-step seasonal-naive forecast was on the training data."""
     return mae(prediction, target) / scale
+
+
+def classification_scores(predicted: Tensor, labels: Tensor, num_classes: int) -> dict[str, float]:
+    """Accuracy, and the F1 score of each class averaged over the classes (macro F1; a class never predicted nor
+    present counts 0)."""
+    f1s = []
+    for c in range(num_classes):
+        tp = float(((predicted == c) & (labels == c)).sum())
+        wrong = float(((predicted == c) != (labels == c)).sum())  # false positives + false negatives
+        f1s.append(2 * tp / (2 * tp + wrong) if tp + wrong else 0.0)
+    return {"accuracy": float((predicted == labels).double().mean()), "f1": sum(f1s) / num_classes}

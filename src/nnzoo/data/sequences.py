@@ -1,4 +1,4 @@
-"""Pairs of token sequences (source, target) and their padded batches."""
+"""Token sequences and their padded batches: pairs (source, target), and sequences with a class label."""
 
 from __future__ import annotations
 
@@ -67,3 +67,35 @@ def pad_sequences(sequences: Sequence[Sequence[int]], pad: int) -> Tensor:
     for row, sequence in enumerate(sequences):
         out[row, : len(sequence)] = torch.tensor(sequence, dtype=torch.long)
     return out
+
+
+class LabelledBatch(NamedTuple):
+    tokens: Tensor  # (B, T) ids, padded
+    lengths: Tensor  # (B,)
+    labels: Tensor  # (B,) class ids
+
+
+class LabelledSequences(Dataset):
+    """Token id sequences with one class label each; ``lengths`` lets the sampler batch similar lengths."""
+
+    def __init__(self, sequences: Sequence[Sequence[int]], labels: Sequence[int], pad: int):
+        if len(sequences) != len(labels):
+            raise ValueError(f"{len(sequences)} sequences but {len(labels)} labels")
+        if any(len(s) == 0 for s in sequences):
+            raise ValueError("every sequence needs at least one token")
+        self.sequences, self.labels, self.pad = [list(s) for s in sequences], list(labels), pad
+        self.lengths = [len(s) for s in self.sequences]
+
+    def __len__(self) -> int:
+        return len(self.sequences)
+
+    def __getitems__(self, indices: Sequence[int]) -> LabelledBatch:
+        return LabelledBatch(
+            pad_sequences([self.sequences[i] for i in indices], self.pad),
+            torch.tensor([self.lengths[i] for i in indices]),
+            torch.tensor([self.labels[i] for i in indices]),
+        )
+
+    @staticmethod
+    def collate(batch: LabelledBatch) -> LabelledBatch:
+        return batch

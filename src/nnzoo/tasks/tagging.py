@@ -1,0 +1,308 @@
+"""Task ``tagging``: a word's label from its context — the notes' "apple" example, and part-of-speech tagging of
+the People's Daily.
+
+"I like eating apple" and "Apple is a great company": the same word, two labels, and only the context tells them
+apart. The task measures that claim. Besides the token accuracy it reports the accuracy on *ambiguous* words (seen
+with more than one tag in training; on the apple corpus, exactly the word apple) and on *unknown* words (never seen
+in training). A context-free model — the most frequent training tag of each word (a baseline, no training), or the
+``mlp`` on the word's embedding alone — cannot do better on ambiguous words than their most frequent tag; the
+``bilstm`` and the ``transformer`` read the sentence.
+
+Splits: whole sentences by a hash of their text (duplicates stay together). Rare training words (below
+``data.min_count``) become ``<unk>``; during training ``data.word_dropout`` of the known words are replaced by
+``<unk>`` too, so that every model learns what to do with a word it does not know.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import ClassVar, Literal
+
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+from nnzoo.config import DataConfig, ModelConfig, check_split_fractions
+from nnzoo.data.splits import hash_fraction, hash_split
+from nnzoo.data.tagged_sentences import (
+    IGNORE,
+    Sentence,
+    TaggedBatch,
+    TaggedSentences,
+    apple_sentences,
+    english_words,
+    peoples_daily,
+)
+from nnzoo.data.vocab import Vocabulary
+from nnzoo.errors import ConfigError, UserError
+from nnzoo.nn.text_models import ContextFreeTagger, RecurrentEncoder, Tagger, TokenTransformerEncoder
+from nnzoo.registry import register_model, register_task
+from nnzoo.tasks.base import Splits, Task
+
+UNAMBIGUOUS, AMBIGUOUS, UNKNOWN = range(3)
+
+
+@dataclass
+class TaggingData(DataConfig):
+    corpus: Literal["peoples-daily", "apple"] = "peoples-daily"
+    min_count: int = 1  # training words seen fewer times become <unk>
+    word_dropout: float = 0.05  # training only: the share of known words replaced by <unk>
+    max_sentences: int = 0  # keep N sentences (chosen by hash) for quick runs; 0: all
+    val_fraction: float = 0.1
+    test_fraction: float = 0.1
+
+    def __post_init__(self) -> None:
+        check_split_fractions(self.val_fraction, self.test_fraction)
+        if self.min_count < 1 or self.max_sentences < 0 or not 0 <= self.word_dropout < 1:
+            raise ConfigError("need data.min_count >= 1, data.max_sentences >= 0 and 0 <= data.word_dropout < 1")
+
+
+@dataclass
+class ContextFreeConfig(ModelConfig):
+    embedding_dim: int = 100
+    hidden: list[int] = field(default_factory=lambda: [128])
+
+
+@dataclass
+class RecurrentTaggerConfig(ModelConfig):
+    cell: Literal["rnn", "lstm", "gru"] = "lstm"
+    embedding_dim: int = 100
+    hidden_size: int = 128
+    num_layers: int = 1
+    dropout: float = 0.3
+
+
+@dataclass
+class TransformerTaggerConfig(ModelConfig):
+    d_model: int = 128
+    nhead: int = 4
+    num_layers: int = 2
+    dim_feedforward: int = 256
+    dropout: float = 0.1
+
+    def __post_init__(self) -> None:
+        if self.d_model % self.nhead:
+            raise ConfigError(f"model.d_model ({self.d_model}) must be a multiple of model.nhead ({self.nhead})")
+
+
+def _sizes(info: dict) -> tuple[int, int]:
+    return len(info["words"]) + len(Vocabulary.SPECIALS), len(info["tags"])
+
+
+@register_model("tagging", "mlp", config=ContextFreeConfig)
+def build_mlp(cfg: ContextFreeConfig, info: dict) -> nn.Module:
+    """Context-free: an MLP on the word's embedding alone (the baseline a context model must beat)."""
+    return ContextFreeTagger(*_sizes(info), cfg.embedding_dim, cfg.hidden)
+
+
+@register_model("tagging", "bilstm", config=RecurrentTaggerConfig)
+def build_bilstm(cfg: RecurrentTaggerConfig, info: dict) -> nn.Module:
+    """Bidirectional LSTM (or model.cell = gru/rnn) over the sentence, a tag per step."""
+    vocab_size, num_tags = _sizes(info)
+    encoder = RecurrentEncoder(vocab_size, cfg.cell, cfg.embedding_dim, cfg.hidden_size, cfg.num_layers, cfg.dropout)
+    return Tagger(encoder, num_tags, cfg.dropout)
+
+
+@register_model("tagging", "transformer", config=TransformerTaggerConfig)
+def build_transformer(cfg: TransformerTaggerConfig, info: dict) -> nn.Module:
+    """Transformer encoder over the sentence (self-attention both ways), a tag per word."""
+    vocab_size, num_tags = _sizes(info)
+    encoder = TokenTransformerEncoder(
+        vocab_size, cfg.d_model, cfg.nhead, cfg.num_layers, cfg.dim_feedforward, cfg.dropout, info["longest"] + 1
+    )
+    return Tagger(encoder, num_tags)
+
+
+@register_task("tagging")
+class Tagging(Task):
+    """A tag for every word from its context: the "apple" corpus, or part of speech in the People's Daily."""
+
+    DataConfig = TaggingData
+    default_model = "bilstm"
+    metric_names = ("loss", "accuracy", "ambiguous_accuracy", "unknown_accuracy")
+    train_defaults: ClassVar[dict] = {
+        "batch_size": 16,
+        "epochs": 5,
+        "lr": 1e-2,  # embeddings of words seen a few times need large steps; 2e-3 learned 3x slower
+        "optimizer": "adamw",
+        "weight_decay": 0.01,
+        "grad_clip": 1.0,
+        "schedule": "cosine",
+        "monitor": "accuracy",
+        "monitor_mode": "max",
+    }
+
+    # --- data ----------------------------------------------------------------------------------------------------
+    def sentences(self) -> list[Sentence]:
+        cfg = self.cfg.data
+        return apple_sentences() if cfg.corpus == "apple" else peoples_daily()
+
+    def split(self, sentences: list[Sentence]) -> dict[str, list[Sentence]]:
+        cfg = self.cfg.data
+        by_text: dict[str, list[Sentence]] = {}
+        for sentence in sentences:
+            by_text.setdefault(" ".join(f"{w}/{t}" for w, t in sentence), []).append(sentence)
+        keys = sorted(by_text)
+        if cfg.max_sentences:
+            keys = sorted(sorted(keys, key=lambda k: hash_fraction(k, "subset"))[: cfg.max_sentences])
+        split = hash_split(keys, cfg.val_fraction, cfg.test_fraction)
+        return {name: [s for key in part for s in by_text[key]] for name, part in split.items()}
+
+    def build_data(self) -> Splits:
+        cfg = self.cfg.data
+        parts = self.split(self.sentences())
+        train = parts["train"]
+        words = Vocabulary.from_corpus([[w for w, _ in s] for s in train], cfg.min_count)
+        tag_counts = Counter(t for s in train for _, t in s)
+        tags = sorted(tag_counts, key=lambda t: (-tag_counts[t], t))
+        per_word: dict[str, Counter] = {}
+        for sentence in train:
+            for word, tag in sentence:
+                per_word.setdefault(word, Counter())[tag] += 1
+        self.info = {
+            "corpus": cfg.corpus,
+            "words": words.to_list(),
+            "tags": tags,
+            "ambiguous": sorted(w for w, c in per_word.items() if len(c) > 1 and w in words),
+            "most_frequent_tag": {w: max(sorted(c), key=c.__getitem__) for w, c in per_word.items()},
+            "longest": max(len(s) for part in parts.values() for s in part),
+            "sentences": {name: len(part) for name, part in parts.items()},
+            "words_per_split": {name: sum(map(len, part)) for name, part in parts.items()},
+        }
+        return {name: self.encode(part) for name, part in parts.items()}
+
+    @property
+    def word_vocab(self) -> Vocabulary:
+        if not hasattr(self, "_word_vocab"):
+            self._word_vocab = Vocabulary(self.info["words"])
+            self._tag_index = {t: i for i, t in enumerate(self.info["tags"])}
+            self._ambiguous = set(self.info["ambiguous"])
+        return self._word_vocab
+
+    def kind(self, word: str) -> int:
+        if word not in self.word_vocab:
+            return UNKNOWN
+        return AMBIGUOUS if word in self._ambiguous else UNAMBIGUOUS
+
+    def encode(self, sentences: list[Sentence]) -> TaggedSentences:
+        vocab = self.word_vocab
+        unknown_tag = [t for s in sentences for _, t in s if t not in self._tag_index]
+        if unknown_tag:
+            raise UserError(f"tags never seen in training: {sorted(set(unknown_tag))}; use a larger training split")
+        return TaggedSentences(
+            sentences,
+            [vocab.encode([w for w, _ in s]) for s in sentences],
+            [[self._tag_index[t] for _, t in s] for s in sentences],
+            [[self.kind(w) for w, _ in s] for s in sentences],
+            vocab.pad,
+        )
+
+    @classmethod
+    def prepare_data(cls) -> str:
+        daily, apple = peoples_daily(), apple_sentences()
+        return (
+            f"People's Daily: {len(daily):,} sentences, {sum(map(len, daily)):,} words; apple: {len(apple)} sentences"
+        )
+
+    # --- training and evaluation -----------------------------------------------------------------------------
+    def loss(self, model: nn.Module, batch: TaggedBatch) -> Tensor:
+        words = batch.words
+        dropout = self.cfg.data.word_dropout
+        if dropout:
+            drop = (torch.rand(words.shape, device=words.device) < dropout) & (words != self.word_vocab.pad)
+            words = words.masked_fill(drop, self.word_vocab.unk)
+        logits = model(words, batch.lengths)
+        return F.cross_entropy(logits.flatten(0, 1), batch.tags.flatten(), ignore_index=IGNORE)
+
+    def predictions(self, model: nn.Module, dataset: TaggedSentences) -> tuple[Tensor, Tensor, Tensor, float]:
+        """Predicted and true tag ids and the kinds of every word of a split (flat), and the mean loss."""
+        predicted, truth, kinds, total = [], [], [], 0.0
+        for batch in self.batches(dataset):
+            logits = model(batch.words, batch.lengths)
+            real = batch.tags != IGNORE
+            total += float(F.cross_entropy(logits[real].float(), batch.tags[real], reduction="sum"))
+            predicted.append(logits.argmax(-1)[real].cpu())
+            truth.append(batch.tags[real].cpu())
+            kinds.append(batch.kinds[real].cpu())
+        truth_all = torch.cat(truth)
+        return torch.cat(predicted), truth_all, torch.cat(kinds), total / max(1, len(truth_all))
+
+    def evaluate(self, model: nn.Module, dataset: TaggedSentences) -> dict[str, float]:
+        predicted, truth, kinds, loss = self.predictions(model, dataset)
+        return {"loss": loss, **accuracies(predicted, truth, kinds)}
+
+    def baselines(self, data: Splits, split: str) -> dict[str, dict[str, float]]:
+        """The most frequent training tag of each word; for unknown words, the most frequent tag overall."""
+        dataset = data[split]
+        most_frequent = self.info["most_frequent_tag"]
+        fallback = self.info["tags"][0]
+        index = {t: i for i, t in enumerate(self.info["tags"])}
+        words = [w for s in dataset.sentences for w, _ in s]
+        predicted = torch.tensor([index[most_frequent.get(w, fallback)] for w in words])
+        truth = torch.tensor([t for s in dataset.tags for t in s])
+        kinds = torch.tensor([k for s in dataset.kinds for k in s])
+        return {"most frequent tag of the word": {"loss": float("nan"), **accuracies(predicted, truth, kinds)}}
+
+    def figures(self, model: nn.Module, data: Splits, split: str, folder: Path) -> list[Path]:
+        """``context_{split}.txt``: sentences where the model's tag of an ambiguous word differs from the word's
+        most frequent training tag, marked right or wrong — the context at work."""
+        folder.mkdir(parents=True, exist_ok=True)
+        lines, shown = [], 0
+        dataset = data[split]
+        tags = self.info["tags"]
+        most_frequent = self.info["most_frequent_tag"]
+        for index, sentence in enumerate(dataset.sentences):
+            batch = dataset.__getitems__([index])
+            with torch.no_grad():
+                predicted = model(batch.words.to(self.device), batch.lengths.to(self.device)).argmax(-1)[0].tolist()
+            marks = []
+            for (word, tag), guess in zip(sentence, predicted):
+                if self.kind(word) == AMBIGUOUS and tags[guess] != most_frequent[word]:
+                    marks.append(
+                        f"{word}: {tags[guess]} ({'right' if tags[guess] == tag else 'wrong, ' + tag}), "
+                        f"most frequent {most_frequent[word]}"
+                    )
+            if marks:
+                lines += [" ".join(f"{w}/{tags[g]}" for (w, _), g in zip(sentence, predicted)), *marks, ""]
+                shown += 1
+            if shown >= 50:
+                break
+        path = folder / f"context_{split}.txt"
+        path.write_text("\n".join(lines) + "\n", "utf-8")
+        return [path]
+
+    # --- prediction --------------------------------------------------------------------------------------------
+    def add_predict_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("sentences", nargs="+", help="sentences to tag (People's Daily: words separated by spaces)")
+
+    def predict(self, model: nn.Module, args: argparse.Namespace) -> str:
+        out = []
+        for text in args.sentences:
+            words = english_words(text) if self.info["corpus"] == "apple" else text.split()
+            if not words:
+                raise UserError(f"nothing to tag in {text!r}")
+            ids = torch.tensor([self.word_vocab.encode(words)], device=self.device)
+            with torch.no_grad():
+                predicted = model(ids, torch.tensor([len(words)], device=self.device)).argmax(-1)[0].tolist()
+            tags = self.info["tags"]
+            out.append(
+                " ".join(f"{w}/{tags[g]}" + ("?" if self.kind(w) == UNKNOWN else "") for w, g in zip(words, predicted))
+            )
+        return "\n".join(out)
+
+
+def accuracies(predicted: Tensor, truth: Tensor, kinds: Tensor) -> dict[str, float]:
+    """Accuracy over all words, over the ambiguous ones and over the unknown ones (NaN where there are none)."""
+    right = (predicted == truth).double()
+
+    def mean(mask: Tensor) -> float:
+        return float(right[mask].mean()) if bool(mask.any()) else float("nan")
+
+    return {
+        "accuracy": float(right.mean()),
+        "ambiguous_accuracy": mean(kinds == AMBIGUOUS),
+        "unknown_accuracy": mean(kinds == UNKNOWN),
+    }

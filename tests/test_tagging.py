@@ -1,0 +1,185 @@
+"""Tasks ``tagging`` and ``classify-text``: the corpora, the models' padding and context, the metrics, metric-gated
+runs (context beats the context-free baseline on ambiguous words) and clear errors."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from nnzoo import metrics
+from nnzoo.config import resolve_run_config
+from nnzoo.data.reviews import sentiment_reviews
+from nnzoo.data.tagged_sentences import apple_sentences, english_words, peoples_daily
+from nnzoo.errors import UserError
+from nnzoo.nn.text_models import (
+    ContextFreeTagger,
+    RecurrentEncoder,
+    SequenceClassifier,
+    Tagger,
+    TokenTransformerEncoder,
+)
+from nnzoo.tasks.classify_text import ClassifyText
+from nnzoo.tasks.tagging import AMBIGUOUS, UNKNOWN, Tagging, accuracies
+from nnzoo.train import RunDir, Trainer, seed_everything
+
+
+def make(task_class, name, model, overrides=()):
+    return task_class(resolve_run_config(task=name, model=model, overrides=list(overrides)))
+
+
+def fit(task, tmp_path):
+    data = task.build_data()
+    seed_everything(0)
+    model = task.build_model()
+    Trainer(task, model, data, RunDir(tmp_path / task.cfg.model.name), quiet=True).fit()
+    model.eval()
+    with torch.no_grad():
+        return data, model, task.evaluate(model, data["test"])
+
+
+# --- corpora -----------------------------------------------------------------------------------------------------
+def test_corpora_are_real_and_complete():
+    daily = peoples_daily()
+    assert 18_000 < len(daily) < 20_000 and 1_000_000 < sum(map(len, daily)) < 1_200_000
+    assert daily[1][0] == ("中共中央", "nt")
+    assert len({t for s in daily for _, t in s}) >= 40
+    apple = apple_sentences()
+    assert len(apple) >= 200
+    senses = [next(t for w, t in s if w == "apple") for s in apple]
+    assert senses.count("FRUIT") == senses.count("COMPANY")
+    assert all(sum(w == "apple" for w, _ in s) == 1 for s in apple)
+    assert all(w == w.lower() and (t == "O") == (w != "apple") for s in apple for w, t in s)
+    assert english_words("Apple's new iPhone, apples!") == ["apple", "'", "s", "new", "iphone", ",", "apples", "!"]
+    reviews = sentiment_reviews()
+    assert 15_000 < len(reviews) < 20_000 and len({t for t, _ in reviews}) == len(reviews)
+    assert 0.4 < sum(label for _, label in reviews) / len(reviews) < 0.6
+
+
+def test_splits_are_disjoint_and_words_get_their_kind():
+    task = make(Tagging, "tagging", "mlp", ["data.corpus=apple"])
+    data = task.build_data()
+    texts = {name: {" ".join(w for w, _ in s) for s in data[name].sentences} for name in data}
+    assert not texts["train"] & texts["val"] and not texts["train"] & texts["test"]
+    assert task.info["ambiguous"] == ["apple"]  # every other word of the apple corpus is always O
+    kinds = dict(zip((w for s in data["test"].sentences for w, _ in s), (k for s in data["test"].kinds for k in s)))
+    assert kinds["apple"] == AMBIGUOUS
+    assert all(k == UNKNOWN for w, k in kinds.items() if w not in task.word_vocab)
+
+
+# --- models --------------------------------------------------------------------------------------------------------
+def encoders():
+    torch.manual_seed(0)
+    return {
+        "bilstm": RecurrentEncoder(20, "lstm", 6, 5),
+        "bigru": RecurrentEncoder(20, "gru", 6, 5, num_layers=2),
+        "transformer": TokenTransformerEncoder(20, 8, 2, 1, 16, dropout=0.0, max_len=32),
+    }
+
+
+@pytest.mark.parametrize("name", ["bilstm", "bigru", "transformer"])
+def test_padding_changes_nothing_and_context_reaches_every_position(name):
+    encoder = encoders()[name].eval()
+    tagger, classifier = Tagger(encoder, 3), SequenceClassifier(encoder, 2, "mean")
+    tokens = torch.randint(4, 20, (1, 6))
+    padded = torch.cat([tokens, torch.zeros(1, 4, dtype=torch.long)], dim=1)
+    alone, lengths = tagger(tokens, torch.tensor([6])), torch.tensor([6])
+    torch.testing.assert_close(tagger(padded, lengths)[:, :6], alone)
+    torch.testing.assert_close(classifier(padded, lengths), classifier(tokens, lengths))
+    changed = tokens.clone()
+    changed[0, -1] = 4 if changed[0, -1] != 4 else 5  # the last word changes: the first word's tag may too
+    assert not torch.allclose(tagger(changed, lengths)[0, 0], alone[0, 0])
+    context_free = ContextFreeTagger(20, 3, 6, [8])
+    torch.testing.assert_close(context_free(changed)[0, 0], context_free(tokens)[0, 0])
+
+
+def test_last_pooling_reads_the_final_state_of_each_direction():
+    encoder = encoders()["bilstm"].eval()
+    tokens, lengths = torch.randint(4, 20, (2, 7)), torch.tensor([7, 4])
+    outputs, final = encoder(tokens, lengths)
+    hidden = 5
+    torch.testing.assert_close(final[1, :hidden], outputs[1, 3, :hidden])  # forward: its own last real step
+    torch.testing.assert_close(final[1, hidden:], outputs[1, 0, hidden:])  # backward: the first step
+
+
+@pytest.mark.parametrize("name", ["bilstm", "transformer"])
+def test_text_models_pass_gradcheck(name):
+    encoder = encoders()[name].double().eval()
+    model = SequenceClassifier(encoder, 2, "last" if name == "bilstm" else "mean").double()
+    tokens, lengths = torch.randint(4, 20, (2, 5)), torch.tensor([5, 3])
+    weight = encoder.embedding.weight.detach().clone().requires_grad_(True)
+
+    def logits(w):
+        return torch.func.functional_call(model, {"encoder.embedding.weight": w}, (tokens, lengths))
+
+    assert torch.autograd.gradcheck(logits, (weight,))
+
+
+def test_metrics_by_hand():
+    predicted, truth = torch.tensor([0, 1, 1, 2, 0]), torch.tensor([0, 1, 0, 2, 1])
+    kinds = torch.tensor([0, 1, 1, 2, 1])
+    result = accuracies(predicted, truth, kinds)
+    assert result == pytest.approx({"accuracy": 0.6, "ambiguous_accuracy": 1 / 3, "unknown_accuracy": 1.0})
+    assert accuracies(predicted, truth, torch.zeros(5, dtype=torch.long))["unknown_accuracy"] != 0  # NaN: none
+    # class 0: tp 1, fp 1, fn 1 -> F1 1/2; class 1: tp 1, fp 1, fn 1 -> 1/2; class 2: 1
+    scores = metrics.classification_scores(predicted, truth, 3)
+    assert scores == pytest.approx({"accuracy": 0.6, "f1": (0.5 + 0.5 + 1) / 3})
+
+
+# --- metric-gated runs ---------------------------------------------------------------------------------------------
+def test_context_beats_the_context_free_models_on_apple(tmp_path):
+    common = ["data.corpus=apple", "train.epochs=20", "train.monitor=ambiguous_accuracy"]
+    results = {}
+    for model in ("mlp", "bilstm"):
+        task = make(Tagging, "tagging", model, common)
+        data, _, results[model] = fit(task, tmp_path)
+    baseline = task.baselines(data, "test")["most frequent tag of the word"]
+    assert 0.3 < baseline["ambiguous_accuracy"] < 0.7 and 0.3 < results["mlp"]["ambiguous_accuracy"] < 0.7
+    assert results["bilstm"]["ambiguous_accuracy"] >= 0.75, results
+    assert results["bilstm"]["ambiguous_accuracy"] > results["mlp"]["ambiguous_accuracy"] + 0.2
+
+
+def test_a_bilstm_beats_the_most_frequent_tag_on_ambiguous_peoples_daily_words(tmp_path):
+    task = make(Tagging, "tagging", "bilstm", ["data.max_sentences=3000", "train.epochs=4", "model.hidden_size=64"])
+    data, _, result = fit(task, tmp_path)
+    baseline = task.baselines(data, "test")["most frequent tag of the word"]
+    assert result["ambiguous_accuracy"] > baseline["ambiguous_accuracy"] + 0.02, (result, baseline)
+    assert result["accuracy"] > 0.8
+
+
+def test_a_short_classifier_run_learns_the_sentiment(tmp_path):
+    task = make(ClassifyText, "classify-text", "gru", ["data.max_reviews=3000", "train.epochs=3"])
+    data, _, result = fit(task, tmp_path)
+    baselines = task.baselines(data, "test")
+    assert result["accuracy"] > 0.7 and result["f1"] > 0.7, result
+    assert baselines["majority class (negative)"]["accuracy"] < 0.6
+
+
+# --- command line and errors ---------------------------------------------------------------------------------------
+def test_cli_tags_and_classifies(tmp_path, cli):
+    run = tmp_path / "apple"
+    assert cli("train", "tagging", "--model", "bilstm", "--run-dir", run, "--quiet", "--set=data.corpus=apple")[0] == 0
+    code, out, _ = cli("predict", run, "I like eating apple", "Apple is a great company")
+    words = [line.split() for line in out.strip().splitlines()]
+    assert code == 0 and words[0][:3] == ["i/O", "like/O", "eating/O"] and words[1][0].startswith("apple/")
+    assert (run / "figures" / "context_val.txt").is_file()
+    code, out, _ = cli("eval", run, "--split", "test", "--quiet")
+    assert code == 0 and "most frequent tag of the word" in out
+    code, _, err = cli("predict", run, "  ")
+    assert code == 2 and "nothing to tag" in err
+    reviews = tmp_path / "reviews"
+    args = ["--set=data.max_reviews=600", "--set=train.epochs=1", "--set=model.hidden_size=16"]
+    assert cli("train", "classify-text", "--run-dir", reviews, "--quiet", *args)[0] == 0
+    code, out, _ = cli("predict", reviews, "质量很好", "太差了")
+    assert code == 0 and len(out.strip().splitlines()) == 2
+    assert all(line.split()[0] in ("positive", "negative") for line in out.strip().splitlines())
+
+
+def test_clear_errors():
+    with pytest.raises(Exception, match=r"data\.val_fraction and data\.test_fraction must be in \(0, 1\)"):
+        make(Tagging, "tagging", "bilstm", ["data.val_fraction=0"])
+    with pytest.raises(Exception, match=r"data\.max_chars >= 1"):
+        make(ClassifyText, "classify-text", "gru", ["data.max_chars=0"])
+    task = make(ClassifyText, "classify-text", "gru", ["data.max_reviews=300"])
+    task.build_data()
+    with pytest.raises(UserError, match="nothing to classify"):
+        task.predict(task.build_model(), type("Args", (), {"reviews": ["   "]})())
