@@ -44,6 +44,29 @@ class ModelConfig:
 
 
 @dataclass
+class TransformerSizes(ModelConfig):
+    """Width, heads, feed-forward size and dropout of a Transformer; ``d_model`` must split evenly over the heads."""
+
+    d_model: int = 128
+    nhead: int = 4
+    dim_feedforward: int = 256
+    dropout: float = 0.1
+
+    def __post_init__(self) -> None:
+        _require(
+            self.d_model % self.nhead == 0,
+            f"model.d_model ({self.d_model}) must be a multiple of model.nhead ({self.nhead})",
+        )
+
+
+@dataclass
+class TransformerEncoderConfig(TransformerSizes):
+    """A Transformer encoder stack of ``num_layers`` layers."""
+
+    num_layers: int = 2
+
+
+@dataclass
 class DataConfig:
     """Base of every task's data configuration."""
 

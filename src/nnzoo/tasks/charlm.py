@@ -32,7 +32,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from nnzoo.config import DataConfig, EvalConfig, ModelConfig, check_split_fractions
+from nnzoo.config import DataConfig, EvalConfig, ModelConfig, TransformerEncoderConfig, check_split_fractions
 from nnzoo.data import TensorData
 from nnzoo.data.splits import hash_split
 from nnzoo.data.text_corpora import chinese_fortunes, chinese_poems, shakespeare_works
@@ -78,16 +78,10 @@ class RecurrentLMConfig(ModelConfig):
 
 
 @dataclass
-class TransformerLMConfig(ModelConfig):
+class TransformerLMConfig(TransformerEncoderConfig):
     d_model: int = 256
-    nhead: int = 4
-    num_layers: int = 4
     dim_feedforward: int = 1024
-    dropout: float = 0.1
-
-    def __post_init__(self) -> None:
-        if self.d_model % self.nhead:
-            raise ConfigError(f"model.d_model ({self.d_model}) must be a multiple of model.nhead ({self.nhead})")
+    num_layers: int = 4
 
 
 def _register_recurrent(cell: str, title: str) -> None:

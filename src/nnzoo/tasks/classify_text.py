@@ -23,7 +23,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from nnzoo import metrics
-from nnzoo.config import DataConfig, ModelConfig, check_split_fractions
+from nnzoo.config import DataConfig, ModelConfig, TransformerEncoderConfig, check_split_fractions
 from nnzoo.data.reviews import LABELS, sentiment_reviews
 from nnzoo.data.sequences import LabelledBatch, LabelledSequences
 from nnzoo.data.splits import hash_fraction, hash_split
@@ -58,19 +58,6 @@ class RecurrentClassifierConfig(ModelConfig):
     dropout: float = 0.3
 
 
-@dataclass
-class TransformerClassifierConfig(ModelConfig):
-    d_model: int = 128
-    nhead: int = 4
-    num_layers: int = 2
-    dim_feedforward: int = 256
-    dropout: float = 0.1
-
-    def __post_init__(self) -> None:
-        if self.d_model % self.nhead:
-            raise ConfigError(f"model.d_model ({self.d_model}) must be a multiple of model.nhead ({self.nhead})")
-
-
 def _vocab_size(info: dict) -> int:
     return len(info["symbols"]) + len(Vocabulary.SPECIALS)
 
@@ -90,8 +77,8 @@ for _cell, _title in (("lstm", "Bidirectional LSTM"), ("gru", "Bidirectional GRU
     _register_recurrent(_cell, _title)
 
 
-@register_model("classify-text", "transformer", config=TransformerClassifierConfig)
-def build_transformer(cfg: TransformerClassifierConfig, info: dict) -> nn.Module:
+@register_model("classify-text", "transformer", config=TransformerEncoderConfig)
+def build_transformer(cfg: TransformerEncoderConfig, info: dict) -> nn.Module:
     """Transformer encoder over the characters, the mean of its outputs to a linear layer."""
     encoder = TokenTransformerEncoder(
         _vocab_size(info), cfg.d_model, cfg.nhead, cfg.num_layers, cfg.dim_feedforward, cfg.dropout, info["max_chars"]

@@ -30,7 +30,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from nnzoo import metrics
-from nnzoo.config import DataConfig, ModelConfig, check_split_fractions
+from nnzoo.config import DataConfig, ModelConfig, TransformerEncoderConfig, check_split_fractions
 from nnzoo.data import TensorData, cache_folder
 from nnzoo.data.series import BUILTIN_SERIES, Series, load_builtin_series, read_series_csv
 from nnzoo.errors import ConfigError, UserError
@@ -88,16 +88,9 @@ class RecurrentForecasterConfig(ModelConfig):
 
 
 @dataclass
-class TransformerForecasterConfig(ModelConfig):
+class TransformerForecasterConfig(TransformerEncoderConfig):
     d_model: int = 64
-    nhead: int = 4
-    num_layers: int = 2
     dim_feedforward: int = 128
-    dropout: float = 0.1
-
-    def __post_init__(self) -> None:
-        if self.d_model % self.nhead:
-            raise ConfigError(f"model.d_model ({self.d_model}) must be a multiple of model.nhead ({self.nhead})")
 
 
 def _scaled(core: nn.Module, info: dict) -> ScaledForecaster:

@@ -18,7 +18,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from nnzoo.config import EvalConfig, ModelConfig
+from nnzoo.config import EvalConfig, ModelConfig, TransformerSizes
 from nnzoo.data.sequences import PairBatch, SequencePairs, pad_sequences
 from nnzoo.data.vocab import Vocabulary
 from nnzoo.decode import Hypothesis, beam_search, greedy_search
@@ -52,19 +52,13 @@ class AttentionModelConfig(ModelConfig):
 
 
 @dataclass
-class TransformerModelConfig(ModelConfig):
+class TransformerModelConfig(TransformerSizes):
     d_model: int = 256
-    nhead: int = 4
+    dim_feedforward: int = 1024
     encoder_layers: int = 3
     decoder_layers: int = 3
-    dim_feedforward: int = 1024
-    dropout: float = 0.1
     norm_first: bool = True
     positional: Literal["sinusoidal", "learned"] = "sinusoidal"
-
-    def __post_init__(self) -> None:
-        if self.d_model % self.nhead:
-            raise ConfigError(f"model.d_model ({self.d_model}) must be a multiple of model.nhead ({self.nhead})")
 
 
 @dataclass

@@ -25,7 +25,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from nnzoo.config import DataConfig, ModelConfig, check_split_fractions
+from nnzoo.config import DataConfig, ModelConfig, TransformerEncoderConfig, check_split_fractions
 from nnzoo.data.splits import hash_fraction, hash_split
 from nnzoo.data.tagged_sentences import (
     IGNORE,
@@ -75,19 +75,6 @@ class RecurrentTaggerConfig(ModelConfig):
     dropout: float = 0.3
 
 
-@dataclass
-class TransformerTaggerConfig(ModelConfig):
-    d_model: int = 128
-    nhead: int = 4
-    num_layers: int = 2
-    dim_feedforward: int = 256
-    dropout: float = 0.1
-
-    def __post_init__(self) -> None:
-        if self.d_model % self.nhead:
-            raise ConfigError(f"model.d_model ({self.d_model}) must be a multiple of model.nhead ({self.nhead})")
-
-
 def _sizes(info: dict) -> tuple[int, int]:
     return len(info["words"]) + len(Vocabulary.SPECIALS), len(info["tags"])
 
@@ -106,8 +93,8 @@ def build_bilstm(cfg: RecurrentTaggerConfig, info: dict) -> nn.Module:
     return Tagger(encoder, num_tags, cfg.dropout)
 
 
-@register_model("tagging", "transformer", config=TransformerTaggerConfig)
-def build_transformer(cfg: TransformerTaggerConfig, info: dict) -> nn.Module:
+@register_model("tagging", "transformer", config=TransformerEncoderConfig)
+def build_transformer(cfg: TransformerEncoderConfig, info: dict) -> nn.Module:
     """Transformer encoder over the sentence (self-attention both ways), a tag per word."""
     vocab_size, num_tags = _sizes(info)
     encoder = TokenTransformerEncoder(
