@@ -1,4 +1,5 @@
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
 
 import pytest
@@ -11,6 +12,7 @@ from nnzoo.config import (
     load_toml,
     parse_override,
     resolve_run_config,
+    to_dict,
 )
 from nnzoo.errors import ConfigError
 
@@ -132,3 +134,12 @@ def test_bad_recipe_files(tmp_path):
     (tmp_path / "bad.toml").write_text("task = \n")
     with pytest.raises(ConfigError, match="is not valid TOML"):
         load_toml(tmp_path / "bad.toml")
+
+
+@pytest.mark.parametrize(
+    "recipe", sorted(Path(__file__).parent.parent.glob("recipes/*/*.toml")), ids=lambda p: f"{p.parent.name}/{p.name}"
+)
+def test_every_recipe_resolves(recipe):
+    cfg = resolve_run_config(load_toml(recipe))
+    assert cfg.task == recipe.parent.name  # recipes/TASK/*.toml
+    assert resolve_run_config(to_dict(cfg)) == cfg  # what a run saves as config.toml is a recipe again
