@@ -140,14 +140,16 @@ def test_the_task_carries_the_state_between_consecutive_batches_only():
 
 def test_stream_nll_is_the_mean_cross_entropy_of_each_stream_read_whole():
     model = tiny_models()[0].eval()
-    ids = torch.randint(0, 12, (201,))
-    streams, per_stream = 4, 50
-    inputs, targets = ids[:200].view(4, 50), ids[1:201].view(4, 50)
+    ids = torch.randint(0, 12, (4 * 1024 + 1,))
+    streams, per_stream = 4, 1024
+    inputs, targets = ids[:-1].view(streams, per_stream), ids[1:].view(streams, per_stream)
     with torch.no_grad():
         expected = F.cross_entropy(model(inputs)[0].flatten(0, 1), targets.flatten())
-        got = stream_nll(model, ids, streams, chunk=7)
+        got = stream_nll(model, ids, streams, chunk=100)
+        fewer = stream_nll(model, ids[:2049], streams, chunk=100)  # too short for 4 streams of 1024: 2 streams
+        expected_fewer = F.cross_entropy(model(ids[:2048].view(2, 1024))[0].flatten(0, 1), ids[1:2049])
     assert got == pytest.approx(float(expected), rel=1e-5)
-    assert per_stream == 50
+    assert fewer == pytest.approx(float(expected_fewer), rel=1e-5)
 
 
 # --- sampling ----------------------------------------------------------------------------------------------------

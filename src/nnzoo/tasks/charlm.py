@@ -43,6 +43,7 @@ from nnzoo.nn.language_models import RecurrentLanguageModel, TransformerLanguage
 from nnzoo.registry import register_model, register_task
 from nnzoo.tasks.base import Splits, Task
 
+MIN_STREAM_CHARS = 1024  # a scored stream starts from an empty state: keep that a small part of it
 POEM_START = "\n\n"  # what precedes every poem in the training text of a poem corpus
 CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 
@@ -429,9 +430,9 @@ def eval_chunk(model: nn.Module) -> int:
 
 
 def stream_nll(model: nn.Module, ids: Tensor, streams: int, chunk: int) -> float:
-    """Mean negative log-likelihood (nats per character) of ``ids``, read as ``streams`` rows from start to end with
-    the model's state carried from chunk to chunk."""
-    streams = max(1, min(streams, (len(ids) - 1) // 2))
+    """Mean negative log-likelihood (nats per character) of ``ids``, read as ``streams`` rows (fewer if a row would
+    be shorter than ``MIN_STREAM_CHARS``) from start to end, with the model's state carried from chunk to chunk."""
+    streams = max(1, min(streams, (len(ids) - 1) // MIN_STREAM_CHARS))  # short texts: fewer, longer streams
     per_stream = (len(ids) - 1) // streams
     inputs = ids[: streams * per_stream].view(streams, per_stream)
     targets = ids[1 : streams * per_stream + 1].view(streams, per_stream)
