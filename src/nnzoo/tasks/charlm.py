@@ -221,8 +221,10 @@ class CharLM(Task):
                 f"streams x data.chunk_length ({cfg.chunk_length}) + 1; lower either"
             )
         for name in ("val", "test"):
-            if len(ids[name]) < 2 * self.cfg.eval.streams:
-                raise UserError(f"the {name} text has {len(ids[name])} characters; raise data.{name}_fraction")
+            if len(ids[name]) < 100:
+                raise UserError(
+                    f"the {name} text has {len(ids[name])} characters (100 at least); raise data.{name}_fraction"
+                )
         return {
             "train": chunked_streams(ids["train"], streams, cfg.chunk_length),
             "val": ids["val"],
