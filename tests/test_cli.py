@@ -121,7 +121,10 @@ def test_predict_help_shows_the_task_options(trained):
     [
         (["train", "regression", "--set", "train.lr=fast"], "train.lr must be a number; got 'fast'"),
         (["train", "regression", "--set", "model.depth=3"], "unknown key 'model.depth'; valid keys in [model]: name"),
-        (["train", "classify", "--quiet"], "unknown task 'classify'; registered tasks: forecast, g2p"),
+        (
+            ["train", "classify", "--quiet"],
+            "unknown task 'classify'; registered tasks: charlm, classify-text, forecast, g2p",
+        ),
         (
             ["train", "regression", "--model", "cnn"],
             "unknown model 'cnn' for task 'regression'; its models: linear, mlp",

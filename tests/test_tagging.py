@@ -147,7 +147,7 @@ def test_a_bilstm_beats_the_most_frequent_tag_on_ambiguous_peoples_daily_words(t
 
 
 def test_a_short_classifier_run_learns_the_sentiment(tmp_path):
-    task = make(ClassifyText, "classify-text", "gru", ["data.max_reviews=3000", "train.epochs=3"])
+    task = make(ClassifyText, "classify-text", "gru", ["data.max_reviews=3000", "train.epochs=4", "train.lr=5e-3"])
     data, _, result = fit(task, tmp_path)
     baselines = task.baselines(data, "test")
     assert result["accuracy"] > 0.7 and result["f1"] > 0.7, result
