@@ -34,6 +34,11 @@ def causal_mask(length: int, device=None, dtype: torch.dtype = torch.float32) ->
     return torch.full((length, length), float("-inf"), device=device, dtype=dtype).triu(1)
 
 
+def padding_mask(lengths: Tensor, max_len: int) -> Tensor:
+    """(B, max_len) boolean, True at padded positions (the convention of ``key_padding_mask``)."""
+    return torch.arange(max_len, device=lengths.device).unsqueeze(0) >= lengths.unsqueeze(1)
+
+
 def additive_mask(mask: Tensor | None, dtype: torch.dtype) -> Tensor | None:
     """A boolean mask (True = blocked) as 0/-inf, or a float mask as it is, in ``dtype``."""
     if mask is None:

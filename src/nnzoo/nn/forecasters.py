@@ -24,17 +24,13 @@ from typing import Literal
 import torch
 from torch import Tensor, nn
 
-from nnzoo.nn.recurrent import GRU, LSTM, RNN
+from nnzoo.nn.recurrent import recurrent_layer
 from nnzoo.nn.rnn_patterns import EncoderDecoder
 from nnzoo.nn.transformer import SinusoidalPositionalEncoding, TransformerEncoder, TransformerEncoderLayer
 
-CELLS = {"rnn": RNN, "lstm": LSTM, "gru": GRU}
-
 
 def _recurrent(cell: str, hidden_size: int, num_layers: int, dropout: float) -> nn.Module:
-    if cell not in CELLS:
-        raise ValueError(f"cell must be one of {', '.join(CELLS)}, got {cell!r}")
-    return CELLS[cell](1, hidden_size, num_layers, batch_first=True, dropout=dropout if num_layers > 1 else 0.0)
+    return recurrent_layer(cell, 1, hidden_size, num_layers, dropout)
 
 
 def _check_window(z: Tensor, steps: int) -> None:

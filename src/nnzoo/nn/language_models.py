@@ -24,10 +24,8 @@ from typing import Literal
 import torch
 from torch import Tensor, nn
 
-from nnzoo.nn.recurrent import GRU, LSTM, RNN
+from nnzoo.nn.recurrent import recurrent_layer
 from nnzoo.nn.transformer import LearnedPositionalEncoding, TransformerEncoder, TransformerEncoderLayer
-
-CELLS = {"rnn": RNN, "lstm": LSTM, "gru": GRU}
 
 
 def _check_tokens(tokens: Tensor) -> None:
@@ -56,13 +54,9 @@ class RecurrentLanguageModel(nn.Module):
         dropout: float = 0.0,
     ):
         super().__init__()
-        if cell not in CELLS:
-            raise ValueError(f"cell must be one of {', '.join(CELLS)}, got {cell!r}")
         self.vocab_size = vocab_size
         self.embedding = nn.Embedding(vocab_size, embedding_dim)
-        self.rnn = CELLS[cell](
-            embedding_dim, hidden_size, num_layers, batch_first=True, dropout=dropout if num_layers > 1 else 0.0
-        )
+        self.rnn = recurrent_layer(cell, embedding_dim, hidden_size, num_layers, dropout)
         self.dropout = nn.Dropout(dropout)
         self.head = nn.Linear(hidden_size, vocab_size)
 

@@ -739,6 +739,25 @@ class Jordan(_RecurrentLayer):
 # ----------------------------------------------------------------------------------------------------------------
 
 
+RECURRENT_LAYERS = {"rnn": RNN, "lstm": LSTM, "gru": GRU}
+
+
+def recurrent_layer(
+    cell: str, input_size: int, hidden_size: int, num_layers: int = 1, dropout: float = 0.0, bidirectional: bool = False
+) -> _RecurrentLayer:
+    """A batch-first ``RNN``, ``LSTM`` or ``GRU`` chosen by name; ``dropout`` applies between layers, so only with
+    ``num_layers > 1``."""
+    _check_choice("cell", cell, tuple(RECURRENT_LAYERS))
+    return RECURRENT_LAYERS[cell](
+        input_size,
+        hidden_size,
+        num_layers,
+        batch_first=True,
+        dropout=dropout if num_layers > 1 else 0.0,
+        bidirectional=bidirectional,
+    )
+
+
 def _repack(output: Tensor, lengths: Tensor, like: PackedSequence) -> PackedSequence:
     """Pack a (T, B, ·) output in exactly the batch order of the input ``PackedSequence``."""
     order = like.sorted_indices

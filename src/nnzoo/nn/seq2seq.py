@@ -29,15 +29,10 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from nnzoo.decode import select
-from nnzoo.nn.attention import AdditiveAttention, ConcatAttention, GeneralAttention, additive_mask
-from nnzoo.nn.recurrent import GRU, LSTM, RNN, LSTMCell
+from nnzoo.nn.attention import AdditiveAttention, ConcatAttention, GeneralAttention, additive_mask, padding_mask
+from nnzoo.nn.recurrent import LSTM, RECURRENT_LAYERS, LSTMCell
 from nnzoo.nn.rnn_patterns import EncoderDecoder, final_hidden
 from nnzoo.nn.transformer import LearnedPositionalEncoding, SinusoidalPositionalEncoding, Transformer
-
-
-def padding_mask(lengths: Tensor, max_len: int) -> Tensor:
-    """(B, max_len) boolean, True at padded positions."""
-    return torch.arange(max_len, device=lengths.device).unsqueeze(0) >= lengths.unsqueeze(1)
 
 
 def _check_source(src: Tensor, lengths: Tensor) -> None:
@@ -72,7 +67,7 @@ class ContextSeq2Seq(nn.Module):
         pad_id: int = 0,
     ):
         super().__init__()
-        layer = {"gru": GRU, "lstm": LSTM, "rnn": RNN}[cell]
+        layer = RECURRENT_LAYERS[cell]
         between = dropout if num_layers > 1 else 0.0
         self.src_embed = nn.Embedding(src_vocab, embed_dim, padding_idx=pad_id)
         self.tgt_embed = nn.Embedding(tgt_vocab, embed_dim, padding_idx=pad_id)

@@ -23,20 +23,13 @@ import math
 from collections.abc import Sequence
 from typing import Literal
 
-import torch
 from torch import Tensor, nn
 
+from nnzoo.nn.attention import padding_mask
 from nnzoo.nn.mlp import MLP
-from nnzoo.nn.recurrent import GRU, LSTM, RNN
+from nnzoo.nn.recurrent import recurrent_layer
 from nnzoo.nn.rnn_patterns import final_hidden
 from nnzoo.nn.transformer import SinusoidalPositionalEncoding, TransformerEncoder, TransformerEncoderLayer
-
-CELLS = {"rnn": RNN, "lstm": LSTM, "gru": GRU}
-
-
-def padding_mask(lengths: Tensor, max_len: int) -> Tensor:
-    """(B, T) boolean, True at padded positions (the convention of ``key_padding_mask``)."""
-    return torch.arange(max_len, device=lengths.device)[None, :] >= lengths[:, None]
 
 
 class RecurrentEncoder(nn.Module):
@@ -54,18 +47,9 @@ class RecurrentEncoder(nn.Module):
         bidirectional: bool = True,
     ):
         super().__init__()
-        if cell not in CELLS:
-            raise ValueError(f"cell must be one of {', '.join(CELLS)}, got {cell!r}")
         self.embedding = nn.Embedding(vocab_size, embedding_dim)
         self.dropout = nn.Dropout(dropout)
-        self.rnn = CELLS[cell](
-            embedding_dim,
-            hidden_size,
-            num_layers,
-            batch_first=True,
-            bidirectional=bidirectional,
-            dropout=dropout if num_layers > 1 else 0.0,
-        )
+        self.rnn = recurrent_layer(cell, embedding_dim, hidden_size, num_layers, dropout, bidirectional)
         self.out_features = hidden_size * (2 if bidirectional else 1)
 
     def forward(self, tokens: Tensor, lengths: Tensor | None = None) -> tuple[Tensor, Tensor]:
