@@ -6,8 +6,8 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip install --constraint requirements/constraints.txt
-# Debian packages: the Tang and Song poems (fortunes-zh), and a CJK font for Chinese labels in figures.
-APT_PACKAGES := fortunes-zh fonts-wqy-zenhei
+# Debian packages: the Tang and Song poems (fortunes-zh), a CJK font for Chinese labels in figures, Fashion-MNIST.
+APT_PACKAGES := fortunes-zh fonts-wqy-zenhei dataset-fashion-mnist
 STAMP := $(VENV)/.installed
 
 .PHONY: setup apt venv data demo test lint clean

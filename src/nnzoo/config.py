@@ -84,6 +84,8 @@ class TrainConfig:
     lr: float = 1e-3
     momentum: float = 0.9  # SGD only
     weight_decay: float = 0.0  # L2 penalty (sgd, adam) or decoupled decay (adamw)
+    beta1: float = 0.9  # adam, adamw: decay of the running mean of gradients (GANs use 0.5)
+    beta2: float = 0.999  # adam, adamw: decay of the running mean of squared gradients
     label_smoothing: float = 0.0  # classification losses: mix this much of the uniform distribution into targets
     schedule: Literal["constant", "step", "cosine"] = "constant"
     warmup_steps: int = 0  # linear warm-up from 0 before any schedule
@@ -111,6 +113,7 @@ class TrainConfig:
         _require(self.max_steps >= 0, "train.max_steps must be >= 0")
         _require(self.grad_clip >= 0, "train.grad_clip must be >= 0 (0 turns clipping off)")
         _require(self.weight_decay >= 0, "train.weight_decay must be >= 0")
+        _require(0 <= self.beta1 < 1 and 0 <= self.beta2 < 1, "train.beta1 and train.beta2 must be in [0, 1)")
         _require(0 <= self.label_smoothing < 1, "train.label_smoothing must be in [0, 1)")
         _require(self.warmup_steps >= 0, "train.warmup_steps must be >= 0")
         _require(self.lr_step_every >= 1, "train.lr_step_every must be >= 1")

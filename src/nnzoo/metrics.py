@@ -87,3 +87,28 @@ def classification_scores(predicted: Tensor, labels: Tensor, num_classes: int) -
         wrong = float(((predicted == c) != (labels == c)).sum())  # false positives + false negatives
         f1s.append(2 * tp / (2 * tp + wrong) if tp + wrong else 0.0)
     return {"accuracy": float((predicted == labels).double().mean()), "f1": sum(f1s) / num_classes}
+
+
+def frechet_distance(features_a: Tensor, features_b: Tensor) -> float:
+    r"""Fréchet distance between Gaussians fitted to two sets of feature vectors (N, F), the formula of FID
+    (Heusel et al. 2017):
+
+    .. math::
+        d^2 = \lVert \mu_a - \mu_b \rVert^2 + \operatorname{Tr}\bigl(\Sigma_a + \Sigma_b
+              - 2 (\Sigma_a^{1/2} \Sigma_b \Sigma_a^{1/2})^{1/2}\bigr)
+
+    (:math:`\Sigma_a^{1/2} \Sigma_b \Sigma_a^{1/2}` is similar to :math:`\Sigma_a \Sigma_b`, so the trace is the
+    usual :math:`\operatorname{Tr}(\Sigma_a \Sigma_b)^{1/2}`, computed from symmetric eigenvalues in float64.)
+    It is biased upwards for small N: compare distances computed with the same N.
+    """
+    if features_a.dim() != 2 or features_a.shape[1] != features_b.shape[1] or min(len(features_a), len(features_b)) < 2:
+        raise ValueError(
+            f"need two (N >= 2, F) feature sets of equal F, got {tuple(features_a.shape)}, {tuple(features_b.shape)}"
+        )
+    a, b = features_a.double(), features_b.double()
+    cov_a, cov_b = torch.atleast_2d(torch.cov(a.T)), torch.atleast_2d(torch.cov(b.T))  # F = 1 gives a scalar
+    values, vectors = torch.linalg.eigh(cov_a)
+    root_a = vectors @ torch.diag(values.clamp(min=0).sqrt()) @ vectors.T
+    middle = root_a @ cov_b @ root_a
+    cross = torch.linalg.eigvalsh((middle + middle.T) / 2).clamp(min=0).sqrt().sum()
+    return float((a.mean(0) - b.mean(0)).square().sum() + cov_a.trace() + cov_b.trace() - 2 * cross)

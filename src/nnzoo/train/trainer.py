@@ -62,6 +62,7 @@ class Trainer:
         callbacks: Iterable[Callable[[Trainer], Any]] = (),
     ):
         self.task, self.cfg, self.run, self.data = task, task.cfg, run, data
+        task.run_dir = run.path  # a task may record things of its own during validation (the GAN's samples)
         self.device = task.device
         self.model = model.to(self.device)
         self.quiet = quiet

@@ -1,0 +1,224 @@
+r"""Convolutional networks for image classification: LeNet-5 as LeCun et al. (1998) built it, and a small modern CNN.
+
+A convolutional layer slides K learned filters over the image; output map k at position (i, j) is
+
+.. math::
+    y_{k,i,j} = b_k + \sum_{c} \sum_{u,v} W_{k,c,u,v} \, x_{c,\, i+u,\, j+v}
+
+(``nn.Conv2d`` computes it). Pooling summarises each 2 × 2 window (its mean or maximum), halving height and width,
+and fully connected layers map the last feature maps to class scores. Every model here is an
+:class:`ImageClassifier`: a ``body`` that turns images (B, C, H, W) into feature vectors (B, F) and a linear
+``head`` to class logits (B, K); the features also serve the GAN's Fréchet distance.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+from nnzoo.nn.mlp import MLP, make_activation
+
+
+class ImageClassifier(nn.Module):
+    """``head(body(x))``: images (B, C, H, W) -> logits (B, num_classes); :meth:`features` is ``body(x)``, (B, F)."""
+
+    def __init__(self, body: nn.Module, feature_dim: int, num_classes: int):
+        super().__init__()
+        self.body = body
+        self.head = nn.Linear(feature_dim, num_classes)
+
+    def features(self, x: Tensor) -> Tensor:
+        return self.body(x)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.head(self.body(x))
+
+
+class Standardize(nn.Module):
+    """``(x - mean) / std`` with the training set's pixel statistics, kept as buffers so that a checkpoint carries
+    them: the model takes images in [0, 1], as the data sets and image files give them."""
+
+    def __init__(self, mean: float = 0.0, std: float = 1.0):
+        super().__init__()
+        self.register_buffer("mean", torch.tensor(float(mean)))
+        self.register_buffer("std", torch.tensor(float(std)))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return (x - self.mean) / self.std
+
+
+def image_mlp(image_shape: Sequence[int], hidden: Sequence[int], num_classes: int, activation: str, dropout: float):
+    """The multi-layer perceptron on the flattened pixels (the notes' fully connected network); the last hidden
+    layer's activations are its features."""
+    if not hidden:
+        raise ValueError("the image MLP needs at least one hidden layer (its features)")
+    body = nn.Sequential(
+        nn.Flatten(),
+        MLP(math.prod(image_shape), hidden[:-1], hidden[-1], activation, dropout),
+        make_activation(activation),
+        nn.Dropout(dropout),
+    )
+    return ImageClassifier(body, hidden[-1], num_classes)
+
+
+# --- LeNet-5 -----------------------------------------------------------------------------------------------------
+class ScaledTanh(nn.Module):
+    r"""LeNet-5's squashing function :math:`f(a) = A \tanh(S a)` with A = 1.7159 and S = 2/3 (the paper's
+    Appendix A): f(±1) = ±1, and the gain is largest around the targets."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return 1.7159 * torch.tanh(x * (2 / 3))
+
+
+class Subsampling(nn.Module):
+    r"""LeNet-5's sub-sampling layer (S2, S4): each unit adds the four inputs of its 2 × 2 window, multiplies the
+    sum by a trainable coefficient and adds a trainable bias, one pair per feature map:
+
+    .. math::
+        y_{k,i,j} = w_k \sum_{u,v \in \{0,1\}} x_{k,\,2i+u,\,2j+v} + b_k
+
+    Shapes: (B, K, H, W) -> (B, K, H/2, W/2). Parameters: 2K.
+    """
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(channels))
+        self.bias = nn.Parameter(torch.zeros(channels))
+
+    def forward(self, x: Tensor) -> Tensor:
+        window_sum = 4 * F.avg_pool2d(x, 2)
+        return window_sum * self.weight.view(1, -1, 1, 1) + self.bias.view(1, -1, 1, 1)
+
+
+def lenet_c3_table() -> list[tuple[int, ...]]:
+    """Table I of the paper: which of S2's six maps feed each of C3's sixteen. Maps 0–5 read three neighbouring
+    maps, 6–11 four neighbouring, 12–14 four non-neighbouring, 15 all six (60 connections): this breaks the
+    symmetry between the maps and keeps the connections in bounds."""
+    table = [tuple((i + d) % 6 for d in range(3)) for i in range(6)]
+    table += [tuple((i + d) % 6 for d in range(4)) for i in range(6)]
+    table += [tuple(sorted((i + d) % 6 for d in (0, 1, 3, 4))) for i in range(3)]
+    return [*table, tuple(range(6))]
+
+
+class SparseConv2d(nn.Module):
+    """A convolution in which output map k sees only the input maps ``table[k]`` (LeNet-5's C3).
+
+    Only the connected filters are parameters: ``weight`` holds them packed, (connections, kh, kw); the forward pass
+    scatters them into a dense (out, in, kh, kw) filter bank whose other entries are zero, then convolves.
+    """
+
+    def __init__(self, in_channels: int, table: Sequence[Sequence[int]], kernel_size: int):
+        super().__init__()
+        pairs = [(k, c) for k, inputs in enumerate(table) for c in inputs]
+        if any(not 0 <= c < in_channels for _, c in pairs):
+            raise ValueError(f"the connection table refers to input maps outside 0..{in_channels - 1}")
+        self.in_channels, self.out_channels, self.kernel_size = in_channels, len(table), kernel_size
+        self.register_buffer("slots", torch.tensor([k * in_channels + c for k, c in pairs]), persistent=False)
+        # nn.Conv2d's default initialisation, with each output map's own fan-in: uniform in ±1/sqrt(fan-in).
+        map_bound = torch.tensor([(len(inputs) * kernel_size**2) ** -0.5 for inputs in table])
+        connection_bound = map_bound[[k for k, _ in pairs]].view(-1, 1, 1)
+        self.weight = nn.Parameter((torch.rand(len(pairs), kernel_size, kernel_size) * 2 - 1) * connection_bound)
+        self.bias = nn.Parameter((torch.rand(len(table)) * 2 - 1) * map_bound)
+
+    def dense_weight(self) -> Tensor:
+        k = self.kernel_size
+        dense = self.weight.new_zeros(self.out_channels * self.in_channels, k, k).index_copy(0, self.slots, self.weight)
+        return dense.view(self.out_channels, self.in_channels, k, k)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.conv2d(x, self.dense_weight(), self.bias)
+
+
+class LeNet5(ImageClassifier):
+    r"""LeNet-5 (LeCun, Bottou, Bengio & Haffner 1998, Fig. 2), for 1 × 28 × 28 images.
+
+    As in the paper, the 28 × 28 image is centred in a 32 × 32 field (2 pixels of zero padding), and every layer's
+    output passes through the squashing function :class:`ScaledTanh`:
+
+    =====  ============================================  ==============  ==========
+    layer  what it is                                    output          parameters
+    =====  ============================================  ==============  ==========
+    C1     6 convolutions 5 × 5                          6 × 28 × 28     156
+    S2     sub-sampling 2 × 2                            6 × 14 × 14     12
+    C3     16 convolutions 5 × 5, Table I's connections  16 × 10 × 10    1,516
+    S4     sub-sampling 2 × 2                            16 × 5 × 5      32
+    C5     120 convolutions 5 × 5 (fully connected)      120 × 1 × 1     48,120
+    F6     fully connected                               84              10,164
+    out    fully connected (``head``)                    10              850
+    =====  ============================================  ==============  ==========
+
+    One adaptation: the paper's output layer is ten Euclidean radial basis function units with fixed ±1 targets
+    and its own loss; here it is a linear layer trained with softmax cross-entropy, today's standard.
+    """
+
+    def __init__(self, num_classes: int = 10, in_channels: int = 1):
+        body = nn.Sequential()
+        body.add_module("pad", nn.ZeroPad2d(2))
+        body.add_module("C1", nn.Conv2d(in_channels, 6, 5))
+        body.add_module("f1", ScaledTanh())
+        body.add_module("S2", Subsampling(6))
+        body.add_module("f2", ScaledTanh())
+        body.add_module("C3", SparseConv2d(6, lenet_c3_table(), 5))
+        body.add_module("f3", ScaledTanh())
+        body.add_module("S4", Subsampling(16))
+        body.add_module("f4", ScaledTanh())
+        body.add_module("C5", nn.Conv2d(16, 120, 5))
+        body.add_module("f5", ScaledTanh())
+        body.add_module("flatten", nn.Flatten())
+        body.add_module("F6", nn.Linear(120, 84))
+        body.add_module("f6", ScaledTanh())
+        super().__init__(body, 84, num_classes)
+
+
+# --- a small modern CNN ------------------------------------------------------------------------------------------
+def conv_bn_relu(in_channels: int, out_channels: int) -> nn.Sequential:
+    r"""3 × 3 convolution (size kept by 1 pixel of padding), batch normalisation, ReLU. The convolution has no bias:
+    batch normalisation's shift :math:`\beta` takes its place."""
+    return nn.Sequential(
+        nn.Conv2d(in_channels, out_channels, 3, padding=1, bias=False),
+        nn.BatchNorm2d(out_channels),
+        nn.ReLU(inplace=True),
+    )
+
+
+class ConvNet(ImageClassifier):
+    r"""A small modern CNN (VGG-style): per stage, ``convs_per_stage`` × (3 × 3 convolution – batch norm – ReLU),
+    then 2 × 2 max pooling and dropout; then a fully connected layer (with batch norm, ReLU, dropout) as features.
+
+    .. math::
+        \text{BN}(z) = \gamma \, \frac{z - \mu_{\text{batch}}}{\sqrt{\sigma^2_{\text{batch}} + \epsilon}} + \beta
+
+    Shapes: (B, C, H, W) -> (B, num_classes); H and W must be divisible by 2^(number of stages).
+    """
+
+    def __init__(
+        self,
+        image_shape: Sequence[int] = (1, 28, 28),
+        num_classes: int = 10,
+        channels: Sequence[int] = (32, 64),
+        convs_per_stage: int = 2,
+        hidden: int = 256,
+        dropout: float = 0.25,
+    ):
+        in_channels, height, width = image_shape
+        if height % 2 ** len(channels) or width % 2 ** len(channels):
+            raise ValueError(f"a {height}×{width} image cannot be halved {len(channels)} times (one per stage)")
+        layers: list[nn.Module] = []
+        for out_channels in channels:
+            for i in range(convs_per_stage):
+                layers.append(conv_bn_relu(in_channels if i == 0 else out_channels, out_channels))
+            layers += [nn.MaxPool2d(2), nn.Dropout(dropout)]
+            in_channels = out_channels
+        cells = (height // 2 ** len(channels)) * (width // 2 ** len(channels))
+        layers += [
+            nn.Flatten(),
+            nn.Linear(channels[-1] * cells, hidden, bias=False),
+            nn.BatchNorm1d(hidden),
+            nn.ReLU(inplace=True),
+            nn.Dropout(2 * dropout),
+        ]
+        super().__init__(nn.Sequential(*layers), hidden, num_classes)

@@ -1,0 +1,241 @@
+"""Task ``classify-images``: what is in a small grey-scale image? Fashion-MNIST clothes, or hand-written digits.
+
+Models: the multi-layer perceptron on the pixels (``mlp``), LeNet-5 as LeCun et al. built it in 1998 (``lenet5``),
+and a small modern CNN with batch normalisation, max pooling and dropout (``cnn``). Metrics: accuracy (and the loss);
+``nnzoo eval`` adds the per-class accuracy, the confusion matrix, the most confidently wrong images and the first
+layer's filters as figures.
+
+Splits: Fashion-MNIST's official 10,000 test images are the test split, untouched until ``nnzoo eval --split test``;
+validation is ``data.val_fraction`` of its 60,000 training images (a fixed shuffle). The MNIST subset and the
+scikit-learn digits have no official test set: val and test are cut from all images the same way.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import ClassVar, Literal
+
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+from nnzoo.config import DataConfig, ModelConfig, check_split_fractions
+from nnzoo.data.images import (
+    ImageBatch,
+    LabelledImages,
+    class_names,
+    digits,
+    fashion_mnist,
+    image_splits,
+    load_image_file,
+    mnist_subset,
+)
+from nnzoo.errors import ConfigError, UserError
+from nnzoo.nn.conv import ConvNet, ImageClassifier, LeNet5, Standardize, image_mlp
+from nnzoo.nn.mlp import ACTIVATIONS
+from nnzoo.registry import register_model, register_task
+from nnzoo.tasks.base import Splits, Task
+
+
+@dataclass
+class ClassifyImagesData(DataConfig):
+    dataset: Literal["fashion-mnist", "mnist", "digits"] = "fashion-mnist"
+    val_fraction: float = 0.1  # of the training images (Fashion-MNIST) or of all images (mnist, digits)
+    test_fraction: float = 0.2  # mnist and digits only: Fashion-MNIST has its official test set
+    max_train: int = 0  # keep the first N training images, for quick runs; 0: all
+    image_size: int = 0  # resize to N × N pixels (e.g. 28 for LeNet-5 on the 8 × 8 digits); 0: as stored
+    augment: bool = False  # random shifts of up to 2 pixels (and left-right flips for clothes) while training
+
+    def __post_init__(self) -> None:
+        check_split_fractions(self.val_fraction, self.test_fraction)
+        if self.max_train < 0 or self.image_size < 0:
+            raise ConfigError("data.max_train and data.image_size must be >= 0 (0: all images, stored size)")
+
+
+@dataclass
+class ImageMLPConfig(ModelConfig):
+    hidden: list[int] = field(default_factory=lambda: [512, 256])
+    activation: str = "relu"
+    dropout: float = 0.2
+
+    def __post_init__(self) -> None:
+        if not self.hidden or any(h < 1 for h in self.hidden):
+            raise ConfigError(f"model.hidden needs at least one size >= 1, got {self.hidden}")
+        if self.activation not in ACTIVATIONS:
+            raise ConfigError(f"model.activation {self.activation!r} is not one of {', '.join(ACTIVATIONS)}")
+
+
+@dataclass
+class ConvNetConfig(ModelConfig):
+    channels: list[int] = field(default_factory=lambda: [32, 64])  # one stage (convolutions, then pooling) each
+    convs_per_stage: int = 2
+    hidden: int = 256
+    dropout: float = 0.25  # after each pooling; twice this after the fully connected layer
+
+    def __post_init__(self) -> None:
+        if not self.channels or any(c < 1 for c in self.channels) or self.convs_per_stage < 1 or self.hidden < 1:
+            raise ConfigError("model.channels (non-empty), model.convs_per_stage and model.hidden must be >= 1")
+
+
+def _standardized(model: ImageClassifier, info: dict) -> ImageClassifier:
+    """Put the training set's pixel standardisation in front of the body."""
+    model.body = nn.Sequential(Standardize(info["pixel_mean"], info["pixel_std"]), *model.body.children())
+    return model
+
+
+@register_model("classify-images", "mlp", config=ImageMLPConfig)
+def build_mlp(cfg: ImageMLPConfig, info: dict) -> nn.Module:
+    """Multi-layer perceptron on the flattened pixels."""
+    return _standardized(
+        image_mlp(info["image_shape"], cfg.hidden, len(info["classes"]), cfg.activation, cfg.dropout), info
+    )
+
+
+@register_model("classify-images", "lenet5", config=ModelConfig)
+def build_lenet5(cfg: ModelConfig, info: dict) -> nn.Module:
+    """LeNet-5 (LeCun et al. 1998): C1-S2-C3-S4-C5-F6 with scaled tanh, C3's sparse connections, 61,706 parameters."""
+    shape = tuple(info["image_shape"])
+    if shape != (1, 28, 28):
+        raise ConfigError(
+            f"lenet5 is built for 1×28×28 images, these are {'×'.join(map(str, shape))}; set data.image_size=28"
+        )
+    return _standardized(LeNet5(len(info["classes"])), info)
+
+
+@register_model("classify-images", "cnn", config=ConvNetConfig)
+def build_cnn(cfg: ConvNetConfig, info: dict) -> nn.Module:
+    """Small modern CNN: stages of 3×3 conv–batchnorm–ReLU, max pooling and dropout, one hidden layer."""
+    model = ConvNet(
+        info["image_shape"], len(info["classes"]), cfg.channels, cfg.convs_per_stage, cfg.hidden, cfg.dropout
+    )
+    return _standardized(model, info)
+
+
+@register_task("classify-images")
+class ClassifyImages(Task):
+    """Classify Fashion-MNIST clothes or hand-written digits (accuracy, confusion matrix)."""
+
+    DataConfig = ClassifyImagesData
+    default_model = "cnn"
+    metric_names = ("loss", "accuracy")
+    train_defaults: ClassVar[dict] = {
+        "batch_size": 128,
+        "epochs": 10,
+        "lr": 2e-3,
+        "optimizer": "adamw",
+        "weight_decay": 5e-4,
+        "schedule": "cosine",
+        "warmup_steps": 100,
+        "monitor": "accuracy",
+        "monitor_mode": "max",
+    }
+
+    # --- data ----------------------------------------------------------------------------------------------------
+    def build_data(self) -> Splits:
+        cfg = self.cfg.data
+        splits = image_splits(cfg.dataset, cfg.val_fraction, cfg.test_fraction, cfg.max_train, cfg.image_size)
+        train = splits["train"].images
+        self.info = {
+            "dataset": cfg.dataset,
+            "classes": list(class_names(cfg.dataset)),
+            "image_shape": list(train.shape[1:]),
+            "pixel_mean": round(float(train.mean()), 6),
+            "pixel_std": round(float(train.std()), 6),
+            "images": {name: len(part.labels) for name, part in splits.items()},
+        }
+        flip = cfg.dataset == "fashion-mnist"  # a mirrored shirt is a shirt; a mirrored 2 is not a 2
+        return {
+            name: LabelledImages(part, augment=cfg.augment and name == "train", flip=flip)
+            for name, part in splits.items()
+        }
+
+    @classmethod
+    def prepare_data(cls) -> str:
+        train, test = fashion_mnist("train"), fashion_mnist("test")
+        return (
+            f"Fashion-MNIST {len(train.labels):,} + {len(test.labels):,} images; "
+            f"MNIST subset {len(mnist_subset().labels):,}; digits {len(digits().labels):,}"
+        )
+
+    # --- training and evaluation -----------------------------------------------------------------------------
+    def loss(self, model: nn.Module, batch: ImageBatch) -> Tensor:
+        return F.cross_entropy(model(batch.images), batch.labels)
+
+    def logits(self, model: nn.Module, dataset: LabelledImages) -> Tensor:
+        return torch.cat([model(batch.images).float().cpu() for batch in self.batches(dataset, 500)])
+
+    def evaluate(self, model: nn.Module, dataset: LabelledImages) -> dict[str, float]:
+        logits = self.logits(model, dataset)
+        return {
+            "loss": float(F.cross_entropy(logits, dataset.labels)),
+            "accuracy": float((logits.argmax(-1) == dataset.labels).double().mean()),
+        }
+
+    def figures(self, model: nn.Module, data: Splits, split: str, folder: Path) -> list[Path]:
+        """The confusion matrix with per-class accuracy (also as ``per_class_{split}.txt``), the most confidently
+        wrong images, and the first layer's filters."""
+        from nnzoo.viz.images import confusion_matrix, plot_confusion_matrix, plot_filters, plot_image_grid
+
+        dataset, classes = data[split], self.info["classes"]
+        probabilities = torch.softmax(self.logits(model, dataset), -1)
+        confidence, predicted = probabilities.max(-1)
+        counts = confusion_matrix(predicted, dataset.labels, len(classes))
+        per_class = counts.diag().double() / counts.sum(1).clamp(min=1)
+        accuracy = float((predicted == dataset.labels).double().mean())
+        name = f"{self.cfg.model.name} on {self.info['dataset']} {split}"
+        paths = [plot_confusion_matrix(counts, classes, folder / f"confusion_{split}.png", f"{name}: {accuracy:.2%}")]
+        lines = [f"{c:<12} {float(a):.4f}  ({int(n)} images)" for c, a, n in zip(classes, per_class, counts.sum(1))]
+        per_class_path = folder / f"per_class_{split}.txt"
+        per_class_path.write_text(f"accuracy per class, {name}\n" + "\n".join(lines) + "\n")
+        paths.append(per_class_path)
+
+        wrong = (predicted != dataset.labels).nonzero().flatten()
+        worst = wrong[confidence[wrong].argsort(descending=True)][:24]
+        if len(worst):
+            titles = [
+                f"{classes[predicted[i]]} {float(confidence[i]):.2f}\n(is {classes[dataset.labels[i]]})" for i in worst
+            ]
+            paths.append(
+                plot_image_grid(
+                    dataset.images[worst],
+                    folder / f"mistakes_{split}.png",
+                    columns=8,
+                    titles=titles,
+                    title=f"{name}: the most confident mistakes (predicted, probability; truth)",
+                    cell_inches=1.2,
+                )
+            )
+        weights = first_layer_weights(model, self.info["image_shape"])
+        paths.append(plot_filters(weights, folder / "filters.png", f"{self.cfg.model.name}: first-layer filters"))
+        return paths
+
+    # --- prediction --------------------------------------------------------------------------------------------
+    def add_predict_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("images", nargs="+", type=Path, help="image files (PNG, JPEG, … any size or colour)")
+        parser.add_argument("--top", type=int, default=3, help="how many classes to print per image (default 3)")
+
+    def predict(self, model: nn.Module, args: argparse.Namespace) -> str:
+        classes, (_, height, width) = self.info["classes"], self.info["image_shape"]
+        if not 1 <= args.top <= len(classes):
+            raise UserError(f"--top must be between 1 and {len(classes)}")
+        images = torch.stack([load_image_file(path, (height, width)) for path in args.images]).to(self.device)
+        with torch.no_grad():
+            probabilities = torch.softmax(model(images).float(), -1).cpu()
+        lines = []
+        for path, p in zip(args.images, probabilities):
+            top = p.topk(args.top)
+            ranked = ", ".join(f"{classes[i]} {float(v):.3f}" for v, i in zip(top.values, top.indices))
+            lines.append(f"{path}: {ranked}")
+        return "\n".join(lines)
+
+
+def first_layer_weights(model: nn.Module, image_shape: list[int]) -> Tensor:
+    """The first convolution's filters (K, C, h, w), or the first fully connected layer's weight rows as images."""
+    for module in model.modules():
+        if isinstance(module, nn.Conv2d):
+            return module.weight
+        if isinstance(module, nn.Linear):
+            return module.weight.view(-1, *image_shape)
+    raise ValueError("the model has neither a convolution nor a linear layer")

@@ -1,0 +1,99 @@
+"""Task ``gan``: the Fréchet distance, a smoke run (finite losses, images in [−1, 1], the figures) and clear errors."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import scipy.linalg
+import torch
+from PIL import Image
+
+from nnzoo import metrics
+from nnzoo.tasks.gan import tile, untile
+from nnzoo.train.metrics_log import read_metrics
+
+
+def test_frechet_distance_matches_the_closed_form_and_scipy():
+    generator = torch.Generator().manual_seed(0)
+    a = torch.randn(4000, 1, generator=generator, dtype=torch.float64) * 2 + 1
+    b = torch.randn(4000, 1, generator=generator, dtype=torch.float64) * 0.5 - 1
+    # One dimension: (μa − μb)² + (σa − σb)².
+    closed = float((a.mean() - b.mean()) ** 2 + (a.std() - b.std()) ** 2)
+    assert metrics.frechet_distance(a, b) == pytest.approx(closed, rel=1e-9)
+    x = torch.randn(300, 5, generator=generator) @ torch.randn(5, 5, generator=generator)
+    y = torch.randn(200, 5, generator=generator) + 0.5
+    cx, cy = np.cov(x.double().T.numpy()), np.cov(y.double().T.numpy())
+    mean_term = float(((x.double().mean(0) - y.double().mean(0)) ** 2).sum())
+    reference = mean_term + np.trace(cx + cy - 2 * scipy.linalg.sqrtm(cx @ cy).real)
+    assert metrics.frechet_distance(x, y) == pytest.approx(reference, rel=1e-6)
+    assert abs(metrics.frechet_distance(x, x)) < 1e-9
+    with pytest.raises(ValueError, match="equal F"):
+        metrics.frechet_distance(x, y[:, :3])
+
+
+def test_tiles_come_apart_again():
+    images = torch.rand(10, 1, 5, 5)
+    canvas = tile(images, columns=4)
+    assert canvas.shape == (3 * 7 - 2, 4 * 7 - 2) and canvas.dtype == np.uint8
+    back = untile(canvas, 5)[:10]
+    assert np.abs(back / 255 - images.numpy()).max() <= 0.5 / 255 + 1e-6
+
+
+@pytest.fixture(scope="module")
+def classifier(tmp_path_factory):
+    """A LeNet-5 judge on 3,000 Fashion-MNIST images (one epoch)."""
+    from nnzoo.cli import main
+
+    run = tmp_path_factory.mktemp("judge") / "lenet5"
+    args = ["--set", "data.max_train=3000", "--set", "train.epochs=1", "--set", "train.warmup_steps=0"]
+    assert main(["train", "classify-images", "--model", "lenet5", "--run-dir", str(run), "--quiet", *args]) == 0
+    return run
+
+
+def test_gan_smoke_run_trains_scores_draws_and_records_progress(cli, classifier, tmp_path):
+    run = tmp_path / "gan"
+    args = ["--set", "data.max_train=640", "--set", "train.epochs=2", "--set", "eval.samples=300"]
+    args += ["--set", f"eval.classifier={classifier}", "--set", "model.width=16", "--set", "model.latent_dim=16"]
+    code, out, err = cli("train", "gan", "--run-dir", run, "--quiet", *args)
+    assert code == 0, err
+    records = read_metrics(run / "metrics.jsonl")
+    train = [r for r in records if r["split"] == "train"]
+    val = [r for r in records if r["split"] == "val"]
+    assert len(train) == 2 and len(val) == 2  # 20 steps, logged every 10; one evaluation per epoch
+    for record in train:
+        assert all(np.isfinite(record[k]) for k in ("loss", "d_loss", "g_loss", "d_real", "d_fake"))
+        assert 0 < record["d_fake"] < 1 and 0 < record["d_real"] < 1
+    for record in val:
+        assert record["frechet_distance"] > 0 and 0 <= record["class_entropy"] <= 1
+        assert 0 <= record["classes_covered"] <= 10
+    assert sorted(p.name for p in (run / "progress").iterdir()) == ["001.png", "002.png"]
+    figures = {p.name for p in (run / "figures").iterdir()}
+    assert {"samples.png", "interpolation.png", "classes.png", "progress.png", "progress.gif"} <= figures
+
+    code, out, _ = cli("eval", run, "--split", "test", "--quiet")
+    result = json.loads((run / "eval_test.json").read_text())
+    (floor,) = result["baselines"].values()
+    assert code == 0 and floor["frechet_distance"] < result["metrics"]["frechet_distance"]
+    assert floor["classes_covered"] >= 9  # real clothes: (nearly) every class, as judged by a weak classifier
+
+    code, out, _ = cli("predict", run, "--samples", "6", "--seed", "3", "--out", tmp_path / "six.png")
+    picture = np.asarray(Image.open(tmp_path / "six.png"))
+    assert code == 0 and "wrote 6 images" in out and picture.shape == (2 * 30 - 2, 3 * 30 - 2)
+
+
+def test_generated_images_are_in_the_tanh_range():
+    from nnzoo.nn.gan import GAN
+
+    gan = GAN(latent_dim=4, width=4)
+    with torch.no_grad():
+        for p in gan.generator.parameters():
+            p.mul_(50)  # push the output into saturation
+        images = gan.eval()(gan.noise(8))
+    assert images.min() >= -1 and images.max() <= 1 and images.abs().max() > 0.99
+
+
+def test_the_gan_needs_a_classifier_run_on_its_data(cli, tmp_path):
+    code, _, err = cli("train", "gan", "--run-dir", tmp_path / "g", "--quiet", "--set", f"eval.classifier={tmp_path}")
+    assert code == 2 and "is not a run folder; train one first" in err
