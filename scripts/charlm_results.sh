@@ -7,13 +7,10 @@ cd "$(dirname "$0")/.."
 NNZOO=${NNZOO:-.venv/bin/nnzoo}
 OUT=${OUT:-runs/charlm}
 
-train() {
-  local model=$1 run="$OUT/$1"
-  if [ -f "$run/last.safetensors" ]; then
-    OMP_NUM_THREADS=1 "$NNZOO" train --resume "$run" --quiet
-  else
-    OMP_NUM_THREADS=1 "$NNZOO" train --recipe "recipes/charlm/$model.toml" --run-dir "$run" --quiet
-  fi
+source scripts/lib.sh
+
+train() {  # one recipe, on one CPU thread
+  OMP_NUM_THREADS=1 train_or_resume "$OUT/$1" --recipe "recipes/charlm/$1.toml"
 }
 
 train lstm & first=$!

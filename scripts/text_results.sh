@@ -7,22 +7,14 @@ cd "$(dirname "$0")/.."
 NNZOO=${NNZOO:-.venv/bin/nnzoo}
 OUT=${OUT:-runs}
 
-train() {  # RUN_DIR, then the arguments of `nnzoo train`; a run with a checkpoint is resumed (a no-op if finished)
-  local run=$1
-  shift
-  if [ -f "$run/last.safetensors" ]; then
-    "$NNZOO" train --resume "$run" --quiet > /dev/null
-  else
-    "$NNZOO" train "$@" --run-dir "$run" --quiet > /dev/null
-  fi
-}
+source scripts/lib.sh
 
 for model in mlp bilstm transformer; do
-  train "$OUT/tagging/pd-$model" --recipe "recipes/tagging/$model.toml"
-  train "$OUT/tagging/apple-$model" --recipe recipes/tagging/apple.toml --model "$model"
+  train_or_resume "$OUT/tagging/pd-$model" --recipe "recipes/tagging/$model.toml"
+  train_or_resume "$OUT/tagging/apple-$model" --recipe recipes/tagging/apple.toml --model "$model"
 done
 for recipe in lstm lstm-mean gru transformer; do
-  train "$OUT/classify-text/$recipe" --recipe "recipes/classify-text/$recipe.toml"
+  train_or_resume "$OUT/classify-text/$recipe" --recipe "recipes/classify-text/$recipe.toml"
 done
 echo "People's Daily, test split:"
 "$NNZOO" eval "$OUT"/tagging/pd-{mlp,bilstm,transformer} --split test --markdown --quiet

@@ -23,3 +23,10 @@ def cli(capsys):
         return code, out, err
 
     return run
+
+
+def train_run(run, task: str, model: str, *overrides: str):
+    """Train ``task``/``model`` into the run folder ``run`` with ``--set`` overrides, quietly; return ``run``."""
+    sets = [arg for override in overrides for arg in ("--set", override)]
+    assert main(["train", task, "--model", model, "--run-dir", str(run), "--quiet", *sets]) == 0
+    return run

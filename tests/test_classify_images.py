@@ -10,6 +10,7 @@ import pytest
 import torch
 from PIL import Image
 
+from conftest import train_run
 from nnzoo.config import resolve_run_config
 from nnzoo.data.images import (
     FASHION_CLASSES,
@@ -102,12 +103,8 @@ def test_bad_configurations_are_clear_errors():
 @pytest.fixture(scope="module")
 def digits_run(tmp_path_factory):
     """The CNN on scikit-learn's digits: 5 epochs of 1,258 images (seconds)."""
-    from nnzoo.cli import main
-
     run = tmp_path_factory.mktemp("classify-images") / "cnn"
-    args = ["--set", "data.dataset=digits", "--set", "train.epochs=5", "--set", "train.warmup_steps=0"]
-    assert main(["train", "classify-images", "--model", "cnn", "--run-dir", str(run), "--quiet", *args]) == 0
-    return run
+    return train_run(run, "classify-images", "cnn", "data.dataset=digits", "train.epochs=5", "train.warmup_steps=0")
 
 
 def test_the_cnn_learns_the_digits_in_seconds(cli, digits_run):

@@ -10,6 +10,7 @@ import scipy.linalg
 import torch
 from PIL import Image
 
+from conftest import train_run
 from nnzoo import metrics
 from nnzoo.tasks.gan import tile, untile
 from nnzoo.train.metrics_log import read_metrics
@@ -44,12 +45,8 @@ def test_tiles_come_apart_again():
 @pytest.fixture(scope="module")
 def classifier(tmp_path_factory):
     """A LeNet-5 judge on 3,000 Fashion-MNIST images (one epoch)."""
-    from nnzoo.cli import main
-
     run = tmp_path_factory.mktemp("judge") / "lenet5"
-    args = ["--set", "data.max_train=3000", "--set", "train.epochs=1", "--set", "train.warmup_steps=0"]
-    assert main(["train", "classify-images", "--model", "lenet5", "--run-dir", str(run), "--quiet", *args]) == 0
-    return run
+    return train_run(run, "classify-images", "lenet5", "data.max_train=3000", "train.epochs=1", "train.warmup_steps=0")
 
 
 def test_gan_smoke_run_trains_scores_draws_and_records_progress(cli, classifier, tmp_path):
