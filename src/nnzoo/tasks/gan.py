@@ -203,9 +203,9 @@ class GANTask(Task):
             plot_image_grid(self.generate(model, 100, SAMPLE_SEED), folder / "samples.png", columns=10, title=title)
         ]
         ends = model.noise(16, torch.Generator().manual_seed(SAMPLE_SEED + 1))
-        path = torch.cat([slerp(ends[2 * i], ends[2 * i + 1], 10) for i in range(8)])
+        walks = torch.cat([slerp(ends[2 * i], ends[2 * i + 1], 10) for i in range(8)])
         with torch.no_grad():
-            interpolated = (model(path).float().cpu() + 1) / 2
+            interpolated = (model(walks).float().cpu() + 1) / 2
         paths.append(
             plot_image_grid(
                 interpolated, folder / "interpolation.png", columns=10, title=f"{title}: z from left to right"
