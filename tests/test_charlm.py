@@ -276,3 +276,17 @@ def test_cli_train_eval_predict(tmp_path, cli):
     )
     code, _, err = cli("predict", run, "--acrostic", "春夏秋冬")
     assert code == 2 and "--acrostic needs --poem" in err
+
+
+def test_poem_samples_pick_acrostic_heads_the_model_knows(tmp_path):
+    """A poems-only vocabulary lacks 夏: the sample file's acrostic falls back to heads it has, rather than failing."""
+    task = make_task(
+        "gru", ["data.corpus=poems", "data.extra_chinese=false", "model.hidden_size=16", "model.num_layers=1"]
+    )
+    task.build_data()
+    assert "夏" not in task.vocab
+    seed_everything(0)
+    model = task.build_model().eval()
+    with torch.no_grad():
+        (path,) = task.figures(model, {}, "val", tmp_path)
+    assert "acrostic 风花雪月" in path.read_text("utf-8")

@@ -282,7 +282,11 @@ class CharLM(Task):
             text = self.generate(model, prompt, 300, temperature, seed=0)
             lines += [f"--- prompt {prompt!r}, temperature {temperature}, seed 0", prompt + text, ""]
         if poetry:
-            for form in (PoemForm(5, 4), PoemForm(7, 4), PoemForm(5, 4, "春夏秋冬")):
+            forms = [PoemForm(5, 4), PoemForm(7, 4)]
+            # An acrostic on heads the model knows (a poems-only vocabulary may lack 夏, for one).
+            heads = next((h for h in ("春夏秋冬", "风花雪月", "山水日月") if all(c in self.vocab for c in h)), None)
+            forms += [PoemForm(5, 4, heads)] if heads else []
+            for form in forms:
                 label = f"{form.chars}x{form.lines}" + (f" acrostic {form.heads}" if form.heads else "")
                 for seed in range(3):
                     lines += [
