@@ -99,6 +99,20 @@ def test_bad_configurations_are_clear_errors():
         task.build_model()
 
 
+def test_the_loss_honours_label_smoothing():
+    task = ClassifyImages(
+        resolve_run_config(
+            task="classify-images", model="mlp", overrides=["data.dataset=digits", "train.label_smoothing=0.2"]
+        )
+    )
+    data = task.build_data()
+    torch.manual_seed(0)
+    model = task.build_model().eval()  # no dropout: the same logits twice
+    batch = data["train"].__getitems__(list(range(16)))
+    expected = torch.nn.functional.cross_entropy(model(batch.images), batch.labels, label_smoothing=0.2)
+    assert torch.allclose(task.loss(model, batch), expected)
+
+
 # --- a trained run -----------------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def digits_run(tmp_path_factory):

@@ -10,10 +10,11 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from nnzoo.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+from nnzoo.config import DataConfig, ModelConfig, RunConfig, TrainConfig, resolve_run_config
 from nnzoo.data import TensorData
 from nnzoo.errors import ConfigError, TrainingDiverged
 from nnzoo.tasks.base import Task
+from nnzoo.tasks.regression import Regression
 from nnzoo.train import RunDir, Trainer, load_checkpoint
 from nnzoo.train.metrics_log import read_metrics
 from nnzoo.train.optim import lr_factor
@@ -200,3 +201,10 @@ def test_sampler_order_depends_only_on_seed_and_epoch_and_can_start_mid_epoch():
 )
 def test_lr_schedules(train, step, expected):
     assert math.isclose(lr_factor(TrainConfig(**train), step, total_steps=1000), expected, abs_tol=1e-12)
+
+
+def test_label_smoothing_is_refused_where_the_loss_is_a_regression():
+    task = Regression(resolve_run_config(task="regression", overrides=["train.label_smoothing=0.1"]))
+    data = task.build_data()
+    with pytest.raises(ConfigError, match=r"applies to classification losses; task 'regression' has none"):
+        Trainer(task, task.build_model(), data, RunDir("unused"), quiet=True)

@@ -32,6 +32,8 @@ class Task:
     default_model: ClassVar[str]
     train_defaults: ClassVar[Mapping[str, Any]] = {}  # below the model's defaults and the recipe
     metric_names: ClassVar[tuple[str, ...]] = ("loss",)  # what evaluate() returns, in display order
+    # Whether the training loss honours train.label_smoothing (classification losses do, regression losses not).
+    label_smoothing_applies: ClassVar[bool] = True
 
     def __init__(self, cfg: RunConfig, device: torch.device | None = None):
         self.cfg = cfg

@@ -258,7 +258,7 @@ class CharLM(Task):
         logits, state = model(inputs, state)
         if model.carries_state:
             self._carried = (int(chunk[0]), model.detach_state(state))
-        return F.cross_entropy(logits.flatten(0, 1), targets.flatten())
+        return F.cross_entropy(logits.flatten(0, 1), targets.flatten(), label_smoothing=self.cfg.train.label_smoothing)
 
     def evaluate(self, model: nn.Module, ids: Tensor) -> dict[str, float]:
         nats = stream_nll(model, ids.to(self.device), self.cfg.eval.streams, eval_chunk(model))

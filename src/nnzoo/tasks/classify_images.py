@@ -161,7 +161,7 @@ class ClassifyImages(Task):
 
     # --- training and evaluation -----------------------------------------------------------------------------
     def loss(self, model: nn.Module, batch: ImageBatch) -> Tensor:
-        return F.cross_entropy(model(batch.images), batch.labels)
+        return F.cross_entropy(model(batch.images), batch.labels, label_smoothing=self.cfg.train.label_smoothing)
 
     def logits(self, model: nn.Module, dataset: LabelledImages) -> Tensor:
         return torch.cat([model(batch.images).float().cpu() for batch in self.batches(dataset, 500)])

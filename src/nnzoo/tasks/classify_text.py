@@ -150,7 +150,8 @@ class ClassifyText(Task):
 
     # --- training and evaluation -----------------------------------------------------------------------------
     def loss(self, model: nn.Module, batch: LabelledBatch) -> Tensor:
-        return F.cross_entropy(model(batch.tokens, batch.lengths), batch.labels)
+        logits = model(batch.tokens, batch.lengths)
+        return F.cross_entropy(logits, batch.labels, label_smoothing=self.cfg.train.label_smoothing)
 
     def evaluate(self, model: nn.Module, dataset: LabelledSequences) -> dict[str, float]:
         logits = torch.cat([model(b.tokens, b.lengths).float().cpu() for b in self.batches(dataset)])

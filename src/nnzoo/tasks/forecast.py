@@ -143,6 +143,7 @@ class Forecast(Task):
     DataConfig = ForecastData
     default_model = "lstm"
     metric_names = ("loss", "mae", "rmse", "mase")
+    label_smoothing_applies = False  # a regression loss
     # The same budget in steps for every series (200 epochs of sunspots, 30 of CO2), validated every 50 steps.
     train_defaults: ClassVar[dict] = {
         "batch_size": 32,

@@ -114,6 +114,7 @@ class Regression(Task):
     DataConfig = RegressionData
     default_model = "linear"
     metric_names = ("loss", "rmse", "mae", "r2")
+    label_smoothing_applies = False  # a regression loss
     train_defaults: ClassVar[dict] = {
         "batch_size": 32,
         "epochs": 200,

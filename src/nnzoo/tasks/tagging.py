@@ -202,7 +202,12 @@ class Tagging(Task):
             drop = (torch.rand(words.shape, device=words.device) < dropout) & (words != self.word_vocab.pad)
             words = words.masked_fill(drop, self.word_vocab.unk)
         logits = model(words, batch.lengths)
-        return F.cross_entropy(logits.flatten(0, 1), batch.tags.flatten(), ignore_index=IGNORE)
+        return F.cross_entropy(
+            logits.flatten(0, 1),
+            batch.tags.flatten(),
+            ignore_index=IGNORE,
+            label_smoothing=self.cfg.train.label_smoothing,
+        )
 
     def predictions(self, model: nn.Module, dataset: TaggedSentences) -> tuple[Tensor, Tensor, Tensor, float]:
         """Predicted and true tag ids and the kinds of every word of a split (flat), and the mean loss."""

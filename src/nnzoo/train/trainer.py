@@ -73,6 +73,8 @@ class Trainer:
                 f"train.monitor {train.monitor!r} is not a metric of task {task.name!r}; "
                 f"its metrics: {', '.join(task.metric_names)}"
             )
+        if train.label_smoothing and not task.label_smoothing_applies:
+            raise ConfigError(f"train.label_smoothing applies to classification losses; task {task.name!r} has none")
         for split in ("train", "val"):
             if split not in data or len(data[split]) == 0:
                 raise ConfigError(f"the {split} split is empty; check the data.* fractions")
