@@ -213,7 +213,7 @@ class GANTask(Task):
         )
         n = min(self.cfg.eval.samples, len(data[split]))
         _, generated_classes = self.judge(self.generate(model, n, SAMPLE_SEED))
-        real_classes = data[split].labels[:n]
+        _, real_classes = self.judge(data[split].images[:n])  # judged the same way, not the true labels
         paths.append(
             plot_class_histogram(
                 {"generated": generated_classes, f"real ({split})": real_classes},
