@@ -211,3 +211,21 @@ def load_image_file(path: str | Path, size: tuple[int, int]) -> Tensor:
     canvas = Image.new("L", (width, height), 0)
     canvas.paste(grey, ((width - grey.width) // 2, (height - grey.height) // 2))
     return torch.from_numpy(np.asarray(canvas, dtype=np.float32) / 255).unsqueeze(0)
+
+
+NOISES = ("gaussian", "salt-and-pepper")
+
+
+def add_noise(images: Tensor, kind: str, level: float, generator: torch.Generator | None = None) -> Tensor:
+    """A noisy copy of images in [0, 1], still in [0, 1].
+
+    * ``gaussian``: add N(0, level²) to every pixel, then clip;
+    * ``salt-and-pepper``: set each pixel, with probability ``level``, to 0 or 1 (equally likely).
+    """
+    if kind not in NOISES:
+        raise ValueError(f"unknown noise {kind!r}; choose one of {', '.join(NOISES)}")
+    if kind == "gaussian":
+        return (images + level * torch.randn(images.shape, generator=generator)).clamp_(0, 1)
+    hit = torch.rand(images.shape, generator=generator) < level
+    salt = torch.rand(images.shape, generator=generator) < 0.5
+    return torch.where(hit, salt.to(images.dtype), images)

@@ -4,6 +4,7 @@ from nnzoo.tasks import (  # noqa: F401  (each module registers its task)
     charlm,
     classify_images,
     classify_text,
+    denoise,
     forecast,
     g2p,
     gan,

@@ -1,0 +1,112 @@
+"""The U-Net and task ``denoise``: shapes, heads, gradients, the noise, the metrics, a metric-gated run, errors."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from skimage.metrics import peak_signal_noise_ratio
+
+from conftest import train_run
+from nnzoo.config import resolve_run_config
+from nnzoo.data.images import add_noise
+from nnzoo.errors import ConfigError
+from nnzoo.nn.unet import UNet
+from nnzoo.tasks.denoise import Denoise, image_quality
+
+
+@pytest.mark.parametrize(("depth", "size"), [(1, 6), (2, 28), (3, 16), (4, 32)])
+def test_every_head_has_the_input_size(depth, size):
+    model = UNet(2, {"velocity": 1, "edges": 1, "classes": 5}, depth=depth, base_channels=4).eval()
+    out = model(torch.randn(3, 2, size, 2 * size))
+    assert {name: tuple(y.shape) for name, y in out.items()} == {
+        "velocity": (3, 1, size, 2 * size),
+        "edges": (3, 1, size, 2 * size),
+        "classes": (3, 5, size, 2 * size),
+    }
+
+
+def test_without_skips_the_decoder_sees_only_the_bottleneck():
+    with_skips, without = UNet(1, {"y": 1}, 2, 8), UNet(1, {"y": 1}, 2, 8, skip=False)
+    # The decoder's first convolutions read 2w channels with skips (encoder maps + upsampled), w without.
+    assert with_skips.merge[0][0].in_channels == 16 and without.merge[0][0].in_channels == 8
+    assert sum(p.numel() for p in without.parameters()) < sum(p.numel() for p in with_skips.parameters())
+
+
+def test_unet_gradients_match_finite_differences():
+    torch.manual_seed(0)
+    model = UNet(1, {"y": 2}, depth=1, base_channels=2).double()
+    x = torch.randn(2, 1, 4, 4, dtype=torch.double, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda x: model(x)["y"], (x,))
+
+
+def test_bad_sizes_and_channels_are_clear_errors():
+    model = UNet(1, {"y": 1}, depth=3, base_channels=4)
+    with pytest.raises(ValueError, match=r"divisible by 8, got 28×28"):
+        model(torch.randn(1, 1, 28, 28))
+    with pytest.raises(ValueError, match=r"expects \(batch, 1, height, width\), got \(1, 3, 32, 32\)"):
+        model(torch.randn(1, 3, 32, 32))
+    with pytest.raises(ValueError, match="at least one head"):
+        UNet(1, {})
+    with pytest.raises(ConfigError, match=r"data\.level must be in \(0, 1\)"):
+        resolve_run_config(task="denoise", overrides=["data.level=1.5"])
+
+
+def test_noise_has_the_requested_strength():
+    grey = torch.full((200, 1, 28, 28), 0.5)
+    generator = torch.Generator().manual_seed(0)
+    gaussian = add_noise(grey, "gaussian", 0.1, generator)
+    assert float((gaussian - grey).std()) == pytest.approx(0.1, rel=0.02)
+    salted = add_noise(grey, "salt-and-pepper", 0.2, generator)
+    changed = salted != grey
+    assert float(changed.double().mean()) == pytest.approx(0.2, rel=0.02)
+    assert set(salted[changed].unique().tolist()) == {0.0, 1.0}
+    with pytest.raises(ValueError, match="unknown noise 'speckle'"):
+        add_noise(grey, "speckle", 0.1)
+
+
+def test_psnr_and_ssim_agree_with_scikit_image():
+    clean = torch.rand(4, 1, 28, 28)
+    shifted = (clean + 0.1).clamp(0, 1)
+    scores = image_quality(shifted, clean)
+    expected = np.mean(
+        [peak_signal_noise_ratio(c[0], s[0], data_range=1.0) for c, s in zip(clean.numpy(), shifted.numpy())]
+    )
+    assert scores["psnr"] == pytest.approx(expected, rel=1e-6)
+    assert image_quality(clean, clean) == {"psnr": 100.0, "ssim": pytest.approx(1.0)}
+
+
+def test_evaluation_noise_is_fixed_and_training_noise_is_fresh():
+    cfg = resolve_run_config(task="denoise", overrides=["data.max_train=50"])
+    first, second = Denoise(cfg).build_data(), Denoise(cfg).build_data()
+    assert torch.equal(first["val"].noisy, second["val"].noisy)
+    assert not torch.equal(first["val"].noisy[:50], first["test"].noisy[:50])
+    one, two = first["train"].__getitems__([0, 1]), first["train"].__getitems__([0, 1])
+    assert torch.equal(one.clean, two.clean) and not torch.equal(one.noisy, two.noisy)
+
+
+@pytest.fixture(scope="module")
+def short_run(tmp_path_factory):
+    """The U-Net on 3,000 Fashion-MNIST images for 2 epochs (seconds)."""
+    run = tmp_path_factory.mktemp("denoise") / "unet"
+    return train_run(run, "denoise", "unet", "data.max_train=3000", "train.epochs=2", "model.base_channels=8")
+
+
+def test_a_short_run_beats_the_classical_filters(cli, short_run):
+    code, out, _ = cli("eval", short_run, "--split", "test", "--quiet")
+    result = json.loads((short_run / "eval_test.json").read_text())
+    metrics, baselines = result["metrics"], result["baselines"]
+    assert code == 0 and metrics["psnr"] > baselines["median filter 3×3"]["psnr"] + 0.5, out
+    assert metrics["ssim"] > baselines["noisy input"]["ssim"] + 0.1
+    assert (short_run / "figures" / "examples_test.png").is_file()
+
+
+def test_predict_writes_a_denoised_image(cli, short_run, tmp_path):
+    noisy = (np.random.default_rng(0).random((28, 28)) * 255).astype(np.uint8)
+    Image.fromarray(noisy).save(tmp_path / "noisy.png")
+    code, out, _ = cli("predict", short_run, tmp_path / "noisy.png", "--out-dir", tmp_path)
+    assert code == 0 and out.strip().endswith("noisy.denoised.png")
+    assert np.asarray(Image.open(tmp_path / "noisy.denoised.png")).shape == (28, 28)
