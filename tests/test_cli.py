@@ -123,7 +123,8 @@ def test_predict_help_shows_the_task_options(trained):
         (["train", "regression", "--set", "model.depth=3"], "unknown key 'model.depth'; valid keys in [model]: name"),
         (
             ["train", "classify", "--quiet"],
-            "unknown task 'classify'; registered tasks: charlm, classify-images, classify-text, forecast, g2p, gan",
+            "unknown task 'classify'; registered tasks: "
+            "charlm, classify-images, classify-text, denoise, forecast, g2p, gan",
         ),
         (
             ["train", "regression", "--model", "cnn"],
