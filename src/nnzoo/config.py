@@ -156,6 +156,21 @@ def check_split_fractions(val_fraction: float, test_fraction: float) -> None:
     )
 
 
+@dataclass
+class ImageDataConfig(DataConfig):
+    """The data section shared by the image tasks (``nnzoo.data.images.image_splits``); each task narrows
+    ``dataset`` to the data sets it accepts and adds its own fields."""
+
+    dataset: str = "fashion-mnist"
+    val_fraction: float = 0.1  # of the training images (Fashion-MNIST) or of all images (the other data sets)
+    test_fraction: float = 0.2  # the other data sets only: Fashion-MNIST has its official test set
+    max_train: int = 0  # keep the first N training images, for quick runs; 0: all
+
+    def __post_init__(self) -> None:
+        check_split_fractions(self.val_fraction, self.test_fraction)
+        _require(self.max_train >= 0, "data.max_train must be >= 0 (0: all training images)")
+
+
 # --------------------------------------------------------------------------------------------------------------
 # Dataclass <-> dict with type checking
 # --------------------------------------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from nnzoo.config import DataConfig, ModelConfig, check_split_fractions
+from nnzoo.config import ImageDataConfig, ModelConfig
 from nnzoo.data.images import (
     ImageBatch,
     LabelledImages,
@@ -40,18 +40,15 @@ from nnzoo.tasks.base import Splits, Task
 
 
 @dataclass
-class ClassifyImagesData(DataConfig):
+class ClassifyImagesData(ImageDataConfig):
     dataset: Literal["fashion-mnist", "mnist", "digits"] = "fashion-mnist"
-    val_fraction: float = 0.1  # of the training images (Fashion-MNIST) or of all images (mnist, digits)
-    test_fraction: float = 0.2  # mnist and digits only: Fashion-MNIST has its official test set
-    max_train: int = 0  # keep the first N training images, for quick runs; 0: all
     image_size: int = 0  # resize to N × N pixels (e.g. 28 for LeNet-5 on the 8 × 8 digits); 0: as stored
     augment: bool = False  # random shifts of up to 2 pixels (and left-right flips for clothes) while training
 
     def __post_init__(self) -> None:
-        check_split_fractions(self.val_fraction, self.test_fraction)
-        if self.max_train < 0 or self.image_size < 0:
-            raise ConfigError("data.max_train and data.image_size must be >= 0 (0: all images, stored size)")
+        super().__post_init__()
+        if self.image_size < 0:
+            raise ConfigError("data.image_size must be >= 0 (0: the stored size)")
 
 
 @dataclass

@@ -24,7 +24,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 from torch.utils.data import Dataset
 
-from nnzoo.config import DataConfig, ModelConfig, check_split_fractions
+from nnzoo.config import ImageDataConfig, ModelConfig
 from nnzoo.data.images import add_noise, image_splits, load_image_file
 from nnzoo.errors import ConfigError
 from nnzoo.nn.unet import UNet
@@ -35,18 +35,15 @@ EVAL_NOISE_SEED = {"train": 0, "val": 1, "test": 2}
 
 
 @dataclass
-class DenoiseData(DataConfig):
+class DenoiseData(ImageDataConfig):
     dataset: Literal["fashion-mnist", "mnist"] = "fashion-mnist"
     noise: Literal["gaussian", "salt-and-pepper"] = "gaussian"
     level: float = 0.3  # σ of the Gaussian noise, or the share of salt-and-pepper pixels
-    val_fraction: float = 0.1  # of the training images (Fashion-MNIST) or of all images (mnist)
-    test_fraction: float = 0.2  # mnist only: Fashion-MNIST has its official test set
-    max_train: int = 0  # keep the first N training images, for quick runs; 0: all
 
     def __post_init__(self) -> None:
-        check_split_fractions(self.val_fraction, self.test_fraction)
-        if not 0 < self.level < 1 or self.max_train < 0:
-            raise ConfigError(f"data.level must be in (0, 1) (got {self.level}) and data.max_train >= 0")
+        super().__post_init__()
+        if not 0 < self.level < 1:
+            raise ConfigError(f"data.level must be in (0, 1), got {self.level}")
 
 
 @dataclass

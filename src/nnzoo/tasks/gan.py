@@ -29,7 +29,7 @@ import torch
 from torch import Tensor, nn
 
 from nnzoo import metrics
-from nnzoo.config import DataConfig, EvalConfig, ModelConfig, check_split_fractions
+from nnzoo.config import EvalConfig, ImageDataConfig, ModelConfig
 from nnzoo.data.images import ImageBatch, LabelledImages, class_names, image_splits
 from nnzoo.errors import ConfigError, UserError
 from nnzoo.nn.gan import GAN, adversarial_losses, slerp
@@ -41,16 +41,8 @@ SAMPLE_SEED = 1  # the latent points of the Fréchet distance and of the figures
 
 
 @dataclass
-class GANData(DataConfig):
+class GANData(ImageDataConfig):
     dataset: Literal["fashion-mnist", "mnist"] = "fashion-mnist"
-    val_fraction: float = 0.1  # of the training images (Fashion-MNIST) or of all images (mnist)
-    test_fraction: float = 0.2  # mnist only: Fashion-MNIST has its official test set
-    max_train: int = 0  # keep the first N training images, for quick runs; 0: all
-
-    def __post_init__(self) -> None:
-        check_split_fractions(self.val_fraction, self.test_fraction)
-        if self.max_train < 0:
-            raise ConfigError("data.max_train must be >= 0 (0: all training images)")
 
 
 @dataclass
