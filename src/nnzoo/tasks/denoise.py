@@ -133,11 +133,12 @@ class Denoise(Task):
     def loss(self, model: nn.Module, batch: NoisyBatch) -> Tensor:
         return F.mse_loss(model(batch.noisy)["image"], batch.clean)
 
-    def denoised(self, model: nn.Module, dataset: NoisyImages) -> Tensor:
-        return torch.cat([model(b.noisy)["image"].float().clamp(0, 1).cpu() for b in self.batches(dataset, 500)])
+    def denoised(self, model: nn.Module, noisy: Tensor) -> Tensor:
+        """The model's clean images (N, C, H, W) in [0, 1], on the CPU, for noisy images in [0, 1]."""
+        return torch.cat([model(x.to(self.device))["image"].float().clamp(0, 1).cpu() for x in noisy.split(500)])
 
     def evaluate(self, model: nn.Module, dataset: NoisyImages) -> dict[str, float]:
-        output = self.denoised(model, dataset)
+        output = self.denoised(model, dataset.noisy)
         return {"loss": float(F.mse_loss(output, dataset.clean)), **image_quality(output, dataset.clean)}
 
     def baselines(self, data: Splits, split: str) -> dict[str, dict[str, float]]:
@@ -159,10 +160,8 @@ class Denoise(Task):
         """``examples_{split}.png``: noisy, denoised and clean versions of 10 images of the split."""
         from nnzoo.viz.images import plot_image_grid
 
-        dataset = data[split]
-        first = NoisyImages(dataset.clean[:10], self.info["noise"], self.info["level"])
-        first.noisy = dataset.noisy[:10]
-        rows = torch.cat([first.noisy, self.denoised(model, first), first.clean])
+        noisy, clean = data[split].noisy[:10], data[split].clean[:10]
+        rows = torch.cat([noisy, self.denoised(model, noisy), clean])
         title = f"{self.cfg.model.name} (skip={self.cfg.model.skip}), {self.info['noise']} noise {self.info['level']}"
         path = folder / f"examples_{split}.png"
         return [plot_image_grid(rows, path, columns=10, row_labels=["noisy", "denoised", "clean"], title=title)]
@@ -176,9 +175,9 @@ class Denoise(Task):
         from PIL import Image
 
         _, height, width = self.info["image_shape"]
-        images = torch.stack([load_image_file(path, (height, width)) for path in args.images]).to(self.device)
+        images = torch.stack([load_image_file(path, (height, width)) for path in args.images])
         with torch.no_grad():
-            output = model(images)["image"].float().clamp(0, 1).cpu()
+            output = self.denoised(model, images)
         args.out_dir.mkdir(parents=True, exist_ok=True)
         lines = []
         for path, image in zip(args.images, output):
