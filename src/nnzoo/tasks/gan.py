@@ -145,8 +145,12 @@ class GANTask(Task):
 
     def generate(self, model: GAN, n: int, seed: int) -> Tensor:
         """n images in [0, 1] from the latent points drawn with ``seed``."""
-        noise = model.noise(n, torch.Generator().manual_seed(seed))
-        return torch.cat([(model(z).float().cpu() + 1) / 2 for z in noise.split(500)])
+        return self.draw(model, model.noise(n, torch.Generator().manual_seed(seed)))
+
+    @staticmethod
+    def draw(model: GAN, z: Tensor) -> Tensor:
+        """The generator's images of latent points z, mapped from its [-1, 1] to [0, 1], on the CPU."""
+        return torch.cat([(model(chunk).float().cpu() + 1) / 2 for chunk in z.split(500)])
 
     def scores(self, generated: Tensor, real: Tensor) -> dict[str, float]:
         fake_features, fake_classes = self.judge(generated)
@@ -196,8 +200,7 @@ class GANTask(Task):
         ]
         ends = model.noise(16, torch.Generator().manual_seed(SAMPLE_SEED + 1))
         walks = torch.cat([slerp(ends[2 * i], ends[2 * i + 1], 10) for i in range(8)])
-        with torch.no_grad():
-            interpolated = (model(walks).float().cpu() + 1) / 2
+        interpolated = self.draw(model, walks)
         paths.append(
             plot_image_grid(
                 interpolated, folder / "interpolation.png", columns=10, title=f"{title}: z from left to right"
