@@ -67,6 +67,27 @@ class TransformerEncoderConfig(TransformerSizes):
 
 
 @dataclass
+class UNetConfig(ModelConfig):
+    """The U-Net of the image-to-image tasks (``nnzoo.nn.unet.UNet``); each task decides its heads."""
+
+    depth: int = 2  # poolings: 28 × 28 images allow two (28 -> 14 -> 7)
+    base_channels: int = 16
+    skip: bool = True  # false: the plain encoder-decoder of the ablation
+
+    def __post_init__(self) -> None:
+        _require(self.depth >= 1 and self.base_channels >= 1, "model.depth and model.base_channels must be >= 1")
+
+    def check_fits(self, height: int, width: int) -> None:
+        """A clear error, before training, if the images cannot pass ``depth`` 2 × 2 poolings exactly."""
+        factor = 2**self.depth
+        _require(
+            height % factor == 0 and width % factor == 0,
+            f"a U-Net of model.depth={self.depth} needs a height and width divisible by {factor}, not "
+            f"{height}×{width}: lower model.depth",
+        )
+
+
+@dataclass
 class DataConfig:
     """Base of every task's data configuration."""
 

@@ -89,6 +89,40 @@ def classification_scores(predicted: Tensor, labels: Tensor, num_classes: int) -
     return {"accuracy": float((predicted == labels).double().mean()), "f1": sum(f1s) / num_classes}
 
 
+def segmentation_scores(counts: Tensor) -> dict[str, float]:
+    r"""Scores of a segmentation from its pixel confusion matrix ``counts`` (true class × predicted class):
+    pixel accuracy, and the means over classes of
+
+    .. math::
+        \text{IoU}_c = \frac{TP_c}{TP_c + FP_c + FN_c}, \qquad \text{Dice}_c = \frac{2\,TP_c}{2\,TP_c + FP_c + FN_c}
+
+    A class that is neither in the truth nor in the prediction has no score and is left out of the means."""
+    counts = counts.double()
+    tp, fp, fn = counts.diag(), counts.sum(0) - counts.diag(), counts.sum(1) - counts.diag()
+    present = tp + fp + fn > 0
+    return {
+        "pixel_accuracy": float(tp.sum() / counts.sum()),
+        "mean_iou": float((tp / (tp + fp + fn))[present].mean()),
+        "mean_dice": float((2 * tp / (2 * tp + fp + fn))[present].mean()),
+    }
+
+
+def mean_ssim(images: Tensor, references: Tensor, data_range: float) -> float:
+    """Mean structural similarity (Wang et al. 2004; scikit-image's ``structural_similarity``) of images (N, H, W)
+    against references of the same shape, with pixel values spanning ``data_range``."""
+    from skimage.metrics import structural_similarity
+
+    pairs = zip(images.double().cpu().numpy(), references.double().cpu().numpy())
+    return sum(structural_similarity(a, b, data_range=data_range) for a, b in pairs) / len(images)
+
+
+def iou_per_class(counts: Tensor) -> Tensor:
+    """IoU of each class (NaN for a class neither true nor predicted) from a true × predicted confusion matrix."""
+    counts = counts.double()
+    tp = counts.diag()
+    return tp / (counts.sum(0) + counts.sum(1) - tp)
+
+
 def frechet_distance(features_a: Tensor, features_b: Tensor) -> float:
     r"""Fréchet distance between Gaussians fitted to two sets of feature vectors (N, F), the formula of FID
     (Heusel et al. 2017):

@@ -9,6 +9,8 @@ from nnzoo.tasks import (  # noqa: F401  (each module registers its task)
     g2p,
     gan,
     regression,
+    segment,
+    seismic,
     tagging,
     translate,
 )

@@ -24,9 +24,10 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 from torch.utils.data import Dataset
 
-from nnzoo.config import ImageDataConfig, ModelConfig
+from nnzoo.config import ImageDataConfig, UNetConfig
 from nnzoo.data.images import add_noise, image_splits, load_image_file
 from nnzoo.errors import ConfigError
+from nnzoo.metrics import mean_ssim
 from nnzoo.nn.unet import UNet
 from nnzoo.registry import register_model, register_task
 from nnzoo.tasks.base import Splits, Task
@@ -46,23 +47,10 @@ class DenoiseData(ImageDataConfig):
             raise ConfigError(f"data.level must be in (0, 1), got {self.level}")
 
 
-@dataclass
-class UNetConfig(ModelConfig):
-    depth: int = 2  # 28 × 28 images allow two poolings (28 -> 14 -> 7)
-    base_channels: int = 16
-    skip: bool = True  # false: the plain encoder-decoder of the ablation
-
-    def __post_init__(self) -> None:
-        if self.depth < 1 or self.base_channels < 1:
-            raise ConfigError("model.depth and model.base_channels must be >= 1")
-
-
 @register_model("denoise", "unet", config=UNetConfig)
 def build_unet(cfg: UNetConfig, info: dict) -> nn.Module:
     """U-Net with one head, the clean image; model.skip=false gives the plain autoencoder."""
-    size = info["image_shape"][1]
-    if size % 2**cfg.depth:
-        raise ConfigError(f"a U-Net of depth {cfg.depth} needs a size divisible by {2**cfg.depth}, not {size}")
+    cfg.check_fits(*info["image_shape"][1:])
     return UNet(info["image_shape"][0], {"image": info["image_shape"][0]}, cfg.depth, cfg.base_channels, cfg.skip)
 
 
@@ -189,12 +177,6 @@ class Denoise(Task):
 
 def image_quality(images: Tensor, clean: Tensor) -> dict[str, float]:
     """Mean PSNR (dB, for pixels in [0, 1]; an exact copy counts as 100 dB) and mean SSIM over the images."""
-    from skimage.metrics import structural_similarity
-
     mse = (images - clean).double().square().flatten(1).mean(1)
     psnr = torch.where(mse > 0, 10 * torch.log10(1 / mse.clamp(min=1e-10)), torch.full_like(mse, 100.0))
-    ssim = [
-        structural_similarity(a[0], b[0], data_range=1.0)
-        for a, b in zip(images.double().numpy(), clean.double().numpy())
-    ]
-    return {"psnr": float(psnr.mean()), "ssim": float(np.mean(ssim))}
+    return {"psnr": float(psnr.mean()), "ssim": mean_ssim(images[:, 0], clean[:, 0], 1.0)}

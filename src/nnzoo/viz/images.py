@@ -6,6 +6,7 @@ import math
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 import torch
 from matplotlib.figure import Figure
 from torch import Tensor
@@ -108,4 +109,42 @@ def plot_class_histogram(labels: dict[str, Tensor], class_names: Sequence[str], 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
+    return path
+
+
+def plot_segmentations(
+    images: Tensor, masks: dict[str, Tensor], class_names: Sequence[str], path: str | Path, title: str
+) -> Path:
+    """Images (N, 1, H, W) in the first row, then one row per entry of ``masks`` (e.g. truth, prediction), each a
+    class map (N, H, W) laid over its grey image in a colour per class (class 0, the background, stays clear);
+    a legend names the classes that occur."""
+    import matplotlib
+    from matplotlib.patches import Patch
+
+    images = images.detach().float().cpu()[:, 0].numpy()
+    colors = matplotlib.colormaps["tab20"].colors
+    n, rows = len(images), 1 + len(masks)
+    fig = Figure(figsize=(1.3 * n + 1.2, 1.3 * rows + 1.0), layout="constrained")
+    axes = fig.subplots(rows, n, squeeze=False)
+    shown: set[int] = set()
+    for row, (label, classes) in enumerate([("image", None), *masks.items()]):
+        axes[row, 0].set_ylabel(label, fontsize=8)
+        for i, ax in enumerate(axes[row]):
+            ax.set_xticks([])
+            ax.set_yticks([])
+            ax.imshow(images[i], cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+            if classes is None:
+                continue
+            mask = classes[i].cpu().numpy()
+            overlay = np.zeros((*mask.shape, 4))
+            for c in np.unique(mask[mask > 0]):
+                overlay[mask == c] = (*colors[(c - 1) % len(colors)], 0.6)
+                shown.add(int(c))
+            ax.imshow(overlay, interpolation="nearest")
+    handles = [Patch(color=colors[(c - 1) % len(colors)], label=class_names[c]) for c in sorted(shown)]
+    fig.legend(handles=handles, loc="outside lower center", ncol=min(6, max(1, len(handles))), fontsize=7)
+    fig.suptitle(title, fontsize=10)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
     return path

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# The README's seismic-inversion comparison (recipes/seismic): the same U-Net with one head (velocity) and with two
+# (velocity + edges), the same data and budget, side by side with one CPU thread each; then the test split (1,000
+# examples) as a Markdown table with the 1-D baseline. Runs that already have a checkpoint are resumed.
+# About 40 minutes on 2 CPU cores.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+NNZOO=${NNZOO:-.venv/bin/nnzoo}
+OUT=${OUT:-runs/seismic}
+
+source scripts/lib.sh
+
+.venv/bin/python -c "from nnzoo.tasks.seismic import Seismic; print(Seismic.prepare_data())"  # generate the data once
+OMP_NUM_THREADS=1 train_or_resume "$OUT/velocity-only" --recipe recipes/seismic/velocity-only.toml & first=$!
+OMP_NUM_THREADS=1 train_or_resume "$OUT/two-heads" --recipe recipes/seismic/two-heads.toml & second=$!
+wait "$first" "$second"
+echo "Seismic inversion, test split:"
+"$NNZOO" eval "$OUT/velocity-only" "$OUT/two-heads" --split test --markdown --quiet
