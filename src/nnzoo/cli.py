@@ -1,4 +1,4 @@
-"""The ``nnzoo`` command: list, train, eval, predict, data.
+"""The ``nnzoo`` command: list, train, eval, predict, data, experiment.
 
 Errors in what the user gave (a bad key, a missing file, a wrong row) print one line and exit with 2; a training
 run whose loss became NaN or infinite exits with 3 after keeping its last good checkpoint.
@@ -113,6 +113,18 @@ def build_parser() -> argparse.ArgumentParser:
     p = _command(commands, "data", "load every task's data sets once (offline) and print a summary", ["nnzoo data"])
     p.add_argument("--quiet", action="store_true", help="print only failures")
     p.set_defaults(run=cmd_data)
+
+    p = _command(
+        commands,
+        "experiment",
+        "measure one of the notes' claims (or all); write RUN_DIR/NAME/results.json and figures",
+        ["nnzoo experiment gradients", "nnzoo experiment all --budget small --out-dir runs/experiments"],
+    )
+    p.add_argument("names", nargs="+", metavar="NAME", help="gradients, parallel, or all")
+    p.add_argument("--budget", default="small", help="tiny (seconds), small (default; minutes) or full")
+    p.add_argument("--out-dir", type=Path, default=Path("runs/experiments"), help="default: runs/experiments")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.set_defaults(run=cmd_experiment)
     return parser
 
 
@@ -274,6 +286,20 @@ def cmd_data(args: argparse.Namespace) -> int:
         summary = task.prepare_data()
         if not args.quiet:
             print(f"{name}: {summary}")
+    return 0
+
+
+def cmd_experiment(args: argparse.Namespace) -> int:
+    from nnzoo.experiments import EXPERIMENTS, run_experiment
+    from nnzoo.train.runtime import resolve_device
+
+    names = sorted(EXPERIMENTS) if args.names == ["all"] else args.names
+    device = resolve_device(args.device)
+    for name in names:
+        results = run_experiment(name, args.budget, args.out_dir / name, device)
+        print(f"{name} ({results['seconds']:.0f} s, {args.out_dir / name}/results.json)")
+        print(f"  claim: {results['claim']}")
+        print(f"  measured: {results['answer']}")
     return 0
 
 

@@ -1,0 +1,123 @@
+"""Experiment ``parallel``: recurrent layers compute step after step, self-attention all positions at once.
+
+For each sequence length L, one forward and backward pass over a batch of sequences (B, L, d), timed (median of
+``repeats`` after a warm-up) for our Elman RNN, LSTM and GRU layers and one Transformer encoder layer of about the
+same number of parameters as the LSTM (d_model = d, 4 heads, feed-forward 2d: 4d² + 4d² weights against the
+LSTM's 8d²). The recurrent layers need L dependent steps, each a small matrix product; the encoder layer needs a
+few large products, but its attention costs O(L²). The crossover is the first length at which the order of a
+recurrent layer and the encoder layer flips.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from pathlib import Path
+
+import torch
+from matplotlib.figure import Figure
+from torch import nn
+
+from nnzoo.experiments.base import register_experiment
+from nnzoo.nn.recurrent import GRU, LSTM, RNN
+from nnzoo.nn.transformer import TransformerEncoderLayer
+
+SETTINGS = {
+    "tiny": {"lengths": [8, 32], "batch": 4, "width": 16, "repeats": 2},
+    "small": {"lengths": [16, 64, 256, 1024], "batch": 8, "width": 64, "repeats": 3},
+    "full": {"lengths": [16, 32, 64, 128, 256, 512, 1024, 2048], "batch": 8, "width": 64, "repeats": 5},
+}
+RECURRENT = ("rnn", "lstm", "gru")
+
+
+class Recurrent(nn.Module):
+    """A recurrent layer that returns only its output sequence, like the encoder layer."""
+
+    def __init__(self, layer: nn.Module):
+        super().__init__()
+        self.layer = layer
+
+    def forward(self, x):
+        return self.layer(x)[0]
+
+
+def models(width: int) -> dict[str, nn.Module]:
+    return {
+        "rnn": Recurrent(RNN(width, width, batch_first=True)),
+        "lstm": Recurrent(LSTM(width, width, batch_first=True)),
+        "gru": Recurrent(GRU(width, width, batch_first=True)),
+        "transformer": TransformerEncoderLayer(width, 4, 2 * width, dropout=0.0, batch_first=True),
+    }
+
+
+def forward_backward_ms(model: nn.Module, x: torch.Tensor, repeats: int) -> float:
+    """Median wall time (ms) of model(x).sum().backward(), after one warm-up pass."""
+    times = []
+    for attempt in range(repeats + 1):
+        if x.is_cuda:
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        model(x).sum().backward()
+        if x.is_cuda:
+            torch.cuda.synchronize()
+        if attempt:  # the first pass warms up caches and allocators
+            times.append(1000 * (time.perf_counter() - start))
+    return statistics.median(times)
+
+
+@register_experiment(
+    "parallel",
+    "RNNs compute step after step; self-attention processes the whole sequence at once, so it is faster on long "
+    "sequences.",
+)
+def run(budget: str, folder: Path, device: torch.device) -> dict:
+    settings = SETTINGS[budget]
+    torch.manual_seed(0)
+    layers = {name: model.to(device) for name, model in models(settings["width"]).items()}
+    timings: dict[str, list[float]] = {name: [] for name in layers}
+    for length in settings["lengths"]:
+        x = torch.randn(settings["batch"], length, settings["width"], device=device)
+        for name, model in layers.items():
+            timings[name].append(forward_backward_ms(model, x, settings["repeats"]))
+    crossovers = {name: crossover(settings["lengths"], timings[name], timings["transformer"]) for name in RECURRENT}
+    parameters = {name: sum(p.numel() for p in model.parameters()) for name, model in layers.items()}
+    figure = plot_timings(settings, timings, device, folder / "timings.png")
+    return {
+        "settings": settings,
+        "measurements": {"ms": timings, "parameters": parameters, "crossover": crossovers},
+        "answer": answer(settings["lengths"], timings, crossovers, device),
+        "figures": [figure],
+    }
+
+
+def crossover(lengths: list[int], recurrent_ms: list[float], attention_ms: list[float]) -> int | None:
+    """The first length at which the faster of the two changes, or None if it never does."""
+    faster = [a < r for r, a in zip(recurrent_ms, attention_ms)]
+    for index in range(1, len(faster)):
+        if faster[index] != faster[index - 1]:
+            return lengths[index]
+    return None
+
+
+def answer(lengths: list[int], timings: dict, crossovers: dict, device: torch.device) -> str:
+    parts = []
+    for name in RECURRENT:
+        ratios = ", ".join(f"L={n}: {r / a:.1f}×" for n, r, a in zip(lengths, timings[name], timings["transformer"]))
+        flip = f"the order flips at L = {crossovers[name]}" if crossovers[name] else "the order never flips"
+        parts.append(f"{name} time / Transformer time: {ratios} ({flip})")
+    return f"Forward + backward on {device}. " + "; ".join(parts) + "."
+
+
+def plot_timings(settings: dict, timings: dict, device: torch.device, path: Path) -> Path:
+    fig = Figure(figsize=(6, 4.2), layout="constrained")
+    ax = fig.subplots()
+    for name, values in timings.items():
+        ax.loglog(settings["lengths"], values, marker="o", label=name)
+    ax.set(
+        xlabel="sequence length L",
+        ylabel="forward + backward (ms)",
+        title=f"batch {settings['batch']}, width {settings['width']}, on {device}",
+    )
+    ax.legend()
+    fig.savefig(path, dpi=100)
+    return path

@@ -1,0 +1,82 @@
+"""``nnzoo experiment``: every experiment at the tiny budget (schema, figures, the robust signs), and the pieces."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from torch.nn import functional as F
+
+from nnzoo.data.memory_tasks import ADDING_CONSTANT_MSE, adding_problem
+from nnzoo.experiments import EXPERIMENTS
+from nnzoo.experiments.gradients import AddingModel, state_gradient_norms
+from nnzoo.experiments.parallel import crossover
+
+SCHEMA = {"experiment", "claim", "budget", "settings", "measurements", "answer", "figures", "seconds", "machine"}
+
+
+@pytest.fixture(scope="module")
+def tiny_results(tmp_path_factory):
+    from nnzoo.cli import main
+
+    folder = tmp_path_factory.mktemp("experiments")
+    assert main(["experiment", "all", "--budget", "tiny", "--out-dir", str(folder)]) == 0
+    return folder
+
+
+@pytest.mark.parametrize("name", sorted(EXPERIMENTS))
+def test_every_experiment_writes_its_results_and_figures(tiny_results, name):
+    results = json.loads((tiny_results / name / "results.json").read_text())
+    assert set(results) == SCHEMA and results["experiment"] == name and results["budget"] == "tiny"
+    assert results["answer"] and results["claim"]
+    assert results["figures"] and all((tiny_results / name / figure).is_file() for figure in results["figures"])
+
+
+def test_sigmoid_starves_the_first_layers(tiny_results):
+    # Robust at any budget: σ' <= 1/4, so every sigmoid layer shrinks the gradient; ReLU's derivative is 0 or 1.
+    depth = json.loads((tiny_results / "gradients" / "results.json").read_text())["measurements"]["through_depth"]
+    ratios = {name: r["log10_first_over_last_init"] for name, r in depth.items()}
+    assert min(ratios, key=ratios.get) == "sigmoid" and ratios["sigmoid"] < ratios["relu"] - 2
+
+
+def test_parallel_times_every_model_at_every_length(tiny_results):
+    results = json.loads((tiny_results / "parallel" / "results.json").read_text())
+    lengths = results["settings"]["lengths"]
+    for name in ("rnn", "lstm", "gru", "transformer"):
+        assert len(results["measurements"]["ms"][name]) == len(lengths)
+        assert all(ms > 0 for ms in results["measurements"]["ms"][name])
+
+
+def test_step_by_step_gradients_match_the_whole_sequence():
+    """Running the layer one step at a time gives the same prediction, and the same ∂L/∂h_T, as one call."""
+    torch.manual_seed(0)
+    model = AddingModel("lstm", 8)
+    x, y = adding_problem(5, 12, torch.Generator().manual_seed(0))
+    output, _ = model.recurrent(x)
+    last = output[:, -1].detach().requires_grad_()
+    loss = F.mse_loss(model.readout(last).squeeze(-1), y, reduction="sum")
+    (expected,) = torch.autograd.grad(loss, last)
+    norms = state_gradient_norms(model, x, y)
+    assert norms.shape == (12,)
+    assert float(norms[-1]) == pytest.approx(float(expected.norm(dim=-1).mean()), rel=1e-5)
+
+
+def test_adding_problem_marks_one_value_in_each_half():
+    x, y = adding_problem(1000, 50, torch.Generator().manual_seed(0))
+    markers = x[..., 1]
+    assert (markers.sum(1) == 2).all() and (markers[:, :25].sum(1) == 1).all()
+    assert torch.allclose(y, (x[..., 0] * markers).sum(1))
+    assert float(((y - 1) ** 2).mean()) == pytest.approx(ADDING_CONSTANT_MSE, rel=0.1)
+
+
+def test_crossover_names_the_first_flip():
+    assert crossover([16, 64, 256], [1.0, 2.0, 8.0], [0.5, 3.0, 20.0]) == 64
+    assert crossover([16, 64], [1.0, 2.0], [0.5, 1.0]) is None
+
+
+def test_unknown_experiment_and_budget_are_clear_errors(cli, tmp_path):
+    code, _, err = cli("experiment", "memroy", "--out-dir", tmp_path)
+    assert code == 2 and "unknown experiment 'memroy'; choose one of gradients, parallel or all" in err
+    code, _, err = cli("experiment", "parallel", "--budget", "huge", "--out-dir", tmp_path)
+    assert code == 2 and "unknown budget 'huge'; choose one of tiny, small, full" in err
