@@ -102,22 +102,32 @@ def state_gradient_norms(model: AddingModel, x: Tensor, y: Tensor) -> Tensor:
     return torch.stack([h.grad[0].norm(dim=-1).mean() for h in hidden_states]).detach()
 
 
-def train_adding(model: AddingModel, settings: dict, generator: torch.Generator) -> list[float]:
-    """Adam on fresh adding-problem batches; the training loss every 10 steps."""
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+def fit(model: nn.Module, optimizer: torch.optim.Optimizer, batch_loss, steps: int, clip: float = 0.0) -> list[float]:
+    """``steps`` optimiser steps on ``batch_loss()`` (a fresh batch each call); the mean loss of every 10 steps."""
     curve, window = [], []
-    for _ in range(settings["train_steps"]):
-        x, y = adding_problem(settings["batch"], settings["length"], generator)
-        loss = F.mse_loss(model(x), y)
+    for _ in range(steps):
+        loss = batch_loss()
         optimizer.zero_grad()
         loss.backward()
-        nn.utils.clip_grad_norm_(model.parameters(), 1.0)  # the ReLU RNN explodes without it
+        if clip:
+            nn.utils.clip_grad_norm_(model.parameters(), clip)
         optimizer.step()
         window.append(float(loss.detach()))
         if len(window) == 10:
             curve.append(sum(window) / 10)
             window = []
     return curve
+
+
+def train_adding(model: AddingModel, settings: dict, generator: torch.Generator) -> list[float]:
+    """Adam on fresh adding-problem batches, gradients clipped to norm 1 (the ReLU RNN explodes without it)."""
+
+    def batch_loss() -> Tensor:
+        x, y = adding_problem(settings["batch"], settings["length"], generator)
+        return F.mse_loss(model(x), y)
+
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    return fit(model, optimizer, batch_loss, settings["train_steps"], clip=1.0)
 
 
 def layer_gradient_norms(model: MLP, x: Tensor, y: Tensor) -> list[float]:
@@ -128,20 +138,15 @@ def layer_gradient_norms(model: MLP, x: Tensor, y: Tensor) -> list[float]:
 
 
 def train_mlp(model: MLP, train: tuple[Tensor, Tensor], steps: int, generator: torch.Generator) -> list[float]:
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    """Plain SGD with momentum on random batches of 64 training digits."""
     x, y = train
-    curve, window = [], []
-    for _ in range(steps):
+
+    def batch_loss() -> Tensor:
         index = torch.randint(0, len(y), (64,), generator=generator)
-        loss = F.cross_entropy(model(x[index]), y[index])
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        window.append(float(loss.detach()))
-        if len(window) == 10:
-            curve.append(sum(window) / 10)
-            window = []
-    return curve
+        return F.cross_entropy(model(x[index]), y[index])
+
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    return fit(model, optimizer, batch_loss, steps)
 
 
 @register_experiment(
