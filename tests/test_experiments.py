@@ -70,8 +70,9 @@ def test_adding_problem_marks_one_value_in_each_half():
     assert float(((y - 1) ** 2).mean()) == pytest.approx(ADDING_CONSTANT_MSE, rel=0.1)
 
 
-def test_crossover_names_the_first_flip():
+def test_crossover_is_where_the_recurrent_layer_stays_faster():
     assert crossover([16, 64, 256], [1.0, 2.0, 8.0], [0.5, 3.0, 20.0]) == 64
+    assert crossover([16, 64, 256], [1.0, 4.0, 8.0], [2.0, 3.0, 20.0]) == 256  # a noisy flip does not count
     assert crossover([16, 64], [1.0, 2.0], [0.5, 1.0]) is None
 
 

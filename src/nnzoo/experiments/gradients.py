@@ -66,6 +66,7 @@ SETTINGS = {
     },
 }
 ADDING_LR = 3e-3
+MLP_LR = 0.01  # 0.05 made the He-initialised PReLU and ELU networks diverge
 INITS = ("pytorch", "scaled")
 RECURRENT = ("rnn-tanh", "rnn-relu", "lstm", "gru")
 ACTIVATIONS = ("sigmoid", "relu", "leaky_relu", "prelu", "elu")
@@ -161,7 +162,7 @@ def train_mlp(model: MLP, train: tuple[Tensor, Tensor], steps: int, generator: t
         index = torch.randint(0, len(y), (64,), generator=generator)
         return F.cross_entropy(model(x[index]), y[index])
 
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    optimizer = torch.optim.SGD(model.parameters(), lr=MLP_LR, momentum=0.9)
     return fit(model, optimizer, batch_loss, steps)
 
 
@@ -220,7 +221,7 @@ def run(budget: str, folder: Path, device: torch.device) -> dict:
     figures = [plot_through_time(recurrent, settings, folder / "through_time.png")]
     figures.append(plot_through_depth(depth_results, settings, folder / "through_depth.png"))
     return {
-        "settings": {**settings, "adding_lr": ADDING_LR, "adding_constant_mse": ADDING_CONSTANT_MSE},
+        "settings": {**settings, "adding_lr": ADDING_LR, "mlp_lr": MLP_LR, "adding_constant_mse": ADDING_CONSTANT_MSE},
         "measurements": {"through_time": recurrent, "through_depth": depth_results},
         "answer": answer(recurrent, depth_results, settings),
         "figures": figures,

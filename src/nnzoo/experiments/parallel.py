@@ -4,8 +4,8 @@ For each sequence length L, one forward and backward pass over a batch of sequen
 ``repeats`` after a warm-up) for our Elman RNN, LSTM and GRU layers and one Transformer encoder layer of about the
 same number of parameters as the LSTM (d_model = d, 4 heads, feed-forward 2d: 4d² + 4d² weights against the
 LSTM's 8d²). The recurrent layers need L dependent steps, each a small matrix product; the encoder layer needs a
-few large products, but its attention costs O(L²). The crossover is the first length at which the order of a
-recurrent layer and the encoder layer flips.
+few large products, but its attention costs O(L²). The crossover is the shortest length from which a recurrent
+layer is faster than the encoder layer at every longer length tested.
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ from nnzoo.nn.transformer import TransformerEncoderLayer
 
 SETTINGS = {
     "tiny": {"lengths": [8, 32], "batch": 4, "width": 16, "repeats": 2},
-    "small": {"lengths": [16, 64, 256, 1024], "batch": 8, "width": 64, "repeats": 3},
-    "full": {"lengths": [16, 32, 64, 128, 256, 512, 1024, 2048], "batch": 8, "width": 64, "repeats": 5},
+    "small": {"lengths": [16, 32, 64, 128, 256, 512, 1024, 2048], "batch": 8, "width": 64, "repeats": 5},
+    "full": {"lengths": [16, 32, 64, 128, 256, 512, 1024, 2048, 4096], "batch": 32, "width": 128, "repeats": 10},
 }
 RECURRENT = ("rnn", "lstm", "gru")
 
@@ -91,19 +91,25 @@ def run(budget: str, folder: Path, device: torch.device) -> dict:
 
 
 def crossover(lengths: list[int], recurrent_ms: list[float], attention_ms: list[float]) -> int | None:
-    """The first length at which the faster of the two changes, or None if it never does."""
-    faster = [a < r for r, a in zip(recurrent_ms, attention_ms)]
-    for index in range(1, len(faster)):
-        if faster[index] != faster[index - 1]:
-            return lengths[index]
-    return None
+    """The shortest length from which the recurrent layer is faster at every longer length tested, or None if
+    the encoder layer is still faster at the longest."""
+    found = None
+    for length, recurrent, attention in zip(reversed(lengths), reversed(recurrent_ms), reversed(attention_ms)):
+        if recurrent >= attention:
+            break
+        found = length
+    return found
 
 
 def answer(lengths: list[int], timings: dict, crossovers: dict, device: torch.device) -> str:
     parts = []
     for name in RECURRENT:
         ratios = ", ".join(f"L={n}: {r / a:.1f}×" for n, r, a in zip(lengths, timings[name], timings["transformer"]))
-        flip = f"the order flips at L = {crossovers[name]}" if crossovers[name] else "the order never flips"
+        flip = (
+            f"the {name} is faster from L = {crossovers[name]} on"
+            if crossovers[name]
+            else "the Transformer is faster at the longest length"
+        )
         parts.append(f"{name} time / Transformer time: {ratios} ({flip})")
     return f"Forward + backward on {device}. " + "; ".join(parts) + "."
 

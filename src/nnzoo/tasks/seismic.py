@@ -229,6 +229,7 @@ class Seismic(Task):
                 self.info,
                 folder / f"sections_{split}.png",
                 f"{self.cfg.model.name} ({heads}, skip={self.cfg.model.skip}) on {split}",
+                "predicted edges" if "edges" in out else f"velocity jumps > {VELOCITY_JUMP:.0f} m/s",
             )
         ]
 

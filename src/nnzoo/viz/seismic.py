@@ -17,6 +17,7 @@ def plot_inversions(
     info: dict,
     path: str | Path,
     title: str,
+    edges_label: str = "predicted edges",
 ) -> Path:
     """One row per example (N, T, X) / (N, Z, X): the section (grey, symmetric amplitude scale), the true and the
     predicted velocity (m/s, one colour scale), the true edges and the predicted edge probabilities."""
@@ -26,7 +27,7 @@ def plot_inversions(
     duration = sections.shape[1] * info["dt"]
     fig = Figure(figsize=(13, 2.6 * n + 0.6), layout="constrained")
     axes = fig.subplots(n, 5, squeeze=False)
-    columns = ("seismic section", "true velocity", "predicted velocity", "true edges", "predicted edges")
+    columns = ("seismic section", "true velocity", "predicted velocity", "true edges", edges_label)
     for i in range(n):
         bound = float(sections[i].abs().quantile(0.99))
         axes[i, 0].imshow(
