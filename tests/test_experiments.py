@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from nnzoo.data.memory_tasks import ADDING_CONSTANT_MSE, adding_problem
+from nnzoo.data.memory_tasks import ADDING_CONSTANT_MSE, BLANK, DELIMITER, IGNORE, adding_problem, copy_memory
 from nnzoo.experiments import EXPERIMENTS
 from nnzoo.experiments.gradients import AddingModel, state_gradient_norms
 from nnzoo.experiments.parallel import crossover
@@ -38,6 +38,15 @@ def test_sigmoid_starves_the_first_layers(tiny_results):
     depth = json.loads((tiny_results / "gradients" / "results.json").read_text())["measurements"]["through_depth"]
     ratios = {r["activation"]: r["log10_first_over_last_init"] for r in depth.values() if r["init"] == "scaled"}
     assert min(ratios, key=ratios.get) == "sigmoid" and ratios["sigmoid"] < ratios["relu"] - 2
+
+
+def test_context_and_skips_compare_the_right_models(tiny_results):
+    context = json.loads((tiny_results / "context" / "results.json").read_text())["measurements"]
+    assert set(context["apple_accuracy"]) == {"mlp", "bilstm", "transformer"}
+    assert 0 < context["most_frequent_tag_accuracy"] < 1
+    skips = json.loads((tiny_results / "skips" / "results.json").read_text())["measurements"]
+    for setup in skips.values():
+        assert setup["unet"]["parameters"] > setup["autoencoder"]["parameters"]
 
 
 def test_parallel_times_every_model_at_every_length(tiny_results):
@@ -70,6 +79,25 @@ def test_adding_problem_marks_one_value_in_each_half():
     assert float(((y - 1) ** 2).mean()) == pytest.approx(ADDING_CONSTANT_MSE, rel=0.1)
 
 
+def test_copy_memory_scores_only_the_recall():
+    tokens, targets = copy_memory(4, 7, torch.Generator().manual_seed(0))
+    assert tokens.shape == targets.shape == (4, 27)
+    assert (tokens[:, :10] < 8).all() and (tokens[:, 10:16] == BLANK).all() and (tokens[:, 16] == DELIMITER).all()
+    assert (tokens[:, 17:] == BLANK).all()
+    assert (targets[:, :17] == IGNORE).all() and torch.equal(targets[:, 17:], tokens[:, :10])
+    with pytest.raises(ValueError, match="delay must be >= 1"):
+        copy_memory(1, 0)
+
+
+def test_memory_models_have_matched_sizes():
+    from nnzoo.experiments.memory import MODELS, PARAMETERS, SequenceModel, matched_width, parameter_count
+
+    for problem in ("adding", "copy"):
+        for kind in MODELS:
+            count = parameter_count(SequenceModel(kind, problem, matched_width(kind, problem, 60), 60))
+            assert abs(count - PARAMETERS) < 0.1 * PARAMETERS, (problem, kind, count)
+
+
 def test_crossover_is_where_the_recurrent_layer_stays_faster():
     assert crossover([16, 64, 256], [1.0, 2.0, 8.0], [0.5, 3.0, 20.0]) == 64
     assert crossover([16, 64, 256], [1.0, 4.0, 8.0], [2.0, 3.0, 20.0]) == 256  # a noisy flip does not count
@@ -78,6 +106,9 @@ def test_crossover_is_where_the_recurrent_layer_stays_faster():
 
 def test_unknown_experiment_and_budget_are_clear_errors(cli, tmp_path):
     code, _, err = cli("experiment", "memroy", "--out-dir", tmp_path)
-    assert code == 2 and "unknown experiment 'memroy'; choose one of gradients, parallel or all" in err
+    assert (
+        code == 2
+        and "unknown experiment 'memroy'; choose one of context, gradients, memory, parallel, skips or all" in err
+    )
     code, _, err = cli("experiment", "parallel", "--budget", "huge", "--out-dir", tmp_path)
     assert code == 2 and "unknown budget 'huge'; choose one of tiny, small, full" in err

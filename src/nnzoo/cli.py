@@ -120,7 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
         "measure one of the notes' claims (or all); write RUN_DIR/NAME/results.json and figures",
         ["nnzoo experiment gradients", "nnzoo experiment all --budget small --out-dir runs/experiments"],
     )
-    p.add_argument("names", nargs="+", metavar="NAME", help="gradients, parallel, or all")
+    p.add_argument("names", nargs="+", metavar="NAME", help="context, gradients, memory, parallel, skips, or all")
     p.add_argument("--budget", default="small", help="tiny (seconds), small (default; minutes) or full")
     p.add_argument("--out-dir", type=Path, default=Path("runs/experiments"), help="default: runs/experiments")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])

@@ -71,3 +71,41 @@ def run_experiment(name: str, budget: str, folder: Path, device: torch.device) -
     partial.write_text(json.dumps(results, indent=1))
     partial.replace(folder / "results.json")
     return results
+
+
+def train_and_evaluate(
+    run_dir: Path,
+    task: str,
+    model: str,
+    overrides: list[str],
+    device: torch.device,
+    seed: int = 0,
+    split: str = "test",
+    baselines: bool = False,
+) -> dict[str, Any]:
+    """Train ``task``/``model`` with ``--set``-style ``overrides`` into ``run_dir`` with the project's trainer (a
+    run with a checkpoint resumes, a finished one is not trained again), then return the best checkpoint's
+    ``metrics`` on ``split``, the model's ``parameters`` and, if asked, the task's ``baselines`` there."""
+    from nnzoo import registry
+    from nnzoo.config import resolve_run_config
+    from nnzoo.train import RunDir, Trainer, seed_everything
+    from nnzoo.train.run import open_run
+    from nnzoo.train.trainer import evaluate
+
+    run = RunDir(run_dir)
+    resume = run.last.is_file()
+    cfg = (
+        run.load_config() if resume else resolve_run_config({}, task=task, model=model, overrides=overrides, seed=seed)
+    )
+    runner = registry.get_task(task)(cfg, device)
+    data = runner.build_data()
+    run.save_config(cfg)
+    run.save_info(runner.info)
+    seed_everything(cfg.seed)
+    Trainer(runner, runner.build_model(), data, run, quiet=True).fit(resume=resume)
+    best = open_run(run.path, device=str(device), with_data=False)
+    return {
+        "metrics": evaluate(best.task, best.model, data[split]),
+        "baselines": best.task.baselines(data, split) if baselines else {},
+        "parameters": sum(p.numel() for p in best.model.parameters()),
+    }
