@@ -112,3 +112,13 @@ def test_unknown_experiment_and_budget_are_clear_errors(cli, tmp_path):
     )
     code, _, err = cli("experiment", "parallel", "--budget", "huge", "--out-dir", tmp_path)
     assert code == 2 and "unknown budget 'huge'; choose one of tiny, small, full" in err
+
+
+def test_a_folder_from_other_settings_is_not_reused(tiny_results):
+    from nnzoo.errors import UserError
+    from nnzoo.experiments.base import train_and_evaluate
+
+    with pytest.raises(UserError, match="holds a run with other settings"):
+        train_and_evaluate(
+            tiny_results / "context" / "mlp-seed0", "tagging", "mlp", ["train.epochs=7"], torch.device("cpu")
+        )

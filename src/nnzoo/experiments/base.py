@@ -87,16 +87,18 @@ def train_and_evaluate(
     run with a checkpoint resumes, a finished one is not trained again), then return the best checkpoint's
     ``metrics`` on ``split``, the model's ``parameters`` and, if asked, the task's ``baselines`` there."""
     from nnzoo import registry
-    from nnzoo.config import resolve_run_config
+    from nnzoo.config import resolve_run_config, to_dict
     from nnzoo.train import RunDir, Trainer, seed_everything
     from nnzoo.train.run import open_run
     from nnzoo.train.trainer import evaluate
 
     run = RunDir(run_dir)
     resume = run.last.is_file()
-    cfg = (
-        run.load_config() if resume else resolve_run_config({}, task=task, model=model, overrides=overrides, seed=seed)
-    )
+    cfg = resolve_run_config({}, task=task, model=model, overrides=overrides, seed=seed)
+    if resume and to_dict(run.load_config()) != to_dict(cfg):
+        raise UserError(
+            f"{run} holds a run with other settings (another --budget?); remove it or choose another --out-dir"
+        )
     runner = registry.get_task(task)(cfg, device)
     data = runner.build_data()
     run.save_config(cfg)

@@ -26,7 +26,7 @@ SETTINGS = {  # the tiny budget denoises MNIST digits: 1,000 test images instead
     },
     "small": {
         "dataset": "fashion-mnist",
-        "denoise_images": 4000,
+        "denoise_images": 10000,
         "denoise_epochs": 2,
         "segment_scenes": 1500,
         "segment_epochs": 3,
