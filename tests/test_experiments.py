@@ -98,6 +98,44 @@ def test_memory_models_have_matched_sizes():
             assert abs(count - PARAMETERS) < 0.1 * PARAMETERS, (problem, kind, count)
 
 
+@pytest.mark.parametrize("sizes", ["small", "full"])
+def test_bottleneck_models_have_matched_sizes(sizes):
+    from nnzoo import registry
+    from nnzoo.config import resolve_run_config
+    from nnzoo.experiments.bottleneck import SIZES
+
+    info = {"source_symbols": list("abcdefghijklmnopqrstuvwxyz'."), "target_symbols": [f"P{i}" for i in range(39)]}
+    info |= {"longest_source": 28, "longest_target": 24}
+    counts = {}
+    for model, overrides in SIZES[sizes].items():
+        task = registry.get_task("g2p")(resolve_run_config(task="g2p", model=model, overrides=overrides), "cpu")
+        task.info = info
+        counts[model] = sum(p.numel() for p in task.build_model().parameters())
+    assert max(counts.values()) < 1.15 * min(counts.values()), counts
+
+
+def test_bottleneck_scores_each_length_bin_on_its_own_words():
+    from nnzoo.experiments.bottleneck import scores_by_length
+
+    references = [[["A"]], [["A", "B", "C", "D", "E", "F"]], [list("ABCDEFGHIJKL")], [list("ABCDEFGHIJKL")]]
+    hypotheses = [["A"], ["A", "B", "C", "D", "E", "X"], list("ABCDEFGHIJKL"), list("ABCDEF")]
+    scores = scores_by_length(hypotheses, references, [3, 6, 12, 13])
+    assert set(scores) == {"1–5", "6–7", "12+"}  # empty bins are left out
+    assert scores["1–5"] == {"per": 0.0, "wer": 0.0}
+    assert scores["6–7"] == {"per": pytest.approx(1 / 6), "wer": 1.0}
+    assert scores["12+"] == {"per": pytest.approx(6 / 24), "wer": 0.5}
+
+
+def test_bottleneck_scores_every_model_on_every_test_word(tiny_results):
+    results = json.loads((tiny_results / "bottleneck" / "results.json").read_text())
+    words = results["settings"]["test_words"]
+    assert list(words) == results["settings"]["length_bins"] and sum(words.values()) > 100
+    for model in ("gru-seq2seq", "lstm-attention", "transformer"):
+        scores = results["measurements"]["by_length"][model]
+        assert set(scores) == {label for label, count in words.items() if count}
+        assert all(0 <= s["per"] and 0 <= s["wer"] <= 1 for s in scores.values())
+
+
 def test_crossover_is_where_the_recurrent_layer_stays_faster():
     assert crossover([16, 64, 256], [1.0, 2.0, 8.0], [0.5, 3.0, 20.0]) == 64
     assert crossover([16, 64, 256], [1.0, 4.0, 8.0], [2.0, 3.0, 20.0]) == 256  # a noisy flip does not count
@@ -108,7 +146,8 @@ def test_unknown_experiment_and_budget_are_clear_errors(cli, tmp_path):
     code, _, err = cli("experiment", "memroy", "--out-dir", tmp_path)
     assert (
         code == 2
-        and "unknown experiment 'memroy'; choose one of context, gradients, memory, parallel, skips or all" in err
+        and "unknown experiment 'memroy'; choose one of bottleneck, context, gradients, memory, parallel, skips or all"
+        in err
     )
     code, _, err = cli("experiment", "parallel", "--budget", "huge", "--out-dir", tmp_path)
     assert code == 2 and "unknown budget 'huge'; choose one of tiny, small, full" in err

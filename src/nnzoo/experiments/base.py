@@ -17,11 +17,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from nnzoo.errors import UserError
+
+if TYPE_CHECKING:
+    from nnzoo.tasks.base import Splits
+    from nnzoo.train.run import OpenRun
 
 BUDGETS = ("tiny", "small", "full")
 
@@ -73,24 +77,16 @@ def run_experiment(name: str, budget: str, folder: Path, device: torch.device) -
     return results
 
 
-def train_and_evaluate(
-    run_dir: Path,
-    task: str,
-    model: str,
-    overrides: list[str],
-    device: torch.device,
-    seed: int = 0,
-    split: str = "test",
-    baselines: bool = False,
-) -> dict[str, Any]:
+def train_run(
+    run_dir: Path, task: str, model: str, overrides: list[str], device: torch.device, seed: int = 0
+) -> tuple[OpenRun, Splits]:
     """Train ``task``/``model`` with ``--set``-style ``overrides`` into ``run_dir`` with the project's trainer (a
-    run with a checkpoint resumes, a finished one is not trained again), then return the best checkpoint's
-    ``metrics`` on ``split``, the model's ``parameters`` and, if asked, the task's ``baselines`` there."""
+    run with a checkpoint resumes, a finished one is not trained again); return the best checkpoint, opened, and
+    the data."""
     from nnzoo import registry
     from nnzoo.config import resolve_run_config, to_dict
     from nnzoo.train import RunDir, Trainer, seed_everything
     from nnzoo.train.run import open_run
-    from nnzoo.train.trainer import evaluate
 
     run = RunDir(run_dir)
     resume = run.last.is_file()
@@ -105,7 +101,24 @@ def train_and_evaluate(
     run.save_info(runner.info)
     seed_everything(cfg.seed)
     Trainer(runner, runner.build_model(), data, run, quiet=True).fit(resume=resume)
-    best = open_run(run.path, device=str(device), with_data=False)
+    return open_run(run.path, device=str(device), with_data=False), data
+
+
+def train_and_evaluate(
+    run_dir: Path,
+    task: str,
+    model: str,
+    overrides: list[str],
+    device: torch.device,
+    seed: int = 0,
+    split: str = "test",
+    baselines: bool = False,
+) -> dict[str, Any]:
+    """:func:`train_run`, then the best checkpoint's ``metrics`` on ``split``, the model's ``parameters`` and, if
+    asked, the task's ``baselines`` there."""
+    from nnzoo.train.trainer import evaluate
+
+    best, data = train_run(run_dir, task, model, overrides, device, seed)
     return {
         "metrics": evaluate(best.task, best.model, data[split]),
         "baselines": best.task.baselines(data, split) if baselines else {},

@@ -186,11 +186,16 @@ class Seq2SeqTask(Task):
                 )
             )
             tokens += int((batch.tgt_out != dataset.pad).sum())
-        best = [h[0] for h in self.decode(model, dataset.sources, beam_size)]
+        return {"loss": total / max(tokens, 1), **self.score(*self.transcripts(model, dataset, beam_size))}
+
+    def transcripts(
+        self, model: nn.Module, dataset: SequencePairs, beam_size: int
+    ) -> tuple[list[list[str]], list[list[list[str]]]]:
+        """Each item's best decoded target symbols, and its references as symbols, in the dataset's order."""
         target = self.target_vocab
-        hypotheses = [target.decode(h.tokens) for h in best]
+        hypotheses = [target.decode(h[0].tokens) for h in self.decode(model, dataset.sources, beam_size)]
         references = [[target.decode(r) for r in refs] for refs in dataset.references]
-        return {"loss": total / max(tokens, 1), **self.score(hypotheses, references)}
+        return hypotheses, references
 
     def decode(
         self, model: nn.Module, sources: list[list[int]], beam_size: int, nbest: int = 1
