@@ -6,8 +6,9 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip install --constraint requirements/constraints.txt
-# Debian packages: the Tang and Song poems (fortunes-zh), a CJK font for Chinese labels in figures, Fashion-MNIST.
-APT_PACKAGES := fortunes-zh fonts-wqy-zenhei dataset-fashion-mnist
+# Debian packages: the Tang and Song poems (fortunes-zh), a CJK font for Chinese labels in figures, Fashion-MNIST,
+# and the browser (with its WebDriver) that tests `nnzoo report`'s pages.
+APT_PACKAGES := fortunes-zh fonts-wqy-zenhei dataset-fashion-mnist chromium chromium-driver
 STAMP := $(VENV)/.installed
 
 .PHONY: setup apt venv data demo test lint clean
@@ -18,7 +19,7 @@ apt:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "apt-get install$$missing"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
 	  rm -f $$HOME/.cache/matplotlib/fontlist-*.json; \
 	fi
 

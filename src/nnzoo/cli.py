@@ -120,11 +120,27 @@ def build_parser() -> argparse.ArgumentParser:
         "measure one of the notes' claims (or all); write RUN_DIR/NAME/results.json and figures",
         ["nnzoo experiment gradients", "nnzoo experiment all --budget small --out-dir runs/experiments"],
     )
-    p.add_argument("names", nargs="+", metavar="NAME", help="context, gradients, memory, parallel, skips, or all")
+    p.add_argument(
+        "names", nargs="+", metavar="NAME", help="bottleneck, context, gradients, memory, parallel, skips, or all"
+    )
     p.add_argument("--budget", default="small", help="tiny (seconds), small (default; minutes) or full")
     p.add_argument("--out-dir", type=Path, default=Path("runs/experiments"), help="default: runs/experiments")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.set_defaults(run=cmd_experiment)
+
+    p = _command(
+        commands,
+        "report",
+        "build one self-contained HTML page (figures embedded, no network) from run or experiment folders",
+        [
+            "nnzoo report runs/g2p/lstm-attention runs/g2p/transformer --out g2p.html",
+            "nnzoo report --all runs/          # RUN/report.html for every run, and runs/index.html over them",
+        ],
+    )
+    p.add_argument("run_dirs", nargs="*", type=Path, metavar="RUN_DIR", help="run folders, one section each")
+    p.add_argument("--all", type=Path, metavar="DIR", help="every run and experiment folder under DIR, with an index")
+    p.add_argument("--out", type=Path, help="the page to write (default: report.html, or DIR/index.html with --all)")
+    p.set_defaults(run=cmd_report)
     return parser
 
 
@@ -300,6 +316,16 @@ def cmd_experiment(args: argparse.Namespace) -> int:
         print(f"{name} ({results['seconds']:.0f} s, {args.out_dir / name}/results.json)")
         print(f"  claim: {results['claim']}")
         print(f"  measured: {results['answer']}")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from nnzoo.report import build_index, build_report
+
+    if bool(args.all) == bool(args.run_dirs):
+        raise UserError("give run folders, or --all DIR, not both (nnzoo report --help)")
+    path = build_index(args.all, args.out) if args.all else build_report(args.run_dirs, args.out or "report.html")
+    print(f"report: {path}")
     return 0
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -23,6 +24,20 @@ from nnzoo.train.runtime import to_device
 Splits = dict[str, Dataset]  # "train", "val", "test"
 
 
+@dataclass(frozen=True)
+class Published:
+    """A published result, for context next to ours (``nnzoo report``): the system, its metrics in the task's own
+    names and units, where it comes from, and the data settings it applies to (``data.dataset``: …)."""
+
+    system: str
+    metrics: Mapping[str, float]
+    source: str
+    when: Mapping[str, Any] = field(default_factory=dict)
+
+    def applies_to(self, cfg: RunConfig) -> bool:
+        return all(getattr(cfg.data, key, None) == value for key, value in self.when.items())
+
+
 class Task:
     """Base class of every task. Class attributes describe it; methods build and judge its models."""
 
@@ -34,6 +49,7 @@ class Task:
     metric_names: ClassVar[tuple[str, ...]] = ("loss",)  # what evaluate() returns, in display order
     # Whether the training loss honours train.label_smoothing (classification losses do, regression losses not).
     label_smoothing_applies: ClassVar[bool] = True
+    published: ClassVar[tuple[Published, ...]] = ()  # published results on the same data, as reported
 
     def __init__(self, cfg: RunConfig, device: torch.device | None = None):
         self.cfg = cfg

@@ -19,7 +19,7 @@ from nnzoo.data.splits import hash_fraction, hash_split
 from nnzoo.data.vocab import Vocabulary
 from nnzoo.errors import ConfigError
 from nnzoo.registry import register_task
-from nnzoo.tasks.base import Splits
+from nnzoo.tasks.base import Published, Splits
 from nnzoo.tasks.seq2seq_base import Seq2SeqTask, pairs_with_references, register_seq2seq_models
 
 LONG_WORD_PHONEMES = 9  # a "long" word's primary pronunciation has at least this many phonemes (15 % of words)
@@ -52,6 +52,15 @@ class G2P(Seq2SeqTask):
 
     DataConfig = G2PData
     metric_names = ("loss", "per", "wer", "wer_long")
+    published = tuple(  # other splits, often with stress: for context, not directly comparable (docs/g2p.md)
+        Published(system, metrics, "as listed in docs/g2p.md")
+        for system, metrics in (
+            ("best published result on CMUdict", {"wer": 0.199, "per": 0.046}),
+            ("LSTM encoder-decoder with attention, ensemble", {"wer": 0.2024, "per": 0.0469}),
+            ("CMU Sphinx g2p-seq2seq, Transformer 3x256 (older PRONALSYL split)", {"wer": 0.206}),
+            ("Phonetisaurus, joint-sequence n-gram (older PRONALSYL split)", {"wer": 0.244}),
+        )
+    )
     train_defaults: ClassVar[dict] = {**Seq2SeqTask.train_defaults, "epochs": 20, "monitor": "per"}
     example_input = "pronunciation"
     max_source_length = 64  # the dictionary's longest word has 28 letters
