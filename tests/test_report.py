@@ -71,7 +71,7 @@ def test_the_index_links_a_page_for_every_run(runs):
 
 
 def test_bad_folders_are_clear_errors(runs, tmp_path, cli):
-    with pytest.raises(UserError, match="is not a run folder .* nor an experiment folder"):
+    with pytest.raises(UserError, match=r"is not a run folder .* nor an experiment folder"):
         read_run_folder(tmp_path)
     code, _, err = cli("report", "--out", tmp_path / "r.html")
     assert code == 2 and "give run folders, or --all DIR, not both" in err
