@@ -1,4 +1,4 @@
-"""Task-agnostic training: the Trainer, checkpoints, run folders."""
+"""Task-agnostic training: the Trainer, checkpoints, run folders, and multi-process (DDP) training."""
 
 from nnzoo.train.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from nnzoo.train.run import OpenRun, RunDir, default_run_dir, open_run

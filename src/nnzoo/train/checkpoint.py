@@ -6,8 +6,10 @@ Layout of ``*.safetensors``::
     optimizer.<i>.<key>      the tensors of optimizer.state_dict()["state"][i]
     rng.torch, rng.cuda.<d>  torch's CPU / CUDA generator states
     rng.numpy                NumPy's legacy MT19937 key
+    rng.rank<r>.<key>        the same for rank r > 0 of a multi-process run (rank 0's are the ones above)
     header metadata "nnzoo"  JSON: format tag, training state (step, epoch, best metric …), the resolved config,
                              optimizer param groups and scalar state, scheduler state, Python/NumPy RNG scalars
+                             (those of rank r > 0 under "rng" → "ranks" → "<r>")
 
 safetensors stores only tensors and strings, so nothing in a run folder is unpickled.
 """
@@ -19,7 +21,7 @@ import os
 import random
 import struct
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,6 +36,20 @@ from nnzoo.errors import CheckpointError
 
 FORMAT = "nnzoo.checkpoint/1"
 
+# One process's random generators: tensors (torch CPU, each CUDA device, NumPy's key) and JSON scalars.
+RNGState = tuple[dict[str, torch.Tensor], dict[str, Any]]
+
+
+def capture_rng() -> RNGState:
+    """This process's Python, NumPy, torch CPU and CUDA generator states."""
+    tensors = {"torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        for d, cuda_state in enumerate(torch.cuda.get_rng_state_all()):
+            tensors[f"cuda.{d}"] = cuda_state
+    kind, key, pos, has_gauss, cached = np.random.get_state()
+    tensors["numpy"] = torch.from_numpy(key.astype(np.int64))
+    return tensors, {"python": random.getstate(), "numpy": [kind, int(pos), int(has_gauss), float(cached)]}
+
 
 def save_checkpoint(
     path: str | Path,
@@ -43,9 +59,12 @@ def save_checkpoint(
     scheduler: Any | None = None,
     state: Mapping[str, Any] | None = None,
     config: Mapping[str, Any] | None = None,
-    rng: bool = False,
+    rng: bool | Sequence[RNGState] = False,
 ) -> None:
-    """Write a checkpoint to ``path`` atomically: a temporary file in the same folder, fsync, rename."""
+    """Write a checkpoint to ``path`` atomically: a temporary file in the same folder, fsync, rename.
+
+    ``rng``: True saves this process's random states; a list saves those of every rank, in rank order.
+    """
     # Cloning breaks storage sharing (tied weights), which safetensors refuses to save.
     tensors = {f"model.{k}": v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}
     meta: dict[str, Any] = {"format": FORMAT, "state": dict(state or {}), "config": dict(config or {})}
@@ -63,13 +82,14 @@ def save_checkpoint(
     if scheduler is not None:
         meta["scheduler"] = {k: v for k, v in scheduler.state_dict().items() if k != "lr_lambdas"}
     if rng:
-        tensors["rng.torch"] = torch.get_rng_state()
-        if torch.cuda.is_available():
-            for d, cuda_state in enumerate(torch.cuda.get_rng_state_all()):
-                tensors[f"rng.cuda.{d}"] = cuda_state
-        kind, key, pos, has_gauss, cached = np.random.get_state()
-        tensors["rng.numpy"] = torch.from_numpy(key.astype(np.int64))
-        meta["rng"] = {"python": random.getstate(), "numpy": [kind, int(pos), int(has_gauss), float(cached)]}
+        states = [capture_rng()] if rng is True else list(rng)
+        for rank, (rank_tensors, scalars) in enumerate(states):
+            prefix = "rng." if rank == 0 else f"rng.rank{rank}."
+            tensors.update({prefix + k: v for k, v in rank_tensors.items()})
+            if rank == 0:
+                meta["rng"] = dict(scalars)
+            else:
+                meta["rng"].setdefault("ranks", {})[str(rank)] = scalars
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -137,17 +157,23 @@ class Checkpoint:
             saved = {k: v for k, v in self.meta["scheduler"].items() if k not in ("base_lrs", "_last_lr")}
             scheduler.load_state_dict({**scheduler.state_dict(), **saved})
 
-    def restore_rng(self) -> None:
-        if "rng" not in self.meta:
-            return
-        torch.set_rng_state(self.tensors["rng.torch"])
-        cuda = [self.tensors[k] for k in sorted(self.tensors) if k.startswith("rng.cuda.")]
+    def restore_rng(self, rank: int = 0) -> bool:
+        """Restore the random states of ``rank``; False if the checkpoint holds none for it."""
+        scalars = self.meta.get("rng")
+        if scalars is not None and rank > 0:
+            scalars = scalars.get("ranks", {}).get(str(rank))
+        if scalars is None:
+            return False
+        prefix = "rng." if rank == 0 else f"rng.rank{rank}."
+        torch.set_rng_state(self.tensors[prefix + "torch"])
+        cuda = [self.tensors[k] for k in sorted(self.tensors) if k.startswith(prefix + "cuda.")]
         if cuda and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(cuda[: torch.cuda.device_count()])
-        version, key, gauss = self.meta["rng"]["python"]
+        version, key, gauss = scalars["python"]
         random.setstate((version, tuple(key), gauss))
-        kind, pos, has_gauss, cached = self.meta["rng"]["numpy"]
-        np.random.set_state((kind, self.tensors["rng.numpy"].numpy().astype(np.uint32), pos, has_gauss, cached))
+        kind, pos, has_gauss, cached = scalars["numpy"]
+        np.random.set_state((kind, self.tensors[prefix + "numpy"].numpy().astype(np.uint32), pos, has_gauss, cached))
+        return True
 
 
 def load_checkpoint(path: str | Path) -> Checkpoint:

@@ -18,14 +18,36 @@ class EpochBatchSampler(Sampler[list[int]]):
     With ``lengths`` (one per example), shuffled examples are cut into pools of ``pool`` batches, each pool is
     sorted by length and cut into batches, and the batches are shuffled: batches hold examples of similar length,
     so padding wastes little, while every epoch still mixes differently.
+
+    With ``world_size`` W > 1 (data-parallel training), ``batch_size`` is the global batch B: every rank computes
+    the same batches and yields its own shard of each, examples ``rank, rank + W, …`` (B/W of them; strided rather
+    than contiguous so that, in a batch sorted by length, every rank gets short and long examples alike). The
+    shards of a step are disjoint and together make the batch one process would take; the number of steps per
+    epoch does not change with W. The epoch's last batch may be short: if its size is not a multiple of W it is
+    padded with its own first examples (at most W - 1 of them, seen twice in that step) so that every rank gets
+    an equal shard, which makes the mean of the ranks' mean losses the mean over the whole batch.
     """
 
-    def __init__(self, n: int, batch_size: int, *, shuffle: bool, seed: int, lengths=None, pool: int = 50):
+    def __init__(
+        self,
+        n: int,
+        batch_size: int,
+        *,
+        shuffle: bool,
+        seed: int,
+        lengths=None,
+        pool: int = 50,
+        rank: int = 0,
+        world_size: int = 1,
+    ):
         if n < 1:
             raise ValueError("cannot sample batches from an empty data set")
         if lengths is not None and len(lengths) != n:
             raise ValueError(f"{len(lengths)} lengths for {n} examples")
+        if not 0 <= rank < world_size or batch_size % world_size:
+            raise ValueError(f"rank {rank} of {world_size} processes, global batch {batch_size}")
         self.n, self.batch_size, self.shuffle, self.seed = n, batch_size, shuffle, seed
+        self.rank, self.world_size = rank, world_size
         self.lengths = None if lengths is None else torch.as_tensor(lengths)
         self.pool = pool
         self.epoch, self.start = 0, 0
@@ -42,7 +64,13 @@ class EpochBatchSampler(Sampler[list[int]]):
 
     def __iter__(self) -> Iterator[list[int]]:
         for batch in self._batches()[self.start :]:
-            yield batch.tolist()
+            yield self._shard(batch).tolist()
+
+    def _shard(self, batch: torch.Tensor) -> torch.Tensor:
+        if self.world_size == 1:
+            return batch
+        padded = -len(batch) % self.world_size + len(batch)
+        return batch[torch.arange(padded) % len(batch)][self.rank :: self.world_size]
 
     def _batches(self) -> list[torch.Tensor]:
         generator = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
