@@ -236,3 +236,18 @@ def test_tensorboard_scalars_are_written(cli, tmp_path):
     accumulator = EventAccumulator(str(tmp_path / "tb" / "tensorboard"))
     accumulator.Reload()
     assert {"train/loss", "train/lr", "val/rmse"} <= set(accumulator.Tags()["scalars"])
+    images = accumulator.Tags()["images"]
+    assert "figures/predicted_vs_true_val" in images  # the task's figure, at every evaluation
+    evaluations = len(accumulator.Scalars("val/rmse"))
+    assert len(accumulator.Images("figures/predicted_vs_true_val")) == evaluations > 1
+
+
+def test_tensorboard_does_not_change_the_training(cli, tmp_path):
+    for name, flag in (("plain", "false"), ("tb", "true")):
+        code, _, err = cli(
+            "train", "regression", "--run-dir", tmp_path / name, "--set", f"log.tensorboard={flag}", *QUICK
+        )
+        assert code == 0, err
+    logs = [(tmp_path / name / "metrics.jsonl").read_text().splitlines() for name in ("plain", "tb")]
+    strip = [[{k: v for k, v in json.loads(line).items() if k != "elapsed_s"} for line in log] for log in logs]
+    assert strip[0] == strip[1]

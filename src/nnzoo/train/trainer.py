@@ -3,22 +3,26 @@
 from __future__ import annotations
 
 import math
+import tempfile
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import torch
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from nnzoo.config import to_dict
 from nnzoo.errors import ConfigError, TrainingDiverged
-from nnzoo.train.checkpoint import load_checkpoint, save_checkpoint
+from nnzoo.train import distributed
+from nnzoo.train.checkpoint import capture_rng, load_checkpoint, save_checkpoint
 from nnzoo.train.metrics_log import MetricsLog
 from nnzoo.train.optim import build_optimizer, build_scheduler, lr_factor
 from nnzoo.train.run import RunDir
-from nnzoo.train.runtime import autocast, to_device
+from nnzoo.train.runtime import autocast, seed_everything, to_device
 from nnzoo.train.sampler import EpochBatchSampler
 
 if TYPE_CHECKING:
@@ -49,6 +53,10 @@ class Trainer:
     weights as an uninterrupted run: batch order depends only on (seed, epoch), and every RNG state is saved.
 
     ``callbacks`` are called as ``callback(trainer)`` after every optimiser step.
+
+    Inside a process group (``torchrun``, ``nnzoo train --nproc``; see :mod:`nnzoo.train.distributed`) every rank
+    builds a Trainer: each takes a ``train.batch_size / world_size`` shard of every batch, DDP averages the
+    gradients, and rank 0 alone evaluates, logs and writes checkpoints. ``model`` stays the bare module.
     """
 
     def __init__(
@@ -78,13 +86,17 @@ class Trainer:
         for split in ("train", "val"):
             if split not in data or len(data[split]) == 0:
                 raise ConfigError(f"the {split} split is empty; check the data.* fractions")
+        self.world = distributed.current()
+        distributed.check_batch_size(train.batch_size, self.world.size)
 
         self.sampler = EpochBatchSampler(
             len(data["train"]),
-            train.batch_size,
+            train.batch_size,  # the global batch; each rank takes its shard of it
             shuffle=train.shuffle,
             seed=self.cfg.seed,
             lengths=getattr(data["train"], "lengths", None),  # sequence data: batch similar lengths together
+            rank=self.world.rank,
+            world_size=self.world.size,
         )
         # The loader gets its own generator: creating an iterator must not draw from the global RNG, or a resumed
         # run (which creates one mid-epoch) would see different dropout masks.
@@ -101,18 +113,28 @@ class Trainer:
         self.optimizer = build_optimizer(train, self.model.parameters())
         self.scheduler = build_scheduler(train, self.optimizer, self.total_steps)
         self.state = TrainState()
+        self.ddp_loss = None  # with several processes: the task's loss under DDP, which averages gradients
+        if self.world.size > 1:
+            self.ddp_loss = distributed.data_parallel_loss(task, self.model, self.world)
+            if not self.world.is_main:
+                # Its own dropout masks and noise per rank (rank 0 keeps the single-process stream). The weights
+                # are rank 0's whatever the seed: DDP has just copied them.
+                seed_everything(distributed.rank_seed(self.cfg.seed, self.world.rank))
 
     # ------------------------------------------------------------------------------------------------------------
     def fit(self, resume: bool = False) -> TrainState:
-        self.run.path.mkdir(parents=True, exist_ok=True)
-        log = MetricsLog(self.run.metrics, self.run.path / "tensorboard" if self.cfg.log.tensorboard else None)
+        main = self.world.is_main  # only rank 0 writes to the run folder
+        if main:
+            self.run.path.mkdir(parents=True, exist_ok=True)
+        tensorboard = self.run.path / "tensorboard" if self.cfg.log.tensorboard and main else None
+        log = MetricsLog(self.run.metrics if main else None, tensorboard)
         if resume:
             self._restore()
             log.truncate_after(self.state.step)
         progress = tqdm(
             total=self.total_steps,
             initial=self.state.step,
-            disable=self.quiet,
+            disable=self.quiet or not main,
             desc=f"{self.task.name}/{self.cfg.model.name}",
             unit="step",
             dynamic_ncols=True,
@@ -150,6 +172,7 @@ class Trainer:
         finally:
             progress.close()
             log.close()
+        self.world.barrier()  # no rank returns before rank 0 has written the final checkpoint
         return self.state
 
     def evaluate(self, split: str = "val") -> dict[str, float]:
@@ -160,9 +183,10 @@ class Trainer:
         self.model.train()
         batch = to_device(batch, self.device)
         with autocast(self.device, self.cfg.train.amp):
-            out = self.task.loss(self.model, batch)
+            out = self.task.loss(self.model, batch) if self.ddp_loss is None else self.ddp_loss(batch)
         parts = out if isinstance(out, dict) else {"loss": out}
-        values = {key: float(value.detach()) for key, value in parts.items()}
+        # The mean over ranks: every rank logs the same values and, on a NaN anywhere, stops at the same step.
+        values = self.world.mean({key: float(value.detach()) for key, value in parts.items()})
         step = self.state.step + 1
         if not math.isfinite(values["loss"]):
             raise TrainingDiverged(step, "loss", values["loss"])
@@ -177,8 +201,22 @@ class Trainer:
         return {**values, "grad_norm": grad_norm}
 
     def _evaluate_and_checkpoint(self, log: MetricsLog) -> None:
+        # Rank 0 evaluates alone (a task's metrics need not be means over examples: BLEU, WER); the other ranks
+        # wait for its verdict, so that every rank's state says the same about the best score and stopping.
+        if self.world.is_main:
+            self._judge(log)
+        verdict = ("best", "best_step", "bad_evals", "finished", "stop_reason")
+        shared = self.world.broadcast({key: getattr(self.state, key) for key in verdict})
+        for key, value in shared.items():
+            setattr(self.state, key, value)
+        self._save_last()
+
+    def _judge(self, log: MetricsLog) -> None:
+        """Evaluate on the validation split, log, keep the best checkpoint and decide whether to stop."""
         metrics = self.evaluate("val")
         log.write(self._record("val", {**metrics, "elapsed_s": round(self.state.elapsed_seconds, 1)}))
+        if log.wants_images:
+            self._log_figures(log)
         train, state = self.cfg.train, self.state
         value = metrics[train.monitor]
         improved = state.best is None or (value < state.best if train.monitor_mode == "min" else value > state.best)
@@ -198,9 +236,21 @@ class Trainer:
         elif state.step >= self.total_steps:
             state.finished = True
             state.stop_reason = f"finished {self.total_steps} steps"
-        self._save_last()
+
+    def _log_figures(self, log: MetricsLog) -> None:
+        """The task's validation figures, drawn into a scratch folder and sent to TensorBoard. The random
+        generators are restored afterwards: logging images must not change the training run."""
+        numpy_state = np.random.get_state()
+        with tempfile.TemporaryDirectory() as folder, torch.random.fork_rng(), torch.no_grad():
+            self.model.eval()
+            log.add_images(self.task.figures(self.model, self.data, "val", Path(folder)), self.state.step)
+        np.random.set_state(numpy_state)
 
     def _save_last(self) -> None:
+        # Every rank's random states, so that each rank of a resumed run draws what it would have drawn.
+        rng = self.world.gather(capture_rng())
+        if not self.world.is_main:
+            return
         save_checkpoint(
             self.run.last,
             self.model,
@@ -208,7 +258,7 @@ class Trainer:
             scheduler=self.scheduler,
             state=asdict(self.state),
             config=to_dict(self.cfg),
-            rng=True,
+            rng=rng,
         )
 
     def _restore(self) -> None:
@@ -216,8 +266,10 @@ class Trainer:
         checkpoint.restore_model(self.model)
         checkpoint.restore_optimizer(self.optimizer)
         checkpoint.restore_scheduler(self.scheduler)
-        checkpoint.restore_rng()
         self.state = TrainState(**checkpoint.state)
+        if not checkpoint.restore_rng(self.world.rank) and self.world.rank > 0:
+            # Written by fewer processes: this rank starts a fresh stream of its own.
+            seed_everything(distributed.rank_seed(self.cfg.seed, self.world.rank, self.state.step))
         # The rate of the next step, from the current configuration (which --resume --set may have changed).
         rate = self.cfg.train.lr * lr_factor(self.cfg.train, self.scheduler.last_epoch, self.total_steps)
         for group in self.optimizer.param_groups:
