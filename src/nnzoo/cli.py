@@ -1,4 +1,4 @@
-"""The ``nnzoo`` command: list, train, eval, predict, data, experiment.
+"""The ``nnzoo`` command: list, train, eval, predict, export, data, experiment.
 
 Errors in what the user gave (a bad key, a missing file, a wrong row) print one line and exit with 2; a training
 run whose loss became NaN or infinite exits with 3 after keeping its last good checkpoint.
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -25,13 +26,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not hasattr(args, "run"):
         parser.print_help()
         return 2
+    return run_command(args)
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """Run a parsed command: what the user got wrong is one line on stderr and an exit code, not a traceback."""
+    # A worker of a multi-process run says which one it is; only rank 0 tells how to resume after Ctrl-C.
+    rank = int(os.environ.get("RANK", "0")) if int(os.environ.get("WORLD_SIZE", "1")) > 1 else None
     try:
         return args.run(args) or 0
     except (UserError, TrainingDiverged) as error:
-        print(f"nnzoo: error: {error}", file=sys.stderr)
+        print(f"nnzoo: error{f' (rank {rank})' if rank else ''}: {error}", file=sys.stderr)
         return error.exit_code
     except KeyboardInterrupt:
-        print("\nnnzoo: interrupted; a training run continues with `nnzoo train --resume RUN_DIR`", file=sys.stderr)
+        if not rank:
+            print("\nnnzoo: interrupted; a training run continues with `nnzoo train --resume RUN_DIR`", file=sys.stderr)
         return 130
 
 
@@ -62,6 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
             "nnzoo train regression --recipe recipes/regression/mlp.toml --set train.lr=3e-3 --seed 1",
             "nnzoo train regression --set data.drop='[\"B\"]' --set train.optimizer=sgd",
             "nnzoo train --resume runs/regression/linear-20261123-101500",
+            "nnzoo train regression --model mlp --nproc 2      # two processes, each half of every batch",
+            "torchrun --nproc-per-node 4 -m nnzoo.cli train g2p --run-dir runs/g2p/ddp   # or torchrun",
         ],
     )
     p.add_argument("task", nargs="?", help="registered task name (see `nnzoo list`)")
@@ -79,6 +90,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], help="default: auto (CUDA when present)")
     p.add_argument("--seed", type=int, help="seed of initialisation, batch order and dropout (default 0)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--nproc",
+        type=int,
+        default=1,
+        metavar="N",
+        help="train in N processes on this machine (data-parallel, each takes train.batch_size / N examples a "
+        "step; one per GPU on CUDA); default 1",
+    )
     p.set_defaults(run=cmd_train)
 
     p = _command(
@@ -109,6 +128,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run_dir", type=Path, metavar="RUN_DIR")
     p.add_argument("inputs", nargs=argparse.REMAINDER, metavar="INPUT", help="task-specific inputs and options")
     p.set_defaults(run=cmd_predict)
+
+    p = _command(
+        commands,
+        "export",
+        "write a trained model as an ONNX file that runs without nnzoo or PyTorch (checked against PyTorch)",
+        [
+            "nnzoo export runs/boston-mlp --format onnx            # writes runs/boston-mlp/best.onnx",
+            "nnzoo export runs/tagging/bilstm --format onnx --checkpoint last --out tagger.onnx",
+        ],
+    )
+    p.add_argument("run_dir", type=Path, metavar="RUN_DIR")
+    p.add_argument("--format", default="onnx", choices=["onnx"], help="the file format (default: onnx)")
+    p.add_argument(
+        "--out", type=Path, metavar="FILE", help="the file to write (default: RUN_DIR/best.onnx or RUN_DIR/last.onnx)"
+    )
+    p.add_argument("--checkpoint", default="best", choices=["best", "last"])
+    p.set_defaults(run=cmd_export)
 
     p = _command(commands, "data", "load every task's data sets once (offline) and print a summary", ["nnzoo data"])
     p.add_argument("--quiet", action="store_true", help="print only failures")
@@ -174,9 +210,13 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from nnzoo.config import load_toml, resolve_run_config
-    from nnzoo.train import RunDir, Trainer, default_run_dir, resolve_device, seed_everything
+    from nnzoo.train import RunDir, Trainer, default_run_dir, distributed, resolve_device, seed_everything
     from nnzoo.train.checkpoint import load_checkpoint
 
+    if args.nproc < 1:
+        raise UserError(f"--nproc must be at least 1, got {args.nproc}")
+    if args.nproc > 1 and distributed.launched():
+        raise UserError("--nproc starts worker processes itself; under torchrun, leave it out")
     if args.resume:
         if args.model or args.recipe or args.seed is not None or args.run_dir:
             raise UserError("--resume continues a run as configured; only --set train.*/log.* and --device may change")
@@ -190,7 +230,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         cfg = resolve_run_config(load_toml(run.config), overrides=args.set)
         state = load_checkpoint(run.last).state
         if state.get("finished"):
-            print(f"{run} already finished at step {state['step']} ({state.get('stop_reason', '')}); nothing to do")
+            if distributed.env_rank() == 0:
+                print(f"{run} already finished at step {state['step']} ({state.get('stop_reason', '')}); nothing to do")
             return 0
     else:
         raw = load_toml(args.recipe) if args.recipe else {}
@@ -202,24 +243,41 @@ def cmd_train(args: argparse.Namespace) -> int:
             raise UserError(f"{run} is not empty; resume it with --resume {run} or choose another --run-dir")
 
     device = resolve_device(args.device or cfg.device)
-    task = registry.get_task(cfg.task)(cfg, device)
-    data = task.build_data()
-    if args.resume:
-        run.check_info(task.info)
-    run.save_config(cfg)
-    run.save_info(task.info)
-    seed_everything(cfg.seed)
-    model = task.build_model()
-    if not args.quiet:
-        n_params = sum(p.numel() for p in model.parameters())
-        sizes = ", ".join(f"{k} {len(v)}" for k, v in data.items())
-        print(f"{cfg.task}/{cfg.model.name}: {n_params:,} parameters on {device}; data: {sizes}; run folder {run}")
-    trainer = Trainer(task, model, data, run, quiet=args.quiet)
-    state = trainer.fit(resume=bool(args.resume))
+    if args.nproc > 1:
+        distributed.check_launch(args.nproc, cfg.train.batch_size, device)
+        # The workers run this command again, as ranks of one process group, into the same folder (a default
+        # folder's name has the time in it).
+        workers = argparse.Namespace(**{**vars(args), "nproc": 1, "run_dir": None if args.resume else run.path})
+        return distributed.launch(args.nproc, run_command, workers)
+
+    # Every process (one, or each rank of a multi-process run) trains; rank 0 alone writes to the run folder.
+    with distributed.setup(device) as (world, device):
+        if not args.resume:  # under torchrun each worker named its own default folder: rank 0's wins
+            run = RunDir(world.broadcast(str(run.path)))
+        task = registry.get_task(cfg.task)(cfg, device)
+        with world.main_first():  # rank 0 fills any data cache, then the others read it
+            data = task.build_data()
+        if args.resume:
+            run.check_info(task.info)
+        world.barrier()  # every rank has read config.toml and info.json before rank 0 rewrites them
+        if world.is_main:
+            run.save_config(cfg)
+            run.save_info(task.info)
+        seed_everything(cfg.seed)
+        model = task.build_model()
+        if not args.quiet and world.is_main:
+            n_params = sum(p.numel() for p in model.parameters())
+            sizes = ", ".join(f"{k} {len(v)}" for k, v in data.items())
+            where = f"{device}" if world.size == 1 else f"{device.type} × {world.size} processes"
+            print(f"{cfg.task}/{cfg.model.name}: {n_params:,} parameters on {where}; data: {sizes}; run folder {run}")
+        trainer = Trainer(task, model, data, run, quiet=args.quiet)
+        state = trainer.fit(resume=bool(args.resume))
+    if not world.is_main:
+        return 0
 
     from nnzoo.train.run import open_run
 
-    best = open_run(run.path, device=str(device), with_data=False)
+    best = open_run(run.path, device=device.type, with_data=False)
     figures = write_figures(run, task, best.model, data, "val")
     minutes = state.elapsed_seconds / 60
     best = f"best val {cfg.train.monitor} {state.best:.4g} at step {state.best_step}"
@@ -297,6 +355,18 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from nnzoo.export import export_run
+
+    exported = export_run(args.run_dir, args.out, checkpoint=args.checkpoint, format=args.format)
+    size = exported.path.stat().st_size / 1024
+    print(f"wrote {exported.path} ({exported.task}/{exported.model}, {size:,.0f} KiB)")
+    print(f"onnxruntime agrees with PyTorch to {exported.max_abs_diff:.1e} on the example and a second batch")
+    for name, note in exported.notes.items():
+        print(f"  {name}: {note}")
+    return 0
+
+
 def cmd_data(args: argparse.Namespace) -> int:
     for name, task in registry.tasks().items():
         summary = task.prepare_data()
@@ -352,3 +422,7 @@ def _cell(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.4g}"
     return str(value)
+
+
+if __name__ == "__main__":  # python -m nnzoo.cli, e.g. under torchrun
+    sys.exit(main())

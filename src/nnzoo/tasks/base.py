@@ -11,7 +11,7 @@ import argparse
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
 from torch import Tensor, nn
@@ -19,7 +19,11 @@ from torch.utils.data import DataLoader, Dataset
 
 from nnzoo import registry
 from nnzoo.config import DataConfig, EvalConfig, RunConfig
+from nnzoo.errors import UserError
 from nnzoo.train.runtime import to_device
+
+if TYPE_CHECKING:
+    from nnzoo.export import ExportSpec
 
 Splits = dict[str, Dataset]  # "train", "val", "test"
 
@@ -50,6 +54,8 @@ class Task:
     # Whether the training loss honours train.label_smoothing (classification losses do, regression losses not).
     label_smoothing_applies: ClassVar[bool] = True
     published: ClassVar[tuple[Published, ...]] = ()  # published results on the same data, as reported
+    # Why `nnzoo export` refuses the task's models; the tasks it can export override export_spec() instead.
+    not_exportable_because: ClassVar[str] = "the task defines no ONNX export"
 
     def __init__(self, cfg: RunConfig, device: torch.device | None = None):
         self.cfg = cfg
@@ -101,6 +107,18 @@ class Task:
     def predict(self, model: nn.Module, args: argparse.Namespace) -> str:
         """Run the model on the user's inputs; return the text to print."""
         raise NotImplementedError
+
+    # --- export ------------------------------------------------------------------------------------------------
+    def export_spec(self, model: nn.Module) -> ExportSpec:
+        """What ``nnzoo export`` traces for ``model``: the module, example inputs, names and variable axes (see
+        :class:`nnzoo.export.ExportSpec`). Tasks whose models answer in one forward pass override it; this one
+        refuses, saying why and which tasks can be exported."""
+        from nnzoo.export import exportable_tasks
+
+        raise UserError(
+            f"{self.name}/{self.cfg.model.name} cannot be exported to ONNX: {self.not_exportable_because}; "
+            f"exportable tasks: {', '.join(exportable_tasks())}"
+        )
 
     # --- helpers for subclasses ------------------------------------------------------------------------------
     def batches(self, dataset: Dataset, batch_size: int | None = None) -> Iterator[Any]:

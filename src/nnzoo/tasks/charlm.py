@@ -163,6 +163,10 @@ class CharLM(Task):
     EvalConfig = CharLMEval
     default_model = "lstm"
     metric_names = ("loss", "bpc")
+    not_exportable_because: ClassVar[str] = (
+        "its text is sampled one character at a time, with the state carried from call to call and constraints "
+        "checked in Python between steps"
+    )
     train_defaults: ClassVar[dict] = {
         "batch_size": 64,
         "epochs": 1,

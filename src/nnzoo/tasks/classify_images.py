@@ -33,6 +33,7 @@ from nnzoo.data.images import (
     mnist_subset,
 )
 from nnzoo.errors import ConfigError, UserError
+from nnzoo.export import ExportSpec
 from nnzoo.nn.conv import ConvNet, ImageClassifier, LeNet5, Standardize, image_mlp
 from nnzoo.nn.mlp import ACTIVATIONS
 from nnzoo.registry import register_model, register_task
@@ -216,6 +217,23 @@ class ClassifyImages(Task):
         weights = first_layer_weights(model, self.info["image_shape"])
         paths.append(plot_filters(weights, folder / "filters.png", f"{self.cfg.model.name}: first-layer filters"))
         return paths
+
+    # --- export ------------------------------------------------------------------------------------------------
+    def export_spec(self, model: nn.Module) -> ExportSpec:
+        shape, classes = self.info["image_shape"], self.info["classes"]
+        return ExportSpec(
+            model,
+            (torch.rand(2, *shape),),
+            (torch.rand(5, *shape),),
+            ("images",),
+            ("logits",),
+            {"images": {0: "batch"}, "logits": {0: "batch"}},
+            {
+                "images": f"(batch, {', '.join(map(str, shape))}) float32, grey levels in [0, 1], bright object on "
+                "black as in the training images",
+                "logits": f"(batch, {len(classes)}) float32, softmax gives the probabilities of {', '.join(classes)}",
+            },
+        )
 
     # --- prediction --------------------------------------------------------------------------------------------
     def add_predict_arguments(self, parser: argparse.ArgumentParser) -> None:

@@ -29,6 +29,7 @@ from nnzoo.data.sequences import LabelledBatch, LabelledSequences
 from nnzoo.data.splits import hash_fraction, hash_split
 from nnzoo.data.vocab import Vocabulary
 from nnzoo.errors import ConfigError, UserError
+from nnzoo.export import ExportSpec, token_sequence_spec
 from nnzoo.nn.text_models import RecurrentEncoder, SequenceClassifier, TokenTransformerEncoder
 from nnzoo.registry import register_model, register_task
 from nnzoo.tasks.base import Splits, Task
@@ -209,6 +210,17 @@ class ClassifyText(Task):
         path = folder / f"mistakes_{split}.txt"
         path.write_text("\n".join(lines) + "\n", "utf-8")
         return [path]
+
+    # --- export ------------------------------------------------------------------------------------------------
+    def export_spec(self, model: nn.Module) -> ExportSpec:
+        return token_sequence_spec(
+            model,
+            _vocab_size(self.info),
+            self.info["max_chars"],
+            "logits",
+            per_token=False,
+            output_note=f"(batch, {len(LABELS)}) float32 over {', '.join(LABELS)}; tokens are characters",
+        )
 
     # --- prediction --------------------------------------------------------------------------------------------
     def add_predict_arguments(self, parser: argparse.ArgumentParser) -> None:

@@ -27,6 +27,7 @@ from torch.utils.data import Dataset
 from nnzoo.config import ImageDataConfig, UNetConfig
 from nnzoo.data.images import add_noise, image_splits, load_image_file
 from nnzoo.errors import ConfigError
+from nnzoo.export import ExportSpec, image_to_image_spec
 from nnzoo.metrics import mean_ssim
 from nnzoo.nn.unet import UNet
 from nnzoo.registry import register_model, register_task
@@ -153,6 +154,18 @@ class Denoise(Task):
         title = f"{self.cfg.model.name} (skip={self.cfg.model.skip}), {self.info['noise']} noise {self.info['level']}"
         path = folder / f"examples_{split}.png"
         return [plot_image_grid(rows, path, columns=10, row_labels=["noisy", "denoised", "clean"], title=title)]
+
+    # --- export ------------------------------------------------------------------------------------------------
+    def export_spec(self, model: nn.Module) -> ExportSpec:
+        noise = f"{self.info['noise']} noise {self.info['level']}"
+        return image_to_image_spec(
+            model,
+            self.info["image_shape"],
+            self.cfg.model.depth,
+            "noisy",
+            f"noisy grey levels in [0, 1] (trained on {noise})",
+            {"image": "(batch, 1, height, width) float32, the clean image; clamp it to [0, 1] as nnzoo does"},
+        )
 
     # --- prediction --------------------------------------------------------------------------------------------
     def add_predict_arguments(self, parser: argparse.ArgumentParser) -> None:

@@ -34,6 +34,7 @@ from nnzoo.config import DataConfig, ModelConfig, TransformerEncoderConfig, chec
 from nnzoo.data import TensorData, cache_folder
 from nnzoo.data.series import BUILTIN_SERIES, Series, load_builtin_series, read_series_csv
 from nnzoo.errors import ConfigError, UserError
+from nnzoo.export import Adapted, ExportSpec
 from nnzoo.nn.forecasters import NextStepForecaster, ScaledForecaster, Seq2SeqForecaster, TransformerForecaster
 from nnzoo.registry import register_model, register_task
 from nnzoo.tasks.base import Splits, Task
@@ -324,6 +325,25 @@ class Forecast(Task):
                 self.series.unit,
             ),
         ]
+
+    # --- export ------------------------------------------------------------------------------------------------
+    def export_spec(self, model: ScaledForecaster) -> ExportSpec:
+        """The forecast of the trained horizon from one window (the recurrent decoders unrolled over it)."""
+        window, horizon = self.info["window"], self.info["horizon"]
+        unit = f" ({self.info['unit']})" if self.info["unit"] else ""
+        values = self.info["center"] + self.info["scale"] * torch.randn(7, window).cumsum(1)  # plausible levels
+        return ExportSpec(
+            Adapted(model, lambda forecaster, history: forecaster(history, horizon)),
+            (values[:2],),
+            (values[2:],),
+            ("window",),
+            ("forecast",),
+            {"window": {0: "batch"}, "forecast": {0: "batch"}},
+            {
+                "window": f"(batch, {window}) float32, the last {window} values of the series{unit}, oldest first",
+                "forecast": f"(batch, {horizon}) float32, the next {horizon} values{unit}",
+            },
+        )
 
     # --- prediction --------------------------------------------------------------------------------------------
     def add_predict_arguments(self, parser: argparse.ArgumentParser) -> None:

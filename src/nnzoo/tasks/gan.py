@@ -32,6 +32,7 @@ from nnzoo import metrics
 from nnzoo.config import EvalConfig, ImageDataConfig, ModelConfig
 from nnzoo.data.images import ImageBatch, LabelledImages, class_names, image_splits
 from nnzoo.errors import ConfigError, UserError
+from nnzoo.export import Adapted, ExportSpec
 from nnzoo.nn.gan import GAN, adversarial_losses, slerp
 from nnzoo.registry import register_model, register_task
 from nnzoo.tasks.base import Splits, Task
@@ -244,6 +245,23 @@ class GANTask(Task):
             title="the same 10 latent points after each evaluation",
         )
         return [sheet, gif]
+
+    # --- export ------------------------------------------------------------------------------------------------
+    def export_spec(self, model: GAN) -> ExportSpec:
+        """The generator alone, its images mapped from [-1, 1] to grey levels in [0, 1] as ``generate`` does."""
+        latent, shape = model.latent_dim, self.info["image_shape"]
+        return ExportSpec(
+            Adapted(model.generator, lambda generator, z: (generator(z) + 1) / 2),
+            (torch.randn(2, latent),),
+            (torch.randn(5, latent),),
+            ("z",),
+            ("images",),
+            {"z": {0: "batch"}, "images": {0: "batch"}},
+            {
+                "z": f"(batch, {latent}) float32, latent points drawn from the standard normal distribution",
+                "images": f"(batch, {', '.join(map(str, shape))}) float32, grey levels in [0, 1]",
+            },
+        )
 
     # --- prediction --------------------------------------------------------------------------------------------
     def add_predict_arguments(self, parser: argparse.ArgumentParser) -> None:

@@ -29,6 +29,7 @@ from nnzoo.config import DataConfig, ModelConfig
 from nnzoo.data import TensorData, split_indices
 from nnzoo.data.tables import BUILTIN_TABLES, Table, design_matrix, load_builtin, read_csv
 from nnzoo.errors import ConfigError, UserError
+from nnzoo.export import ExportSpec
 from nnzoo.nn.mlp import MLP, LinearRegression
 from nnzoo.registry import register_model, register_task
 from nnzoo.tasks.base import Published, Splits, Task
@@ -256,6 +257,24 @@ class Regression(Task):
             paths.append(folder / "coefficients.png")
             fig.savefig(paths[1], dpi=110)
         return paths
+
+    # --- export ------------------------------------------------------------------------------------------------
+    def export_spec(self, model: Standardized) -> ExportSpec:
+        features, target = self.info["features"], self.info["target"]
+        mean, std = torch.tensor(self.info["x_mean"]), torch.tensor(self.info["x_std"])
+        return ExportSpec(
+            model,
+            (mean + std * torch.randn(2, len(features)),),
+            (mean + std * torch.randn(5, len(features)),),
+            ("x",),
+            ("prediction",),
+            {"x": {0: "batch"}, "prediction": {0: "batch"}},
+            {
+                "x": f"(batch, {len(features)}) float32 in the table's units, columns {', '.join(features)} "
+                "(a one-hot column is 1 for its category)",
+                "prediction": f"(batch,) float32, {target} in the table's units",
+            },
+        )
 
     # --- prediction --------------------------------------------------------------------------------------------
     def add_predict_arguments(self, parser: argparse.ArgumentParser) -> None:

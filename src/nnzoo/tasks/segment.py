@@ -26,6 +26,7 @@ from nnzoo.config import ImageDataConfig, UNetConfig
 from nnzoo.data.images import class_names, image_splits
 from nnzoo.data.scenes import TEXTURES, Scenes, compose_scenes, textures
 from nnzoo.errors import ConfigError, UserError
+from nnzoo.export import ExportSpec, image_to_image_spec
 from nnzoo.metrics import iou_per_class, segmentation_scores
 from nnzoo.nn.unet import UNet
 from nnzoo.registry import register_model, register_task
@@ -201,6 +202,18 @@ class Segment(Task):
             f"{name}: mean IoU {segmentation_scores(counts)['mean_iou']:.3f}",
         )
         return [overlays, per_class]
+
+    # --- export ------------------------------------------------------------------------------------------------
+    def export_spec(self, model: nn.Module) -> ExportSpec:
+        classes = self.info["classes"]
+        return image_to_image_spec(
+            model,
+            (1, self.info["size"], self.info["size"]),
+            self.cfg.model.depth,
+            "images",
+            "grey levels in [0, 1]",
+            {"classes": f"(batch, {len(classes)}, height, width) float32, per-pixel logits of {', '.join(classes)}"},
+        )
 
     # --- prediction --------------------------------------------------------------------------------------------
     def add_predict_arguments(self, parser: argparse.ArgumentParser) -> None:

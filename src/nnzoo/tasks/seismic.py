@@ -31,6 +31,7 @@ from torch.utils.data import Dataset
 from nnzoo.config import DataConfig, UNetConfig
 from nnzoo.data import seismic
 from nnzoo.errors import ConfigError, UserError
+from nnzoo.export import ExportSpec, image_to_image_spec
 from nnzoo.metrics import mean_ssim
 from nnzoo.nn.unet import UNet
 from nnzoo.registry import register_model, register_task
@@ -232,6 +233,17 @@ class Seismic(Task):
                 "predicted edges" if "edges" in out else f"velocity jumps > {VELOCITY_JUMP:.0f} m/s",
             )
         ]
+
+    # --- export ------------------------------------------------------------------------------------------------
+    def export_spec(self, model: nn.Module) -> ExportSpec:
+        low, high = self.info["v_range"]
+        notes = {
+            "velocity": f"(batch, 1, depth, traces) float32, (v - {low:g}) / ({high:g} - {low:g}) with v in m/s",
+            "edges": "(batch, 1, depth, traces) float32, logits of a layer boundary at each pixel",
+        }
+        return image_to_image_spec(
+            model, (1, *self.info["shape"]), self.cfg.model.depth, "seismic", "a section divided by its RMS", notes
+        )
 
     # --- prediction --------------------------------------------------------------------------------------------
     def add_predict_arguments(self, parser: argparse.ArgumentParser) -> None:

@@ -134,6 +134,10 @@ class Seq2SeqTask(Task):
     train_defaults: ClassVar[dict] = {"batch_size": 128, "lr": 2e-3, "grad_clip": 1.0, "schedule": "cosine"}
     max_source_length: ClassVar[int] = 200
     strict_input: ClassVar[bool] = True  # refuse input symbols outside the training vocabulary (else: <unk>)
+    not_exportable_because: ClassVar[str] = (
+        "its output is decoded one symbol at a time (greedy or beam search), a loop that stops on the data, "
+        "which one traced forward pass cannot hold"
+    )
 
     # --- what subclasses provide ------------------------------------------------------------------------------------
     def source_symbols(self, text: str) -> list[str]:

@@ -38,6 +38,7 @@ from nnzoo.data.tagged_sentences import (
 )
 from nnzoo.data.vocab import Vocabulary
 from nnzoo.errors import ConfigError, UserError
+from nnzoo.export import ExportSpec, token_sequence_spec
 from nnzoo.nn.text_models import ContextFreeTagger, RecurrentEncoder, Tagger, TokenTransformerEncoder
 from nnzoo.registry import register_model, register_task
 from nnzoo.tasks.base import Splits, Task
@@ -265,6 +266,18 @@ class Tagging(Task):
         path = folder / f"context_{split}.txt"
         path.write_text("\n".join(lines) + "\n", "utf-8")
         return [path]
+
+    # --- export ------------------------------------------------------------------------------------------------
+    def export_spec(self, model: nn.Module) -> ExportSpec:
+        tags = self.info["tags"]
+        return token_sequence_spec(
+            model,
+            _sizes(self.info)[0],
+            self.info["longest"],
+            "logits",
+            per_token=True,
+            output_note=f"(batch, length, {len(tags)}) float32, per word, over the tags {', '.join(tags)}",
+        )
 
     # --- prediction --------------------------------------------------------------------------------------------
     def add_predict_arguments(self, parser: argparse.ArgumentParser) -> None:
