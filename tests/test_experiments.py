@@ -98,8 +98,7 @@ def test_memory_models_have_matched_sizes():
             assert abs(count - PARAMETERS) < 0.1 * PARAMETERS, (problem, kind, count)
 
 
-@pytest.mark.parametrize("sizes", ["small", "full"])
-def test_bottleneck_models_have_matched_sizes(sizes):
+def test_bottleneck_models_have_matched_sizes():
     from nnzoo import registry
     from nnzoo.config import resolve_run_config
     from nnzoo.experiments.bottleneck import SIZES
@@ -107,7 +106,7 @@ def test_bottleneck_models_have_matched_sizes(sizes):
     info = {"source_symbols": list("abcdefghijklmnopqrstuvwxyz'."), "target_symbols": [f"P{i}" for i in range(39)]}
     info |= {"longest_source": 28, "longest_target": 24}
     counts = {}
-    for model, overrides in SIZES[sizes].items():
+    for model, overrides in SIZES.items():
         task = registry.get_task("g2p")(resolve_run_config(task="g2p", model=model, overrides=overrides), "cpu")
         task.info = info
         counts[model] = sum(p.numel() for p in task.build_model().parameters())
@@ -124,6 +123,13 @@ def test_bottleneck_scores_each_length_bin_on_its_own_words():
     assert scores["1–5"] == {"per": 0.0, "wer": 0.0}
     assert scores["6–7"] == {"per": pytest.approx(1 / 6), "wer": 1.0}
     assert scores["12+"] == {"per": pytest.approx(6 / 24), "wer": 0.5}
+
+
+def test_bottleneck_averages_every_number_over_the_seeds():
+    from nnzoo.experiments.bottleneck import mean_over_seeds
+
+    seeds = [{"1–5": {"per": 0.1, "wer": 0.5}}, {"1–5": {"per": 0.3, "wer": 0.7}}]
+    assert mean_over_seeds(seeds) == {"1–5": {"per": pytest.approx(0.2), "wer": pytest.approx(0.6)}}
 
 
 def test_bottleneck_scores_every_model_on_every_test_word(tiny_results):

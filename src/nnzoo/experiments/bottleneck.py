@@ -15,6 +15,7 @@ If the claim holds, the context-vector model's error grows with length faster th
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import torch
 from matplotlib.figure import Figure
@@ -23,35 +24,21 @@ from nnzoo import metrics
 from nnzoo.experiments.base import register_experiment, train_run
 
 SETTINGS = {
-    "tiny": {"max_words": 3000, "steps": 40, "batch_size": 64, "beam_size": 1, "sizes": "small"},
-    "small": {"max_words": 0, "steps": 1500, "batch_size": 128, "beam_size": 1, "sizes": "small"},
-    "full": {"max_words": 0, "steps": 6000, "batch_size": 256, "beam_size": 5, "sizes": "full"},
+    "tiny": {"max_words": 3000, "steps": 40, "batch_size": 64, "beam_size": 1, "seeds": [0]},
+    "small": {"max_words": 0, "steps": 1500, "batch_size": 128, "beam_size": 1, "seeds": [0]},
+    "full": {"max_words": 0, "steps": 6000, "batch_size": 128, "beam_size": 5, "seeds": [0, 1, 2]},
 }
-SIZES = {  # about 0.55 M parameters ("small") and about 1.4 M ("full") for each model
-    "small": {
-        "gru-seq2seq": ["model.embed_dim=64", "model.hidden_size=160", "model.num_layers=2", "model.dropout=0.1"],
-        "lstm-attention": ["model.embed_dim=64", "model.hidden_size=128", "model.dropout=0.1"],
-        "transformer": [
-            "model.d_model=96",
-            "model.nhead=4",
-            "model.encoder_layers=2",
-            "model.decoder_layers=2",
-            "model.dim_feedforward=384",
-            "model.dropout=0.1",
-        ],
-    },
-    "full": {
-        "gru-seq2seq": ["model.embed_dim=128", "model.hidden_size=256", "model.num_layers=2", "model.dropout=0.2"],
-        "lstm-attention": ["model.embed_dim=128", "model.hidden_size=192", "model.dropout=0.2"],
-        "transformer": [
-            "model.d_model=128",
-            "model.nhead=4",
-            "model.encoder_layers=3",
-            "model.decoder_layers=3",
-            "model.dim_feedforward=512",
-            "model.dropout=0.1",
-        ],
-    },
+SIZES = {  # about 0.55 M parameters for each model
+    "gru-seq2seq": ["model.embed_dim=64", "model.hidden_size=160", "model.num_layers=2", "model.dropout=0.1"],
+    "lstm-attention": ["model.embed_dim=64", "model.hidden_size=128", "model.dropout=0.1"],
+    "transformer": [
+        "model.d_model=96",
+        "model.nhead=4",
+        "model.encoder_layers=2",
+        "model.decoder_layers=2",
+        "model.dim_feedforward=384",
+        "model.dropout=0.1",
+    ],
 }
 MODELS = {
     "gru-seq2seq": "GRU, context vector",
@@ -83,21 +70,40 @@ def run(budget: str, folder: Path, device: torch.device) -> dict:
         f"eval.beam_size={settings['beam_size']}",
     ]
     parameters, overall, by_length = {}, {}, {}
-    for model, sizes in SIZES[settings["sizes"]].items():
+    for model, sizes in SIZES.items():
         warmup = [f"train.warmup_steps={steps // 10}"] if model == "transformer" else []
-        best, data = train_run(folder / model, "g2p", model, [*common, *sizes, *warmup], device)
-        test = data["test"]
-        hypotheses, references = best.task.transcripts(best.model, test, settings["beam_size"])
-        parameters[model] = sum(p.numel() for p in best.model.parameters())
-        overall[model] = metrics.error_rates(hypotheses, references)
-        by_length[model] = scores_by_length(hypotheses, references, [len(s) for s in test.sources])
+        overall[model], by_length[model] = [], []
+        for seed in settings["seeds"]:
+            run_dir = folder / f"{model}-seed{seed}"
+            best, data = train_run(run_dir, "g2p", model, [*common, *sizes, *warmup], device, seed)
+            test = data["test"]
+            hypotheses, references = best.task.transcripts(best.model, test, settings["beam_size"])
+            parameters[model] = sum(p.numel() for p in best.model.parameters())
+            overall[model].append(metrics.error_rates(hypotheses, references))
+            by_length[model].append(scores_by_length(hypotheses, references, [len(s) for s in test.sources]))
     words = {bin_label(*b): count for b, count in zip(LENGTH_BINS, word_counts(data["test"].sources))}
+    mean_test = {model: mean_over_seeds(runs) for model, runs in overall.items()}
+    mean_by_length = {model: mean_over_seeds(runs) for model, runs in by_length.items()}
     return {
         "settings": {**settings, "length_bins": [bin_label(*b) for b in LENGTH_BINS], "test_words": words},
-        "measurements": {"parameters": parameters, "test": overall, "by_length": by_length},
-        "answer": answer(by_length, overall),
-        "figures": [plot_bottleneck(by_length, words, folder / "bottleneck.png")],
+        "measurements": {
+            "parameters": parameters,
+            "test": mean_test,  # means over the seeds
+            "by_length": mean_by_length,
+            "per_seed": {"test": overall, "by_length": by_length},
+        },
+        "answer": answer(mean_by_length, mean_test),
+        "figures": [plot_bottleneck(mean_by_length, words, folder / "bottleneck.png")],
     }
+
+
+def mean_over_seeds(runs: list) -> Any:
+    """The mean of equally nested dicts of numbers, one per seed: ``[{"6–7": {"per": 0.1}}, …]`` -> the same
+    nesting with each number averaged."""
+    first = runs[0]
+    if isinstance(first, dict):
+        return {key: mean_over_seeds([run[key] for run in runs]) for key in first}
+    return sum(runs) / len(runs)
 
 
 def word_counts(sources: list[list[int]]) -> list[int]:
