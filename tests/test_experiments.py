@@ -13,7 +13,18 @@ from nnzoo.experiments import EXPERIMENTS
 from nnzoo.experiments.gradients import AddingModel, state_gradient_norms
 from nnzoo.experiments.parallel import crossover
 
-SCHEMA = {"experiment", "claim", "budget", "settings", "measurements", "answer", "figures", "seconds", "machine"}
+SCHEMA = {
+    "experiment",
+    "claim",
+    "budget",
+    "settings",
+    "overrides",
+    "measurements",
+    "answer",
+    "figures",
+    "seconds",
+    "machine",
+}
 
 
 @pytest.fixture(scope="module")
@@ -167,3 +178,34 @@ def test_a_folder_from_other_settings_is_not_reused(tiny_results):
         train_and_evaluate(
             tiny_results / "context" / "mlp-seed0", "tagging", "mlp", ["train.epochs=7"], torch.device("cpu")
         )
+
+
+def test_set_changes_one_experiments_settings_and_is_recorded(cli, tmp_path):
+    code, out, _ = cli(
+        "experiment", "memory", "--budget", "tiny", "--out-dir", tmp_path,
+        "--set", "lengths=[6]", "--set", "models=[lstm, gru]", "--set", "problems=[adding]", "--set", "steps=3",
+    )  # fmt: skip
+    assert code == 0, out
+    results = json.loads((tmp_path / "memory" / "results.json").read_text())
+    assert results["settings"]["lengths"] == [6] and results["settings"]["steps"] == 3
+    assert results["overrides"] == ["lengths=[6]", "models=[lstm, gru]", "problems=[adding]", "steps=3"]
+    assert set(results["measurements"]["scores"]) == {"adding"}
+    assert set(results["measurements"]["scores"]["adding"]) == {"lstm", "gru"}
+    assert all(set(scores) == {"6"} for scores in results["measurements"]["scores"]["adding"].values())
+    assert (tmp_path / "memory" / "memory.png").is_file() and "copy" not in results["answer"].lower()
+
+
+@pytest.mark.parametrize(
+    ("names", "setting", "message"),
+    [
+        (["memory"], "lenghts=[6]", "experiment 'memory' has no setting 'lenghts'; its settings: lengths, steps"),
+        (["memory"], "steps=many", "steps takes a value like 30, got 'many'"),
+        (["memory"], "lengths=6", "lengths takes a value like [5, 10], got '6'"),
+        (["memory"], "lengths=[]", "lengths takes a value like [5, 10], got '[]'"),
+        (["memory"], "models=[lstm, elman]", "unknown models ['elman']; choose from rnn, lstm, gru, transformer"),
+        (["all"], "steps=3", "--set changes the settings of one experiment; name only that one"),
+    ],
+)
+def test_bad_settings_are_clear_errors(cli, tmp_path, names, setting, message):
+    code, _, err = cli("experiment", *names, "--budget", "tiny", "--out-dir", tmp_path, "--set", setting)
+    assert code == 2 and message in err

@@ -154,7 +154,11 @@ def build_parser() -> argparse.ArgumentParser:
         commands,
         "experiment",
         "measure one of the notes' claims (or all); write RUN_DIR/NAME/results.json and figures",
-        ["nnzoo experiment gradients", "nnzoo experiment all --budget small --out-dir runs/experiments"],
+        [
+            "nnzoo experiment gradients",
+            "nnzoo experiment all --budget small --out-dir runs/experiments",
+            "nnzoo experiment memory --budget full --set lengths=[500] --set models=[lstm,gru] --set problems=[adding]",
+        ],
     )
     p.add_argument(
         "names", nargs="+", metavar="NAME", help="bottleneck, context, gradients, memory, parallel, skips, or all"
@@ -162,6 +166,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--budget", default="small", help="tiny (seconds), small (default; minutes) or full")
     p.add_argument("--out-dir", type=Path, default=Path("runs/experiments"), help="default: runs/experiments")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="change one of the budget's settings (repeatable; one experiment only); results.json lists them",
+    )
     p.set_defaults(run=cmd_experiment)
 
     p = _command(
@@ -380,9 +392,11 @@ def cmd_experiment(args: argparse.Namespace) -> int:
     from nnzoo.train.runtime import resolve_device
 
     names = sorted(EXPERIMENTS) if args.names == ["all"] else args.names
+    if args.overrides and len(names) > 1:
+        raise UserError("--set changes the settings of one experiment; name only that one")
     device = resolve_device(args.device)
     for name in names:
-        results = run_experiment(name, args.budget, args.out_dir / name, device)
+        results = run_experiment(name, args.budget, args.out_dir / name, device, args.overrides)
         print(f"{name} ({results['seconds']:.0f} s, {args.out_dir / name}/results.json)")
         print(f"  claim: {results['claim']}")
         print(f"  measured: {results['answer']}")

@@ -6,11 +6,14 @@ returns the numbers. ``results.json`` always has: ``experiment``, ``claim`` (the
 numbers, saying whether they agree with the claim), ``figures`` and ``seconds``.
 
 Budgets: ``tiny`` (seconds, for the tests), ``small`` (minutes: every experiment together within 20 minutes on 2
-CPU cores) and ``full`` (the settings of the docs' tables).
+CPU cores) and ``full`` (the settings of the docs' tables). Each experiment declares its ``SETTINGS`` per budget;
+``--set key=value`` changes one of them for one run (``nnzoo experiment memory --budget full --set
+lengths=[500]``), and ``results.json`` records the settings used.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import platform
 import time
@@ -21,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from nnzoo.config import parse_override
 from nnzoo.errors import UserError
 
 if TYPE_CHECKING:
@@ -34,37 +38,76 @@ BUDGETS = ("tiny", "small", "full")
 class Experiment:
     name: str
     claim: str
-    # (budget, output folder, device) -> {"settings": …, "measurements": …, "answer": str, "figures": [paths]}
-    run: Callable[[str, Path, torch.device], dict[str, Any]]
+    settings: dict[str, dict[str, Any]]  # budget -> settings
+    # (settings, output folder, device) -> {"settings": …, "measurements": …, "answer": str, "figures": [paths]}
+    run: Callable[[dict[str, Any], Path, torch.device], dict[str, Any]]
 
 
 EXPERIMENTS: dict[str, Experiment] = {}
 
 
-def register_experiment(name: str, claim: str) -> Callable:
+def register_experiment(name: str, claim: str, settings: dict[str, dict[str, Any]]) -> Callable:
+    if set(settings) != set(BUDGETS):
+        raise ValueError(f"experiment {name!r} must give settings for the budgets {BUDGETS}, got {sorted(settings)}")
+
     def register(run: Callable) -> Callable:
-        EXPERIMENTS[name] = Experiment(name, claim, run)
+        EXPERIMENTS[name] = Experiment(name, claim, settings, run)
         return run
 
     return register
 
 
-def run_experiment(name: str, budget: str, folder: Path, device: torch.device) -> dict[str, Any]:
-    """Run one experiment into ``folder``; write and return its ``results.json`` content."""
-    if name not in EXPERIMENTS:
-        raise UserError(f"unknown experiment {name!r}; choose one of {', '.join(sorted(EXPERIMENTS))} or all")
+def resolve_settings(experiment: Experiment, budget: str, overrides: list[str] = ()) -> dict[str, Any]:
+    """The budget's settings with ``key=value`` overrides. A new value must be of the kind it replaces: a number
+    for a number, a non-empty list of the same kind of items for a list (``[lstm, gru]`` needs no quotes)."""
     if budget not in BUDGETS:
         raise UserError(f"unknown budget {budget!r}; choose one of {', '.join(BUDGETS)}")
+    settings = copy.deepcopy(experiment.settings[budget])
+    for text in overrides:
+        keys, value = parse_override(text)
+        key = ".".join(keys)
+        if key not in settings:
+            raise UserError(
+                f"experiment {experiment.name!r} has no setting {key!r}; its settings: {', '.join(settings)}"
+            )
+        new = value.parsed
+        if isinstance(settings[key], list) and isinstance(new, str) and new.startswith("[") and new.endswith("]"):
+            new = [word.strip() for word in new[1:-1].split(",")]  # a list of bare words, which TOML would not read
+        if not _same_kind(new, settings[key]):
+            raise UserError(f"--set {text!r}: {key} takes a value like {json.dumps(settings[key])}, got {value.text!r}")
+        settings[key] = new
+    return settings
+
+
+def _same_kind(new: Any, old: Any) -> bool:
+    if isinstance(old, bool) or isinstance(new, bool):
+        return isinstance(old, bool) and isinstance(new, bool)
+    if isinstance(old, float):
+        return isinstance(new, (int, float))
+    if isinstance(old, list):
+        return isinstance(new, list) and len(new) > 0 and all(_same_kind(item, old[0]) for item in new)
+    return type(new) is type(old)
+
+
+def run_experiment(
+    name: str, budget: str, folder: Path, device: torch.device, overrides: list[str] = ()
+) -> dict[str, Any]:
+    """Run one experiment into ``folder`` at ``budget`` (with ``--set``-style ``overrides`` of its settings); write
+    and return its ``results.json`` content."""
+    if name not in EXPERIMENTS:
+        raise UserError(f"unknown experiment {name!r}; choose one of {', '.join(sorted(EXPERIMENTS))} or all")
     experiment = EXPERIMENTS[name]
+    settings = resolve_settings(experiment, budget, list(overrides))
     folder.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     torch.manual_seed(0)
-    outcome = experiment.run(budget, folder, device)
+    outcome = experiment.run(settings, folder, device)
     results = {
         "experiment": name,
         "claim": experiment.claim,
         "budget": budget,
         "settings": outcome["settings"],
+        "overrides": list(overrides),
         "measurements": outcome["measurements"],
         "answer": outcome["answer"],
         "figures": [str(Path(path).name) for path in outcome["figures"]],
@@ -93,7 +136,7 @@ def train_run(
     cfg = resolve_run_config({}, task=task, model=model, overrides=overrides, seed=seed)
     if resume and to_dict(run.load_config()) != to_dict(cfg):
         raise UserError(
-            f"{run} holds a run with other settings (another --budget?); remove it or choose another --out-dir"
+            f"{run} holds a run with other settings (another --budget or --set?); remove it or choose another --out-dir"
         )
     runner = registry.get_task(task)(cfg, device)
     data = runner.build_data()

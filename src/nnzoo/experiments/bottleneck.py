@@ -55,9 +55,9 @@ def bin_label(low: int, high: int) -> str:
 @register_experiment(
     "bottleneck",
     "One context vector c cannot hold a long input; attention gives each output step its own c.",
+    SETTINGS,
 )
-def run(budget: str, folder: Path, device: torch.device) -> dict:
-    settings = SETTINGS[budget]
+def run(settings: dict, folder: Path, device: torch.device) -> dict:
     steps = settings["steps"]
     common = [
         f"data.max_words={settings['max_words']}",

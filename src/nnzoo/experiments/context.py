@@ -33,9 +33,9 @@ APPLE = [
 @register_experiment(
     "context",
     'Context decides what a word means: "I like eating apple" against "Apple is a great company".',
+    SETTINGS,
 )
-def run(budget: str, folder: Path, device: torch.device) -> dict:
-    settings = SETTINGS[budget]
+def run(settings: dict, folder: Path, device: torch.device) -> dict:
     results: dict[str, list[float]] = {}
     baseline = None
     for model in MODELS:

@@ -171,9 +171,9 @@ def train_mlp(model: MLP, train: tuple[Tensor, Tensor], steps: int, generator: t
     "Gradients vanish or explode through long products: an RNN's gradient dies with the distance to the loss, "
     "the LSTM and GRU keep it; sigmoid saturates and starves the early layers of a deep network, ReLU-like "
     "activations do not.",
+    SETTINGS,
 )
-def run(budget: str, folder: Path, device: torch.device) -> dict:
-    settings = SETTINGS[budget]
+def run(settings: dict, folder: Path, device: torch.device) -> dict:
     generator = torch.Generator().manual_seed(0)
     probe = adding_problem(256, settings["length"], torch.Generator().manual_seed(1))
     test = adding_problem(1000, settings["length"], torch.Generator().manual_seed(2))

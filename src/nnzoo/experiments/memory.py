@@ -26,18 +26,25 @@ from nnzoo.data.memory_tasks import (
     adding_problem,
     copy_memory,
 )
+from nnzoo.errors import UserError
 from nnzoo.experiments.base import register_experiment
 from nnzoo.experiments.gradients import fit
 from nnzoo.nn.recurrent import GRU, LSTM, RNN
 from nnzoo.nn.transformer import SinusoidalPositionalEncoding, TransformerEncoder, TransformerEncoderLayer
 
+MODELS = ["rnn", "lstm", "gru", "transformer"]
+PROBLEMS = ["adding", "copy"]
 SETTINGS = {
-    "tiny": {"lengths": [5, 10], "steps": 30, "seeds": [0]},
-    "small": {"lengths": [10, 50], "steps": 1500, "seeds": [0]},
-    "full": {"lengths": [10, 50, 100, 200, 500], "steps": 5000, "seeds": [0, 1, 2]},
+    "tiny": {"lengths": [5, 10], "steps": 30, "seeds": [0], "models": MODELS, "problems": PROBLEMS},
+    "small": {"lengths": [10, 50], "steps": 1500, "seeds": [0], "models": MODELS, "problems": PROBLEMS},
+    "full": {
+        "lengths": [10, 50, 100, 200, 500],
+        "steps": 5000,
+        "seeds": [0, 1, 2],
+        "models": MODELS,
+        "problems": PROBLEMS,
+    },
 }
-MODELS = ("rnn", "lstm", "gru", "transformer")
-PROBLEMS = ("adding", "copy")
 PARAMETERS = 17_500  # about an LSTM of 64 units on the adding problem
 LR, BATCH, TEST_SIZE = 3e-3, 64, 1000
 
@@ -122,14 +129,17 @@ def train_and_score(
 @register_experiment(
     "memory",
     "An RNN forgets the start of a long sentence; an LSTM chooses what to keep (input, forget and output gates).",
+    SETTINGS,
 )
-def run(budget: str, folder: Path, device: torch.device) -> dict:
-    settings = SETTINGS[budget]
-    results: dict[str, dict] = {problem: {kind: {} for kind in MODELS} for problem in PROBLEMS}
-    parameters: dict[str, dict] = {problem: {} for problem in PROBLEMS}
+def run(settings: dict, folder: Path, device: torch.device) -> dict:
+    for key, known in (("models", MODELS), ("problems", PROBLEMS)):
+        if unknown := set(settings[key]) - set(known):
+            raise UserError(f"unknown {key} {sorted(unknown)}; choose from {', '.join(known)}")
+    results: dict[str, dict] = {problem: {kind: {} for kind in settings["models"]} for problem in settings["problems"]}
+    parameters: dict[str, dict] = {problem: {} for problem in settings["problems"]}
     longest = max(settings["lengths"]) + 20
-    for problem in PROBLEMS:
-        for kind in MODELS:
+    for problem in settings["problems"]:
+        for kind in settings["models"]:
             width = matched_width(kind, problem, longest)
             parameters[problem][kind] = {
                 "width": width,
@@ -156,40 +166,47 @@ def mean(values: list[float]) -> float:
 
 
 def answer(results: dict, settings: dict) -> str:
-    lengths = settings["lengths"]
-    adding = "; ".join(
-        f"{kind} " + ", ".join(f"T={t}: {mean(results['adding'][kind][str(t)]):.4f}" for t in lengths)
-        for kind in MODELS
-    )
-    copy = "; ".join(
-        f"{kind} " + ", ".join(f"T={t}: {mean(results['copy'][kind][str(t)]):.1%}" for t in lengths) for kind in MODELS
-    )
-    longest = str(max(lengths))
-    rnn, lstm = mean(results["adding"]["rnn"][longest]), mean(results["adding"]["lstm"][longest])
-    verdict = (
-        f"At T={longest} the LSTM ({lstm:.4f}) beats the RNN ({rnn:.4f}) on the adding problem, as the notes say."
-        if lstm < rnn
-        else f"At T={longest} the LSTM ({lstm:.4f}) does not beat the RNN ({rnn:.4f}) on the adding problem."
-    )
-    return (
-        f"Adding problem, test MSE (constant predictor {ADDING_CONSTANT_MSE:.3f}): {adding}. Copy memory, accuracy on "
-        f"the recalled symbols (guessing 12.5 %): {copy}. {verdict} {settings['steps']} training steps, "
-        f"{len(settings['seeds'])} seed(s)."
-    )
+    lengths, models = settings["lengths"], settings["models"]
+    parts = []
+    if "adding" in results:
+        adding = "; ".join(
+            f"{kind} " + ", ".join(f"T={t}: {mean(results['adding'][kind][str(t)]):.4f}" for t in lengths)
+            for kind in models
+        )
+        parts.append(f"Adding problem, test MSE (constant predictor {ADDING_CONSTANT_MSE:.3f}): {adding}.")
+    if "copy" in results:
+        copy = "; ".join(
+            f"{kind} " + ", ".join(f"T={t}: {mean(results['copy'][kind][str(t)]):.1%}" for t in lengths)
+            for kind in models
+        )
+        parts.append(f"Copy memory, accuracy on the recalled symbols (guessing 12.5 %): {copy}.")
+    if "adding" in results and {"rnn", "lstm"} <= set(models):
+        longest = str(max(lengths))
+        rnn, lstm = mean(results["adding"]["rnn"][longest]), mean(results["adding"]["lstm"][longest])
+        parts.append(
+            f"At T={longest} the LSTM ({lstm:.4f}) beats the RNN ({rnn:.4f}) on the adding problem, as the notes say."
+            if lstm < rnn
+            else f"At T={longest} the LSTM ({lstm:.4f}) does not beat the RNN ({rnn:.4f}) on the adding problem."
+        )
+    parts.append(f"{settings['steps']} training steps, {len(settings['seeds'])} seed(s).")
+    return " ".join(parts)
 
 
 def plot_memory(results: dict, settings: dict, path: Path) -> Path:
-    fig = Figure(figsize=(11, 4), layout="constrained")
-    left, right = fig.subplots(1, 2)
+    fig = Figure(figsize=(5.5 * len(results), 4), layout="constrained")
+    axes = dict(zip(results, fig.subplots(1, len(results), squeeze=False)[0], strict=True))
     lengths = settings["lengths"]
-    for kind in MODELS:
-        left.plot(lengths, [mean(results["adding"][kind][str(t)]) for t in lengths], marker="o", label=kind)
-        right.plot(lengths, [mean(results["copy"][kind][str(t)]) for t in lengths], marker="o", label=kind)
-    left.axhline(ADDING_CONSTANT_MSE, color="gray", ls=":", label="constant predictor")
-    left.set(xlabel="T (steps)", ylabel="test MSE", title="adding problem", yscale="log")
-    right.axhline(1 / COPY_SYMBOLS, color="gray", ls=":", label="guessing")
-    right.set(xlabel="delay T (steps)", ylabel="accuracy on the recalled symbols", title="copy memory", ylim=(0, 1.02))
-    for ax in (left, right):
+    for problem, ax in axes.items():
+        for kind in settings["models"]:
+            ax.plot(lengths, [mean(results[problem][kind][str(t)]) for t in lengths], marker="o", label=kind)
+        if problem == "adding":
+            ax.axhline(ADDING_CONSTANT_MSE, color="gray", ls=":", label="constant predictor")
+            ax.set(xlabel="T (steps)", ylabel="test MSE", title="adding problem", yscale="log")
+        else:
+            ax.axhline(1 / COPY_SYMBOLS, color="gray", ls=":", label="guessing")
+            ax.set(
+                xlabel="delay T (steps)", ylabel="accuracy on the recalled symbols", title="copy memory", ylim=(0, 1.02)
+            )
         ax.legend(fontsize=8)
     fig.suptitle(f"{settings['steps']} Adam steps, {len(settings['seeds'])} seed(s), ~{PARAMETERS:,} parameters each")
     fig.savefig(path, dpi=100)

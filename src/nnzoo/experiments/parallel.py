@@ -69,9 +69,9 @@ def forward_backward_ms(model: nn.Module, x: torch.Tensor, repeats: int) -> floa
     "parallel",
     "RNNs compute step after step; self-attention processes the whole sequence at once, so it is faster on long "
     "sequences.",
+    SETTINGS,
 )
-def run(budget: str, folder: Path, device: torch.device) -> dict:
-    settings = SETTINGS[budget]
+def run(settings: dict, folder: Path, device: torch.device) -> dict:
     torch.manual_seed(0)
     layers = {name: model.to(device) for name, model in models(settings["width"]).items()}
     timings: dict[str, list[float]] = {name: [] for name in layers}

@@ -64,9 +64,9 @@ def overrides_for(task: str, settings: dict) -> list[str]:
     "skips",
     "The U-Net's skip connections hand the decoder the encoder's full-resolution maps, so it need not rebuild the "
     "details from the bottleneck.",
+    SETTINGS,
 )
-def run(budget: str, folder: Path, device: torch.device) -> dict:
-    settings = SETTINGS[budget]
+def run(settings: dict, folder: Path, device: torch.device) -> dict:
     results: dict[str, dict] = {}
     for name, (task, metric, data) in SETUPS.items():
         results[name] = {"metric": metric}
