@@ -17,7 +17,7 @@ import copy
 import json
 import platform
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -57,7 +57,7 @@ def register_experiment(name: str, claim: str, settings: dict[str, dict[str, Any
     return register
 
 
-def resolve_settings(experiment: Experiment, budget: str, overrides: list[str] = ()) -> dict[str, Any]:
+def resolve_settings(experiment: Experiment, budget: str, overrides: Sequence[str] = ()) -> dict[str, Any]:
     """The budget's settings with ``key=value`` overrides. A new value must be of the kind it replaces: a number
     for a number, a non-empty list of the same kind of items for a list (``[lstm, gru]`` needs no quotes)."""
     if budget not in BUDGETS:
@@ -90,14 +90,14 @@ def _same_kind(new: Any, old: Any) -> bool:
 
 
 def run_experiment(
-    name: str, budget: str, folder: Path, device: torch.device, overrides: list[str] = ()
+    name: str, budget: str, folder: Path, device: torch.device, overrides: Sequence[str] = ()
 ) -> dict[str, Any]:
     """Run one experiment into ``folder`` at ``budget`` (with ``--set``-style ``overrides`` of its settings); write
     and return its ``results.json`` content."""
     if name not in EXPERIMENTS:
         raise UserError(f"unknown experiment {name!r}; choose one of {', '.join(sorted(EXPERIMENTS))} or all")
     experiment = EXPERIMENTS[name]
-    settings = resolve_settings(experiment, budget, list(overrides))
+    settings = resolve_settings(experiment, budget, overrides)
     folder.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     torch.manual_seed(0)

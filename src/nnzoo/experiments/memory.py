@@ -167,19 +167,18 @@ def mean(values: list[float]) -> float:
 
 def answer(results: dict, settings: dict) -> str:
     lengths, models = settings["lengths"], settings["models"]
+    summaries = {  # problem -> (what is scored, number format)
+        "adding": (f"Adding problem, test MSE (constant predictor {ADDING_CONSTANT_MSE:.3f})", ".4f"),
+        "copy": ("Copy memory, accuracy on the recalled symbols (guessing 12.5 %)", ".1%"),
+    }
     parts = []
-    if "adding" in results:
-        adding = "; ".join(
-            f"{kind} " + ", ".join(f"T={t}: {mean(results['adding'][kind][str(t)]):.4f}" for t in lengths)
+    for problem in (p for p in PROBLEMS if p in results):
+        scored, number = summaries[problem]
+        scores = "; ".join(
+            f"{kind} " + ", ".join(f"T={t}: {mean(results[problem][kind][str(t)]):{number}}" for t in lengths)
             for kind in models
         )
-        parts.append(f"Adding problem, test MSE (constant predictor {ADDING_CONSTANT_MSE:.3f}): {adding}.")
-    if "copy" in results:
-        copy = "; ".join(
-            f"{kind} " + ", ".join(f"T={t}: {mean(results['copy'][kind][str(t)]):.1%}" for t in lengths)
-            for kind in models
-        )
-        parts.append(f"Copy memory, accuracy on the recalled symbols (guessing 12.5 %): {copy}.")
+        parts.append(f"{scored}: {scores}.")
     if "adding" in results and {"rnn", "lstm"} <= set(models):
         longest = str(max(lengths))
         rnn, lstm = mean(results["adding"]["rnn"][longest]), mean(results["adding"]["lstm"][longest])
