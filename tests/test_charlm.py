@@ -17,7 +17,7 @@ from nnzoo.decode import sample
 from nnzoo.errors import UserError
 from nnzoo.nn.language_models import RecurrentLanguageModel, TransformerLanguageModel
 from nnzoo.tasks.charlm import CharLM, PoemForm, chunked_streams, stream_nll
-from nnzoo.train import RunDir, Trainer, seed_everything
+from nnzoo.training import RunDir, Trainer, seed_everything
 
 
 def make_task(model="lstm", overrides=()):

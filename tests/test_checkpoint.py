@@ -14,7 +14,7 @@ from safetensors.torch import save_file
 from torch import nn
 
 from nnzoo.errors import CheckpointError
-from nnzoo.train.checkpoint import load_checkpoint, save_checkpoint
+from nnzoo.training.checkpoint import load_checkpoint, save_checkpoint
 
 
 def trained_model_and_optimizer():

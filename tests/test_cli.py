@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from nnzoo.train import load_checkpoint
-from nnzoo.train.checkpoint import CheckpointError
-from nnzoo.train.metrics_log import read_metrics
+from nnzoo.training import load_checkpoint
+from nnzoo.training.checkpoint import CheckpointError
+from nnzoo.training.metrics_log import read_metrics
 
 QUICK = ["--set", "train.epochs=3", "--quiet"]
 BOSTON_ROW = "0.00632,18,2.31,0,0.538,6.575,65.2,4.09,1,296,15.3,396.9,4.98"

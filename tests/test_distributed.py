@@ -17,11 +17,11 @@ import torch
 
 from nnzoo.cli import main
 from nnzoo.errors import ConfigError
-from nnzoo.train import Trainer, load_checkpoint
-from nnzoo.train import distributed as ddp
-from nnzoo.train.checkpoint import capture_rng, save_checkpoint
-from nnzoo.train.metrics_log import read_metrics
-from nnzoo.train.sampler import EpochBatchSampler
+from nnzoo.training import Trainer, load_checkpoint
+from nnzoo.training import distributed as ddp
+from nnzoo.training.checkpoint import capture_rng, save_checkpoint
+from nnzoo.training.metrics_log import read_metrics
+from nnzoo.training.sampler import EpochBatchSampler
 
 # 30 steps of 12 per epoch: three evaluations (steps 12, 24, 30), a checkpoint every 5 steps, shuffling on, a cosine
 # schedule over the 30 steps. The training split has 354 rows: every batch of 32 splits evenly over 2 processes.

@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from conftest import train_run
-from nnzoo.train.run import open_run
+from nnzoo.training.run import open_run
 
 TOLERANCE = 1e-4
 REGRESSION = ("regression", "mlp", "train.epochs=2", "model.hidden=[16,16]")

@@ -21,7 +21,7 @@ from nnzoo.tasks.forecast import (
     naive_forecasts,
     seasonal_naive_forecasts,
 )
-from nnzoo.train import RunDir, Trainer, seed_everything
+from nnzoo.training import RunDir, Trainer, seed_everything
 
 
 def write_series(path, values, column="value"):

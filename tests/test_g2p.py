@@ -11,8 +11,8 @@ from nnzoo.config import resolve_run_config
 from nnzoo.errors import UserError
 from nnzoo.metrics import edit_distance, error_rates
 from nnzoo.tasks.g2p import G2P, LONG_WORD_PHONEMES, g2p_scores
-from nnzoo.train import RunDir, Trainer, seed_everything
-from nnzoo.train.trainer import evaluate
+from nnzoo.training import RunDir, Trainer, seed_everything
+from nnzoo.training.trainer import evaluate
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,7 @@ from PIL import Image
 from conftest import train_run
 from nnzoo import metrics
 from nnzoo.tasks.gan import tile, untile
-from nnzoo.train.metrics_log import read_metrics
+from nnzoo.training.metrics_log import read_metrics
 
 
 def test_frechet_distance_matches_the_closed_form_and_scipy():

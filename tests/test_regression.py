@@ -9,8 +9,8 @@ import torch
 from nnzoo.config import resolve_run_config
 from nnzoo.errors import UserError
 from nnzoo.tasks.regression import Regression
-from nnzoo.train import RunDir, Trainer, seed_everything
-from nnzoo.train.trainer import evaluate
+from nnzoo.training import RunDir, Trainer, seed_everything
+from nnzoo.training.trainer import evaluate
 
 
 def make_task(*overrides: str, model: str = "linear") -> Regression:

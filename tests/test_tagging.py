@@ -20,7 +20,7 @@ from nnzoo.nn.text_models import (
 )
 from nnzoo.tasks.classify_text import ClassifyText
 from nnzoo.tasks.tagging import AMBIGUOUS, UNKNOWN, Tagging, accuracies
-from nnzoo.train import RunDir, Trainer, seed_everything
+from nnzoo.training import RunDir, Trainer, seed_everything
 
 
 def make(task_class, name, model, overrides=()):

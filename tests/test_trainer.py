@@ -15,10 +15,10 @@ from nnzoo.data import TensorData
 from nnzoo.errors import ConfigError, TrainingDiverged
 from nnzoo.tasks.base import Task
 from nnzoo.tasks.regression import Regression
-from nnzoo.train import RunDir, Trainer, load_checkpoint
-from nnzoo.train.metrics_log import read_metrics
-from nnzoo.train.optim import lr_factor
-from nnzoo.train.sampler import EpochBatchSampler
+from nnzoo.training import RunDir, Trainer, load_checkpoint
+from nnzoo.training.metrics_log import read_metrics
+from nnzoo.training.optim import lr_factor
+from nnzoo.training.sampler import EpochBatchSampler
 
 
 class ToyTask(Task):

@@ -11,8 +11,8 @@ from nnzoo.config import resolve_run_config
 from nnzoo.data.gettext_catalogs import PLACEHOLDER, load_pairs
 from nnzoo.errors import UserError
 from nnzoo.tasks.translate import Translate, characters, normalize
-from nnzoo.train import RunDir, Trainer, seed_everything
-from nnzoo.train.trainer import evaluate
+from nnzoo.training import RunDir, Trainer, seed_everything
+from nnzoo.training.trainer import evaluate
 
 
 @pytest.mark.parametrize(

@@ -222,8 +222,8 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from nnzoo.config import load_toml, resolve_run_config
-    from nnzoo.train import RunDir, Trainer, default_run_dir, distributed, resolve_device, seed_everything
-    from nnzoo.train.checkpoint import load_checkpoint
+    from nnzoo.training import RunDir, Trainer, default_run_dir, distributed, resolve_device, seed_everything
+    from nnzoo.training.checkpoint import load_checkpoint
 
     if args.nproc < 1:
         raise UserError(f"--nproc must be at least 1, got {args.nproc}")
@@ -287,7 +287,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     if not world.is_main:
         return 0
 
-    from nnzoo.train.run import open_run
+    from nnzoo.training.run import open_run
 
     best = open_run(run.path, device=device.type, with_data=False)
     figures = write_figures(run, task, best.model, data, "val")
@@ -304,7 +304,7 @@ def write_figures(run: Any, task: Any, model: Any, data: dict, split: str) -> li
     """Training curves and the task's own figures for ``split``."""
     import torch
 
-    from nnzoo.train.metrics_log import read_metrics
+    from nnzoo.training.metrics_log import read_metrics
     from nnzoo.viz import plot_training_curves
 
     paths = []
@@ -319,8 +319,8 @@ def write_figures(run: Any, task: Any, model: Any, data: dict, split: str) -> li
 
 def cmd_eval(args: argparse.Namespace) -> int:
     from nnzoo.config import to_dict
-    from nnzoo.train.run import open_run
-    from nnzoo.train.trainer import evaluate
+    from nnzoo.training.run import open_run
+    from nnzoo.training.trainer import evaluate
 
     rows: list[tuple[str, dict[str, float]]] = []
     baselines_by_data: dict[tuple[str, str], tuple[str, dict[str, float], str]] = {}
@@ -355,7 +355,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    from nnzoo.train.run import open_run
+    from nnzoo.training.run import open_run
 
     opened = open_run(args.run_dir, device=args.device, checkpoint=args.checkpoint, with_data=False)
     parser = argparse.ArgumentParser(
@@ -389,7 +389,7 @@ def cmd_data(args: argparse.Namespace) -> int:
 
 def cmd_experiment(args: argparse.Namespace) -> int:
     from nnzoo.experiments import EXPERIMENTS, run_experiment
-    from nnzoo.train.runtime import resolve_device
+    from nnzoo.training.runtime import resolve_device
 
     names = sorted(EXPERIMENTS) if args.names == ["all"] else args.names
     if args.overrides and len(names) > 1:

@@ -41,7 +41,7 @@ from nnzoo.data.vocab import Vocabulary
 from nnzoo.errors import UserError
 
 if TYPE_CHECKING:
-    from nnzoo.train.run import OpenRun
+    from nnzoo.training.run import OpenRun
 
 OPSET = 17  # from 17 on, LayerNormalization is one operator instead of a dozen
 TOLERANCE = 1e-4  # largest |onnxruntime - PyTorch|, relative to the outputs' scale when that exceeds 1
@@ -163,7 +163,7 @@ def export_run(
     format: Literal["onnx"] = "onnx",
 ) -> Exported:
     """Write the run's model as an ONNX file (default ``RUN_DIR/best.onnx`` or ``last.onnx``) and verify it."""
-    from nnzoo.train.run import open_run
+    from nnzoo.training.run import open_run
 
     if format != "onnx":
         raise UserError(f"unknown export format {format!r}; accepted: onnx")

@@ -78,8 +78,8 @@ class RunFolder:
 
 def read_run_folder(path: str | Path) -> RunFolder:
     """Read a run or experiment folder; a clear error if ``path`` is neither."""
-    from nnzoo.train import RunDir
-    from nnzoo.train.metrics_log import read_metrics
+    from nnzoo.training import RunDir
+    from nnzoo.training.metrics_log import read_metrics
 
     folder = Path(path)
     if (folder / "results.json").is_file():

@@ -29,7 +29,7 @@ from nnzoo.errors import UserError
 
 if TYPE_CHECKING:
     from nnzoo.tasks.base import Splits
-    from nnzoo.train.run import OpenRun
+    from nnzoo.training.run import OpenRun
 
 BUDGETS = ("tiny", "small", "full")
 
@@ -128,8 +128,8 @@ def train_run(
     the data."""
     from nnzoo import registry
     from nnzoo.config import resolve_run_config, to_dict
-    from nnzoo.train import RunDir, Trainer, seed_everything
-    from nnzoo.train.run import open_run
+    from nnzoo.training import RunDir, Trainer, seed_everything
+    from nnzoo.training.run import open_run
 
     run = RunDir(run_dir)
     resume = run.last.is_file()
@@ -159,7 +159,7 @@ def train_and_evaluate(
 ) -> dict[str, Any]:
     """:func:`train_run`, then the best checkpoint's ``metrics`` on ``split``, the model's ``parameters`` and, if
     asked, the task's ``baselines`` there."""
-    from nnzoo.train.trainer import evaluate
+    from nnzoo.training.trainer import evaluate
 
     best, data = train_run(run_dir, task, model, overrides, device, seed)
     return {

@@ -1,6 +1,6 @@
 """What a task provides to the trainer and the command line.
 
-A task owns its data, its model head, its loss and its metrics; the :class:`~nnzoo.train.Trainer` knows nothing
+A task owns its data, its model head, its loss and its metrics; the :class:`~nnzoo.training.Trainer` knows nothing
 else about it. Subclasses register with ``@register_task("name")`` and their models with
 ``@register_model("name", "model")``.
 """
@@ -20,7 +20,7 @@ from torch.utils.data import DataLoader, Dataset
 from nnzoo import registry
 from nnzoo.config import DataConfig, EvalConfig, RunConfig
 from nnzoo.errors import UserError
-from nnzoo.train.runtime import to_device
+from nnzoo.training.runtime import to_device
 
 if TYPE_CHECKING:
     from nnzoo.export import ExportSpec

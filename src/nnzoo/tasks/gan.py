@@ -115,7 +115,7 @@ class GANTask(Task):
     @functools.cached_property
     def classifier(self) -> nn.Module:
         """The judge: the trained ``classify-images`` model of ``eval.classifier``, frozen."""
-        from nnzoo.train.run import RunDir, open_run
+        from nnzoo.training.run import RunDir, open_run
 
         path = Path(self.cfg.eval.classifier)
         if not RunDir(path).is_run():

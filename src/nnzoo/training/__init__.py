@@ -1,9 +1,9 @@
 """Task-agnostic training: the Trainer, checkpoints, run folders, and multi-process (DDP) training."""
 
-from nnzoo.train.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
-from nnzoo.train.run import OpenRun, RunDir, default_run_dir, open_run
-from nnzoo.train.runtime import resolve_device, seed_everything
-from nnzoo.train.trainer import Trainer, TrainState
+from nnzoo.training.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from nnzoo.training.run import OpenRun, RunDir, default_run_dir, open_run
+from nnzoo.training.runtime import resolve_device, seed_everything
+from nnzoo.training.trainer import Trainer, TrainState
 
 __all__ = [
     "Checkpoint",

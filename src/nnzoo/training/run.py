@@ -25,8 +25,8 @@ from torch import nn
 from nnzoo import registry
 from nnzoo.config import RunConfig, dump_toml, load_toml, resolve_run_config
 from nnzoo.errors import CheckpointError, UserError
-from nnzoo.train.checkpoint import load_checkpoint
-from nnzoo.train.runtime import resolve_device
+from nnzoo.training.checkpoint import load_checkpoint
+from nnzoo.training.runtime import resolve_device
 
 
 class RunDir:

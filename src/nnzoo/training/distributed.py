@@ -9,10 +9,10 @@ Either way each worker finds ``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK``, ``MASTER_
 environment, and :func:`setup` joins the process group: gloo on the CPU, NCCL on CUDA with the worker of local rank
 ``l`` on ``cuda:l``.
 
-With W processes and ``train.batch_size`` B, each step of the :class:`~nnzoo.train.Trainer`:
+With W processes and ``train.batch_size`` B, each step of the :class:`~nnzoo.training.Trainer`:
 
 * splits the global batch that one process would take into W disjoint shards of B/W examples, one per rank
-  (:class:`~nnzoo.train.sampler.EpochBatchSampler` with ``rank`` and ``world_size``);
+  (:class:`~nnzoo.training.sampler.EpochBatchSampler` with ``rank`` and ``world_size``);
 * lets DDP average the ranks' gradients. For a loss that is a mean over examples, the mean of the shards' mean
   gradients is the gradient of the global mean:
 

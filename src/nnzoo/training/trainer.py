@@ -17,13 +17,13 @@ from tqdm import tqdm
 
 from nnzoo.config import to_dict
 from nnzoo.errors import ConfigError, TrainingDiverged
-from nnzoo.train import distributed
-from nnzoo.train.checkpoint import capture_rng, load_checkpoint, save_checkpoint
-from nnzoo.train.metrics_log import MetricsLog
-from nnzoo.train.optim import build_optimizer, build_scheduler, lr_factor
-from nnzoo.train.run import RunDir
-from nnzoo.train.runtime import autocast, seed_everything, to_device
-from nnzoo.train.sampler import EpochBatchSampler
+from nnzoo.training import distributed
+from nnzoo.training.checkpoint import capture_rng, load_checkpoint, save_checkpoint
+from nnzoo.training.metrics_log import MetricsLog
+from nnzoo.training.optim import build_optimizer, build_scheduler, lr_factor
+from nnzoo.training.run import RunDir
+from nnzoo.training.runtime import autocast, seed_everything, to_device
+from nnzoo.training.sampler import EpochBatchSampler
 
 if TYPE_CHECKING:
     from nnzoo.tasks.base import Splits, Task
@@ -54,7 +54,7 @@ class Trainer:
 
     ``callbacks`` are called as ``callback(trainer)`` after every optimiser step.
 
-    Inside a process group (``torchrun``, ``nnzoo train --nproc``; see :mod:`nnzoo.train.distributed`) every rank
+    Inside a process group (``torchrun``, ``nnzoo train --nproc``; see :mod:`nnzoo.training.distributed`) every rank
     builds a Trainer: each takes a ``train.batch_size / world_size`` shard of every batch, DDP averages the
     gradients, and rank 0 alone evaluates, logs and writes checkpoints. ``model`` stays the bare module.
     """
