@@ -93,7 +93,7 @@ def test_any_image_file_becomes_a_dark_background_input_of_the_right_size(tmp_pa
 def test_bad_configurations_are_clear_errors():
     with pytest.raises(ConfigError, match=r"data\.val_fraction and data\.test_fraction must be in \(0, 1\)"):
         resolve_run_config(task="classify-images", overrides=["data.val_fraction=0"])
-    with pytest.raises(ConfigError, match=r"model\.activation 'swish' is not one of"):
+    with pytest.raises(ConfigError, match=r"model\.activation must be one of 'sigmoid', .*; got 'swish'"):
         resolve_run_config(task="classify-images", model="mlp", overrides=["model.activation=swish"])
     task = ClassifyImages(resolve_run_config(task="classify-images", model="lenet5", overrides=["data.dataset=digits"]))
     task.build_data()

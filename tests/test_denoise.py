@@ -14,13 +14,13 @@ from conftest import train_run
 from nnzoo.config import resolve_run_config
 from nnzoo.data.images import add_noise
 from nnzoo.errors import ConfigError
-from nnzoo.nn.unet import UNet
+from nnzoo.nn.unet import UNet, UNetConfig
 from nnzoo.tasks.denoise import Denoise, image_quality
 
 
 @pytest.mark.parametrize(("depth", "size"), [(1, 6), (2, 28), (3, 16), (4, 32)])
 def test_every_head_has_the_input_size(depth, size):
-    model = UNet(2, {"velocity": 1, "edges": 1, "classes": 5}, depth=depth, base_channels=4).eval()
+    model = UNet(2, {"velocity": 1, "edges": 1, "classes": 5}, UNetConfig(depth=depth, base_channels=4)).eval()
     out = model(torch.randn(3, 2, size, 2 * size))
     assert {name: tuple(y.shape) for name, y in out.items()} == {
         "velocity": (3, 1, size, 2 * size),
@@ -30,7 +30,7 @@ def test_every_head_has_the_input_size(depth, size):
 
 
 def test_without_skips_the_decoder_sees_only_the_bottleneck():
-    with_skips, without = UNet(1, {"y": 1}, 2, 8), UNet(1, {"y": 1}, 2, 8, skip=False)
+    with_skips, without = UNet(1, {"y": 1}, UNetConfig(2, 8)), UNet(1, {"y": 1}, UNetConfig(2, 8, skip=False))
     # The decoder's first convolutions read 2w channels with skips (encoder maps + upsampled), w without.
     assert with_skips.merge[0][0].in_channels == 16 and without.merge[0][0].in_channels == 8
     assert sum(p.numel() for p in without.parameters()) < sum(p.numel() for p in with_skips.parameters())
@@ -38,13 +38,13 @@ def test_without_skips_the_decoder_sees_only_the_bottleneck():
 
 def test_unet_gradients_match_finite_differences():
     torch.manual_seed(0)
-    model = UNet(1, {"y": 2}, depth=1, base_channels=2).double()
+    model = UNet(1, {"y": 2}, UNetConfig(depth=1, base_channels=2)).double()
     x = torch.randn(2, 1, 4, 4, dtype=torch.double, requires_grad=True)
     assert torch.autograd.gradcheck(lambda x: model(x)["y"], (x,))
 
 
 def test_bad_sizes_and_channels_are_clear_errors():
-    model = UNet(1, {"y": 1}, depth=3, base_channels=4)
+    model = UNet(1, {"y": 1}, UNetConfig(depth=3, base_channels=4))
     with pytest.raises(ValueError, match=r"divisible by 8, got 28×28"):
         model(torch.randn(1, 1, 28, 28))
     with pytest.raises(ValueError, match=r"expects \(batch, 1, height, width\), got \(1, 3, 32, 32\)"):

@@ -81,9 +81,9 @@ def test_gan_smoke_run_trains_scores_draws_and_records_progress(cli, classifier,
 
 
 def test_generated_images_are_in_the_tanh_range():
-    from nnzoo.nn.gan import GAN
+    from nnzoo.nn.gan import GAN, DCGANConfig
 
-    gan = GAN(latent_dim=4, width=4)
+    gan = GAN(1, DCGANConfig(latent_dim=4, width=4))
     with torch.no_grad():
         for p in gan.generator.parameters():
             p.mul_(50)  # push the output into saturation

@@ -6,8 +6,9 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from nnzoo.nn.conv import ConvNet, LeNet5, SparseConv2d, Subsampling, image_mlp, lenet_c3_table
-from nnzoo.nn.gan import GAN, adversarial_losses, slerp
+from nnzoo.nn.conv import ConvNet, ConvNetConfig, LeNet5, SparseConv2d, Subsampling, image_mlp, lenet_c3_table
+from nnzoo.nn.gan import GAN, DCGANConfig, adversarial_losses, slerp
+from nnzoo.nn.mlp import MLPConfig
 
 # LeCun et al. (1998), section II-B: each layer's output size and trainable parameters.
 LENET_PAPER = {
@@ -69,18 +70,18 @@ def test_classifiers_give_logits_and_features():
     x = torch.rand(4, 1, 28, 28)
     for model, features in (
         (LeNet5(), 84),
-        (ConvNet(hidden=32), 32),
-        (image_mlp((1, 28, 28), [16, 8], 10, "elu", 0.1), 8),
+        (ConvNet((1, 28, 28), 10, ConvNetConfig(hidden=32)), 32),
+        (image_mlp((1, 28, 28), 10, MLPConfig(hidden=[16, 8], activation="elu", dropout=0.1)), 8),
     ):
         model.eval()
         assert model(x).shape == (4, 10) and model.features(x).shape == (4, features)
-    assert ConvNet((1, 8, 8), channels=[4, 8], hidden=6)(torch.rand(3, 1, 8, 8)).shape == (3, 10)
+    assert ConvNet((1, 8, 8), 10, ConvNetConfig(channels=[4, 8], hidden=6))(torch.rand(3, 1, 8, 8)).shape == (3, 10)
     with pytest.raises(ValueError, match="cannot be halved 3 times"):
-        ConvNet((1, 28, 28), channels=[4, 8, 16])
+        ConvNet((1, 28, 28), 10, ConvNetConfig(channels=[4, 8, 16]))
 
 
 def test_gan_players_shapes_and_output_range():
-    gan = GAN(latent_dim=8, width=4).eval()
+    gan = GAN(1, DCGANConfig(latent_dim=8, width=4)).eval()
     images = gan(gan.noise(5, torch.Generator().manual_seed(0)))
     assert images.shape == (5, 1, 28, 28) and images.abs().max() <= 1
     assert gan.discriminator(images).shape == (5,)
@@ -88,7 +89,7 @@ def test_gan_players_shapes_and_output_range():
 
 def test_one_backward_of_the_summed_losses_gives_each_player_only_its_own_gradient():
     torch.manual_seed(0)
-    gan = GAN(latent_dim=8, width=4).double()
+    gan = GAN(1, DCGANConfig(latent_dim=8, width=4)).double()
     real, z = torch.rand(6, 1, 28, 28, dtype=torch.double) * 2 - 1, torch.randn(6, 8, dtype=torch.double)
     g_params, d_params = list(gan.generator.parameters()), list(gan.discriminator.parameters())
 

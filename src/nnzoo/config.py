@@ -13,7 +13,9 @@ names the key and lists what is valid.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import functools
 import sys
 import types
 from collections.abc import Iterable, Mapping
@@ -23,7 +25,7 @@ from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 
 import tomli_w
 
-from nnzoo.errors import ConfigError
+from nnzoo.errors import ConfigError, require
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -43,48 +45,29 @@ class ModelConfig:
     name: str = ""
 
 
-@dataclass
-class TransformerSizes(ModelConfig):
-    """Width, heads, feed-forward size and dropout of a Transformer; ``d_model`` must split evenly over the heads."""
+def model_section(hyper: type | None, defaults: Mapping[str, Any] | None = None) -> type[ModelConfig]:
+    """The ``[model]`` table of a run: ``name`` (the registered model), then the fields of ``hyper``, the config
+    dataclass that sits beside the model in :mod:`nnzoo.nn` and holds its hyper-parameters and their defaults.
 
-    d_model: int = 128
-    nhead: int = 4
-    dim_feedforward: int = 256
-    dropout: float = 0.1
-
-    def __post_init__(self) -> None:
-        _require(
-            self.d_model % self.nhead == 0,
-            f"model.d_model ({self.d_model}) must be a multiple of model.nhead ({self.nhead})",
-        )
-
-
-@dataclass
-class TransformerEncoderConfig(TransformerSizes):
-    """A Transformer encoder stack of ``num_layers`` layers."""
-
-    num_layers: int = 2
-
-
-@dataclass
-class UNetConfig(ModelConfig):
-    """The U-Net of the image-to-image tasks (``nnzoo.nn.unet.UNet``); each task decides its heads."""
-
-    depth: int = 2  # poolings: 28 × 28 images allow two (28 -> 14 -> 7)
-    base_channels: int = 16
-    skip: bool = True  # false: the plain encoder-decoder of the ablation
-
-    def __post_init__(self) -> None:
-        _require(self.depth >= 1 and self.base_channels >= 1, "model.depth and model.base_channels must be >= 1")
-
-    def check_fits(self, height: int, width: int) -> None:
-        """A clear error, before training, if the images cannot pass ``depth`` 2 × 2 poolings exactly."""
-        factor = 2**self.depth
-        _require(
-            height % factor == 0 and width % factor == 0,
-            f"a U-Net of model.depth={self.depth} needs a height and width divisible by {factor}, not "
-            f"{height}×{width}: lower model.depth",
-        )
+    ``defaults`` replaces some of those defaults for one task (a task's images are smaller, its U-Net shallower);
+    this is the only other place a default may come from, and it is visible in ``nnzoo train --print-config``.
+    An instance is also an instance of ``hyper``, so the model takes it as its config.
+    """
+    if hyper is None:
+        if defaults:
+            raise ValueError("defaults need a config dataclass to change")
+        return ModelConfig
+    hints = get_type_hints(hyper)
+    known = {f.name for f in dataclasses.fields(hyper)}
+    unknown = set(defaults or {}) - known
+    if unknown:
+        raise ValueError(f"{hyper.__name__} has no field {', '.join(sorted(unknown))}")
+    changed = [
+        (key, hints[key], field(default_factory=functools.partial(copy.deepcopy, value)))
+        for key, value in (defaults or {}).items()
+    ]
+    # Bases in this order put `name` first in the table (dataclass fields follow the reversed MRO).
+    return dataclasses.make_dataclass(hyper.__name__, changed, bases=(hyper, ModelConfig))
 
 
 @dataclass
@@ -127,20 +110,20 @@ class TrainConfig:
     amp: bool = True  # mixed precision (bfloat16 autocast) when running on CUDA
 
     def __post_init__(self) -> None:
-        _require(self.lr > 0, "train.lr must be > 0")
-        _require(self.batch_size >= 1, "train.batch_size must be >= 1")
-        _require(self.eval_batch_size >= 0, "train.eval_batch_size must be >= 0")
-        _require(self.epochs >= 1 or self.max_steps >= 1, "train.epochs or train.max_steps must be >= 1")
-        _require(self.max_steps >= 0, "train.max_steps must be >= 0")
-        _require(self.grad_clip >= 0, "train.grad_clip must be >= 0 (0 turns clipping off)")
-        _require(self.weight_decay >= 0, "train.weight_decay must be >= 0")
-        _require(0 <= self.beta1 < 1 and 0 <= self.beta2 < 1, "train.beta1 and train.beta2 must be in [0, 1)")
-        _require(0 <= self.label_smoothing < 1, "train.label_smoothing must be in [0, 1)")
-        _require(self.warmup_steps >= 0, "train.warmup_steps must be >= 0")
-        _require(self.lr_step_every >= 1, "train.lr_step_every must be >= 1")
-        _require(0 <= self.min_lr_ratio <= 1, "train.min_lr_ratio must be in [0, 1]")
-        _require(self.eval_every >= 0 and self.checkpoint_every >= 0, "train.eval_every/checkpoint_every >= 0")
-        _require(self.patience >= 0, "train.patience must be >= 0 (0 turns early stopping off)")
+        require(self.lr > 0, "train.lr must be > 0")
+        require(self.batch_size >= 1, "train.batch_size must be >= 1")
+        require(self.eval_batch_size >= 0, "train.eval_batch_size must be >= 0")
+        require(self.epochs >= 1 or self.max_steps >= 1, "train.epochs or train.max_steps must be >= 1")
+        require(self.max_steps >= 0, "train.max_steps must be >= 0")
+        require(self.grad_clip >= 0, "train.grad_clip must be >= 0 (0 turns clipping off)")
+        require(self.weight_decay >= 0, "train.weight_decay must be >= 0")
+        require(0 <= self.beta1 < 1 and 0 <= self.beta2 < 1, "train.beta1 and train.beta2 must be in [0, 1)")
+        require(0 <= self.label_smoothing < 1, "train.label_smoothing must be in [0, 1)")
+        require(self.warmup_steps >= 0, "train.warmup_steps must be >= 0")
+        require(self.lr_step_every >= 1, "train.lr_step_every must be >= 1")
+        require(0 <= self.min_lr_ratio <= 1, "train.min_lr_ratio must be in [0, 1]")
+        require(self.eval_every >= 0 and self.checkpoint_every >= 0, "train.eval_every/checkpoint_every >= 0")
+        require(self.patience >= 0, "train.patience must be >= 0 (0 turns early stopping off)")
 
 
 @dataclass
@@ -149,7 +132,7 @@ class LogConfig:
     tensorboard: bool = False  # also write TensorBoard scalars to RUN_DIR/tensorboard
 
     def __post_init__(self) -> None:
-        _require(self.every >= 1, "log.every must be >= 1")
+        require(self.every >= 1, "log.every must be >= 1")
 
 
 @dataclass
@@ -164,14 +147,9 @@ class RunConfig:
     device: Literal["auto", "cpu", "cuda"] = "auto"
 
 
-def _require(condition: bool, message: str) -> None:
-    if not condition:
-        raise ConfigError(message)
-
-
 def check_split_fractions(val_fraction: float, test_fraction: float) -> None:
     """For data sections with ``val_fraction``/``test_fraction``: both in (0, 1), with a sum below 1."""
-    _require(
+    require(
         0 < val_fraction < 1 and 0 < test_fraction < 1 and val_fraction + test_fraction < 1,
         "data.val_fraction and data.test_fraction must be in (0, 1) with a sum below 1",
     )
@@ -189,7 +167,7 @@ class ImageDataConfig(DataConfig):
 
     def __post_init__(self) -> None:
         check_split_fractions(self.val_fraction, self.test_fraction)
-        _require(self.max_train >= 0, "data.max_train must be >= 0 (0: all training images)")
+        require(self.max_train >= 0, "data.max_train must be >= 0 (0: all training images)")
 
 
 # --------------------------------------------------------------------------------------------------------------

@@ -10,8 +10,14 @@ class UserError(Exception):
     exit_code = 2
 
 
-class ConfigError(UserError):
-    """An unknown key, a wrong type or an unknown task/model in a configuration."""
+class ConfigError(UserError, ValueError):
+    """An unknown key, a wrong type, a value out of range or an unknown task/model in a configuration."""
+
+
+def require(condition: bool, message: str) -> None:
+    """Raise :class:`ConfigError` with ``message`` unless ``condition`` holds: the checks of config dataclasses."""
+    if not condition:
+        raise ConfigError(message)
 
 
 class CheckpointError(UserError):

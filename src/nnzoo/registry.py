@@ -1,8 +1,10 @@
 """The one registry of tasks and models.
 
 A task registers its class with ``@register_task("name")``; a model registers its builder for a task with
-``@register_model("task", "name", config=ItsConfig)``. The builder receives the model's config and the task's
-``info`` (sizes, vocabularies) and returns an ``nn.Module``. ``nnzoo list`` prints what is registered, using the
+``@register_model("task", "name", config=ItsConfig)``, where ``ItsConfig`` is the config dataclass beside the
+model in :mod:`nnzoo.nn` (the one source of its hyper-parameters and their defaults). The builder receives that
+config, filled from the run's ``[model]`` table, and the task's ``info`` (sizes, vocabularies), and returns an
+``nn.Module``. ``nnzoo list`` prints what is registered, using the
 first line of each docstring.
 """
 
@@ -13,7 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from nnzoo.config import ModelConfig
+from nnzoo.config import ModelConfig, model_section
 from nnzoo.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -50,16 +52,22 @@ def register_model(
     task: str,
     name: str,
     *,
-    config: type[ModelConfig] = ModelConfig,
+    config: type | None = None,
+    defaults: Mapping[str, Any] | None = None,
     train_defaults: Mapping[str, Any] | None = None,
 ) -> Callable[[Callable], Callable]:
-    """Register ``build(model_cfg, info) -> nn.Module`` as model ``name`` of ``task``."""
+    """Register ``build(model_cfg, info) -> nn.Module`` as model ``name`` of ``task``.
+
+    ``config`` is the model's config dataclass (None: a model without hyper-parameters); ``defaults`` changes some
+    of its defaults for this task only, ``train_defaults`` some of the ``[train]`` defaults.
+    """
+    section = model_section(config, defaults)
 
     def decorate(build: Callable) -> Callable:
         models = _MODELS.setdefault(task, {})
         if name in models:
             raise ValueError(f"model {name!r} is registered twice for task {task!r}")
-        models[name] = ModelEntry(task, name, build, config, _first_line(build.__doc__), dict(train_defaults or {}))
+        models[name] = ModelEntry(task, name, build, section, _first_line(build.__doc__), dict(train_defaults or {}))
         return build
 
     return decorate

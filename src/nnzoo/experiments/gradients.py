@@ -33,7 +33,7 @@ from torch.nn import functional as F
 from nnzoo.data.images import image_splits
 from nnzoo.data.memory_tasks import ADDING_CONSTANT_MSE, adding_problem
 from nnzoo.experiments.base import register_experiment
-from nnzoo.nn.mlp import MLP
+from nnzoo.nn.mlp import MLP, MLPConfig
 from nnzoo.nn.recurrent import GRU, LSTM, RNN
 
 SETTINGS = {
@@ -202,7 +202,9 @@ def run(settings: dict, folder: Path, device: torch.device) -> dict:
     for init in INITS:
         for activation in ACTIVATIONS:
             torch.manual_seed(0)
-            model = MLP(64, [settings["mlp_width"]] * settings["mlp_depth"], 10, activation)
+            model = MLP(
+                64, 10, MLPConfig(hidden=[settings["mlp_width"]] * settings["mlp_depth"], activation=activation)
+            )
             if init == "scaled":
                 scale_initialisation(model, activation)
             norms = layer_gradient_norms(model, *train)

@@ -1,26 +1,116 @@
-"""The architectures of the notes, each written from its equations."""
+"""The architectures of the notes, each written from its equations.
 
-from nnzoo.nn.mlp import ACTIVATIONS, MLP, LinearRegression, make_activation
+Everything a user may build directly is importable from here, with no task and no data::
+
+    from nnzoo.nn import LSTM, MultiheadAttention, Transformer, UNet, UNetConfig
+
+Layers (``RNN``, ``LSTM``, ``MultiheadAttention``, ``TransformerEncoderLayer`` …) take their sizes as arguments and
+share ``torch.nn``'s parameter names and layout. Models (``MLP``, ``ConvNet``, ``UNet``, ``GAN``, the language
+models, taggers, classifiers, forecasters and encoder–decoders) take their sizes from the data and their
+hyper-parameters from the config dataclass beside them (``MLPConfig``, ``UNetConfig`` …), the one place their
+defaults are written.
+"""
+
+from nnzoo.nn.attention import (
+    AdditiveAttention,
+    ConcatAttention,
+    DotAttention,
+    GeneralAttention,
+    MultiheadAttention,
+    causal_mask,
+    padding_mask,
+    scaled_dot_product_attention,
+)
+from nnzoo.nn.conv import ConvNet, ConvNetConfig, ImageClassifier, LeNet5, SparseConv2d, Subsampling, image_mlp
+from nnzoo.nn.forecasters import NextStepForecaster, ScaledForecaster, Seq2SeqForecaster, TransformerForecaster
+from nnzoo.nn.gan import GAN, DCGANConfig, Discriminator, Generator
+from nnzoo.nn.language_models import RecurrentLanguageModel, TransformerLanguageModel
+from nnzoo.nn.mlp import ACTIVATIONS, MLP, LinearRegression, MLPConfig, make_activation
 from nnzoo.nn.recurrent import GRU, LSTM, RNN, GRUCell, Jordan, JordanCell, LSTMCell, RNNCell
 from nnzoo.nn.rnn_patterns import EncoderDecoder, ManyToMany, ManyToOne, OneToMany, OneToOne, final_hidden
+from nnzoo.nn.seq2seq import AttentionSeq2Seq, ContextSeq2Seq, TransformerSeq2Seq
+from nnzoo.nn.text_models import (
+    ContextFreeTagger,
+    RecurrentEncoder,
+    SequenceClassifier,
+    Tagger,
+    TokenTransformerEncoder,
+)
+from nnzoo.nn.transformer import (
+    LearnedPositionalEncoding,
+    SinusoidalPositionalEncoding,
+    Transformer,
+    TransformerDecoder,
+    TransformerDecoderLayer,
+    TransformerEncoder,
+    TransformerEncoderConfig,
+    TransformerEncoderLayer,
+    TransformerSizes,
+)
+from nnzoo.nn.unet import UNet, UNetConfig
 
 __all__ = [
     "ACTIVATIONS",
+    "GAN",
     "GRU",
     "LSTM",
     "MLP",
     "RNN",
+    "AdditiveAttention",
+    "AttentionSeq2Seq",
+    "ConcatAttention",
+    "ContextFreeTagger",
+    "ContextSeq2Seq",
+    "ConvNet",
+    "ConvNetConfig",
+    "DCGANConfig",
+    "Discriminator",
+    "DotAttention",
     "EncoderDecoder",
     "GRUCell",
+    "GeneralAttention",
+    "Generator",
+    "ImageClassifier",
     "Jordan",
     "JordanCell",
     "LSTMCell",
+    "LeNet5",
+    "LearnedPositionalEncoding",
     "LinearRegression",
+    "MLPConfig",
     "ManyToMany",
     "ManyToOne",
+    "MultiheadAttention",
+    "NextStepForecaster",
     "OneToMany",
     "OneToOne",
     "RNNCell",
+    "RecurrentEncoder",
+    "RecurrentLanguageModel",
+    "ScaledForecaster",
+    "Seq2SeqForecaster",
+    "SequenceClassifier",
+    "SinusoidalPositionalEncoding",
+    "SparseConv2d",
+    "Subsampling",
+    "Tagger",
+    "TokenTransformerEncoder",
+    "Transformer",
+    "TransformerDecoder",
+    "TransformerDecoderLayer",
+    "TransformerEncoder",
+    "TransformerEncoderConfig",
+    "TransformerEncoderLayer",
+    "TransformerForecaster",
+    "TransformerLanguageModel",
+    "TransformerSeq2Seq",
+    "TransformerSizes",
+    "UNet",
+    "UNetConfig",
+    "causal_mask",
     "final_hidden",
+    "image_mlp",
     "make_activation",
+    "padding_mask",
+    "scaled_dot_product_attention",
 ]

@@ -13,14 +13,17 @@ and fully connected layers map the last feature maps to class scores. Every mode
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from nnzoo.nn.mlp import MLP, make_activation
+from nnzoo.errors import require
+from nnzoo.nn.mlp import MLP, MLPConfig, make_activation
 
 
 class ImageClassifier(nn.Module):
@@ -51,18 +54,26 @@ class Standardize(nn.Module):
         return (x - self.mean) / self.std
 
 
-def image_mlp(image_shape: Sequence[int], hidden: Sequence[int], num_classes: int, activation: str, dropout: float):
+def image_mlp(image_shape: Sequence[int], num_classes: int, config: MLPConfig | None = None) -> ImageClassifier:
     """The multi-layer perceptron on the flattened pixels (the notes' fully connected network); the last hidden
-    layer's activations are its features."""
-    if not hidden:
-        raise ValueError("the image MLP needs at least one hidden layer (its features)")
+    layer's activations are its features. Shapes: (B, C, H, W) -> (B, num_classes).
+
+    Example::
+
+        >>> model = image_mlp((1, 28, 28), 10, MLPConfig(hidden=[128]))
+        >>> model.features(torch.zeros(4, 1, 28, 28)).shape
+        torch.Size([4, 128])
+    """
+    config = config or MLPConfig()
+    require(len(config.hidden) >= 1, "the image MLP needs at least one hidden layer (its features), got hidden = []")
+    *inner, features = config.hidden
     body = nn.Sequential(
         nn.Flatten(),
-        MLP(math.prod(image_shape), hidden[:-1], hidden[-1], activation, dropout),
-        make_activation(activation),
-        nn.Dropout(dropout),
+        MLP(math.prod(image_shape), features, dataclasses.replace(config, hidden=inner)),
+        make_activation(config.activation),
+        nn.Dropout(config.dropout),
     )
-    return ImageClassifier(body, hidden[-1], num_classes)
+    return ImageClassifier(body, features, num_classes)
 
 
 # --- LeNet-5 -----------------------------------------------------------------------------------------------------
@@ -185,6 +196,27 @@ def conv_bn_relu(in_channels: int, out_channels: int) -> nn.Sequential:
     )
 
 
+@dataclass
+class ConvNetConfig:
+    """Hyper-parameters of :class:`ConvNet`."""
+
+    channels: list[int] = field(default_factory=lambda: [32, 64])  # one stage (convolutions, then pooling) each
+    convs_per_stage: int = 2
+    hidden: int = 256  # the fully connected layer (the features)
+    dropout: float = 0.25  # after each pooling; twice this after the fully connected layer
+
+    def __post_init__(self) -> None:
+        require(
+            len(self.channels) >= 1 and all(c >= 1 for c in self.channels),
+            f"channels must be one or more sizes >= 1, got {list(self.channels)}",
+        )
+        require(self.convs_per_stage >= 1 and self.hidden >= 1, "convs_per_stage and hidden must be >= 1")
+        require(
+            0 <= self.dropout < 0.5,
+            f"dropout must be in [0, 0.5) (twice it follows the hidden layer), got {self.dropout}",
+        )
+
+
 class ConvNet(ImageClassifier):
     r"""A small modern CNN (VGG-style): per stage, ``convs_per_stage`` × (3 × 3 convolution – batch norm – ReLU),
     then 2 × 2 max pooling and dropout; then a fully connected layer (with batch norm, ReLU, dropout) as features.
@@ -193,17 +225,22 @@ class ConvNet(ImageClassifier):
         \text{BN}(z) = \gamma \, \frac{z - \mu_{\text{batch}}}{\sqrt{\sigma^2_{\text{batch}} + \epsilon}} + \beta
 
     Shapes: (B, C, H, W) -> (B, num_classes); H and W must be divisible by 2^(number of stages).
+
+    Example::
+
+        >>> model = ConvNet((1, 28, 28), 10, ConvNetConfig(channels=[8, 16], hidden=32))
+        >>> model(torch.zeros(2, 1, 28, 28)).shape
+        torch.Size([2, 10])
     """
 
-    def __init__(
-        self,
-        image_shape: Sequence[int] = (1, 28, 28),
-        num_classes: int = 10,
-        channels: Sequence[int] = (32, 64),
-        convs_per_stage: int = 2,
-        hidden: int = 256,
-        dropout: float = 0.25,
-    ):
+    def __init__(self, image_shape: Sequence[int], num_classes: int, config: ConvNetConfig | None = None):
+        config = config or ConvNetConfig()
+        channels, convs_per_stage, hidden, dropout = (
+            config.channels,
+            config.convs_per_stage,
+            config.hidden,
+            config.dropout,
+        )
         in_channels, height, width = image_shape
         if height % 2 ** len(channels) or width % 2 ** len(channels):
             raise ValueError(f"a {height}×{width} image cannot be halved {len(channels)} times (one per stage)")

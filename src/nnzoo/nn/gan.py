@@ -18,9 +18,13 @@ normalisation in both, except G's output and D's input layers; ReLU in G with ta
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
+
+from nnzoo.errors import require
 
 
 class Generator(nn.Module):
@@ -31,7 +35,7 @@ class Generator(nn.Module):
     4 × 4 patch of an output twice as large (the gradient of a strided convolution, used forwards).
     """
 
-    def __init__(self, latent_dim: int = 64, width: int = 64, channels: int = 1):
+    def __init__(self, latent_dim: int, width: int, channels: int):
         super().__init__()
         self.latent_dim = latent_dim
         self.project = nn.Sequential(
@@ -56,7 +60,7 @@ class Discriminator(nn.Module):
     """images (B, channels, 28, 28) -> logits (B,) of "real": two strided convolutions (28 -> 14 -> 7), then a
     linear layer."""
 
-    def __init__(self, width: int = 64, channels: int = 1):
+    def __init__(self, width: int, channels: int):
         super().__init__()
         self.layers = nn.Sequential(
             nn.Conv2d(channels, width, 4, stride=2, padding=1),  # no batch norm on the input layer
@@ -72,13 +76,32 @@ class Discriminator(nn.Module):
         return self.layers(images).squeeze(1)
 
 
-class GAN(nn.Module):
-    """The two players in one module, so that one checkpoint holds both."""
+@dataclass
+class DCGANConfig:
+    """Hyper-parameters of :class:`GAN`."""
 
-    def __init__(self, latent_dim: int = 64, width: int = 64, channels: int = 1):
+    latent_dim: int = 64  # size of the noise z
+    width: int = 64  # feature maps of the generator's last and the discriminator's first layer (twice that inside)
+
+    def __post_init__(self) -> None:
+        require(self.latent_dim >= 1 and self.width >= 1, "latent_dim and width must be >= 1")
+
+
+class GAN(nn.Module):
+    """The two players in one module, so that one checkpoint holds both: images of ``channels`` × 28 × 28.
+
+    Example::
+
+        >>> gan = GAN(1, DCGANConfig(latent_dim=16, width=8)).eval()
+        >>> gan(gan.noise(3)).shape
+        torch.Size([3, 1, 28, 28])
+    """
+
+    def __init__(self, channels: int = 1, config: DCGANConfig | None = None):
         super().__init__()
-        self.generator = Generator(latent_dim, width, channels)
-        self.discriminator = Discriminator(width, channels)
+        config = config or DCGANConfig()
+        self.generator = Generator(config.latent_dim, config.width, channels)
+        self.discriminator = Discriminator(config.width, channels)
         self.apply(dcgan_init)
 
     @property

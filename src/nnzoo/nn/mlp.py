@@ -11,11 +11,15 @@ non-linear :math:`f` between them gives the multi-layer perceptron.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal, get_args
 
 from torch import Tensor, nn
 
-ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu", "prelu", "elu")
+from nnzoo.errors import require
+
+Activation = Literal["sigmoid", "tanh", "relu", "leaky_relu", "prelu", "elu"]
+ACTIVATIONS: tuple[str, ...] = get_args(Activation)
 
 
 def make_activation(name: str) -> nn.Module:
@@ -62,6 +66,20 @@ class LinearRegression(nn.Linear):
         super().__init__(in_features, out_features)
 
 
+@dataclass
+class MLPConfig:
+    """Hyper-parameters of :class:`MLP`."""
+
+    hidden: list[int] = field(default_factory=lambda: [64, 64])  # sizes of the hidden layers; [] is a linear model
+    activation: Activation = "relu"  # PReLU learns one slope per layer
+    dropout: float = 0.0  # probability of zeroing a hidden unit while training
+
+    def __post_init__(self) -> None:
+        require(all(h >= 1 for h in self.hidden), f"hidden sizes must be >= 1, got {list(self.hidden)}")
+        require(self.activation in ACTIVATIONS, f"activation must be one of {', '.join(ACTIVATIONS)}")
+        require(0.0 <= self.dropout < 1.0, f"dropout must be in [0, 1), got {self.dropout}")
+
+
 class MLP(nn.Module):
     r"""Multi-layer perceptron: fully connected layers with an activation between them.
 
@@ -77,34 +95,30 @@ class MLP(nn.Module):
 
     Args:
         in_features: size of :math:`\mathbf{x}`.
-        hidden: sizes of the hidden layers :math:`\mathbf{h}_1 \dots \mathbf{h}_L`; empty gives a linear model.
         out_features: size of the output.
-        activation: one of ``ACTIVATIONS``; PReLU learns one slope per layer.
-        dropout: probability of zeroing a hidden unit during training.
+        config: the hidden sizes :math:`\mathbf{h}_1 \dots \mathbf{h}_L`, the activation :math:`f` and the dropout
+            (:class:`MLPConfig`; its defaults when omitted).
+
+    Example::
+
+        >>> import torch
+        >>> mlp = MLP(13, 1, MLPConfig(hidden=[32, 32], activation="tanh"))
+        >>> mlp(torch.zeros(8, 13)).shape
+        torch.Size([8, 1])
     """
 
-    def __init__(
-        self,
-        in_features: int,
-        hidden: Sequence[int],
-        out_features: int,
-        activation: str = "relu",
-        dropout: float = 0.0,
-    ):
+    def __init__(self, in_features: int, out_features: int, config: MLPConfig | None = None):
         super().__init__()
-        if in_features < 1 or out_features < 1 or any(h < 1 for h in hidden):
-            raise ValueError(
-                f"MLP sizes must be >= 1, got in_features={in_features}, hidden={list(hidden)}, "
-                f"out_features={out_features}"
-            )
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+        config = config or MLPConfig()
+        if in_features < 1 or out_features < 1:
+            raise ValueError(f"MLP sizes must be >= 1, got in_features={in_features}, out_features={out_features}")
+        self.config = config
         layers: list[nn.Module] = []
         width = in_features
-        for size in hidden:
-            layers += [nn.Linear(width, size), make_activation(activation)]
-            if dropout > 0:
-                layers.append(nn.Dropout(dropout))
+        for size in config.hidden:
+            layers += [nn.Linear(width, size), make_activation(config.activation)]
+            if config.dropout > 0:
+                layers.append(nn.Dropout(config.dropout))
             width = size
         layers.append(nn.Linear(width, out_features))
         self.layers = nn.Sequential(*layers)

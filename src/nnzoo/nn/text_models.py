@@ -26,7 +26,7 @@ from typing import Literal
 from torch import Tensor, nn
 
 from nnzoo.nn.attention import padding_mask
-from nnzoo.nn.mlp import MLP
+from nnzoo.nn.mlp import MLP, MLPConfig
 from nnzoo.nn.recurrent import recurrent_layer
 from nnzoo.nn.rnn_patterns import final_hidden
 from nnzoo.nn.transformer import SinusoidalPositionalEncoding, TransformerEncoder, TransformerEncoderLayer
@@ -117,7 +117,7 @@ class ContextFreeTagger(nn.Module):
     def __init__(self, vocab_size: int, num_tags: int, embedding_dim: int = 100, hidden: Sequence[int] = (128,)):
         super().__init__()
         self.embedding = nn.Embedding(vocab_size, embedding_dim)
-        self.mlp = MLP(embedding_dim, hidden, num_tags)
+        self.mlp = MLP(embedding_dim, num_tags, MLPConfig(hidden=list(hidden)))
 
     def forward(self, tokens: Tensor, lengths: Tensor | None = None) -> Tensor:
         return self.mlp(self.embedding(tokens))

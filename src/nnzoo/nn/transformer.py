@@ -25,11 +25,13 @@ from __future__ import annotations
 import copy
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from nnzoo.errors import require
 from nnzoo.nn.attention import MultiheadAttention, causal_mask
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -279,6 +281,33 @@ class TransformerDecoderLayer(nn.Module):
 # ----------------------------------------------------------------------------------------------------------------
 # Stacks and the full model
 # ----------------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class TransformerSizes:
+    """Width, heads, feed-forward size and dropout of a Transformer: the hyper-parameters every model built from
+    these layers shares. ``d_model`` must split evenly over the heads."""
+
+    d_model: int = 128
+    nhead: int = 4
+    dim_feedforward: int = 256
+    dropout: float = 0.1
+
+    def __post_init__(self) -> None:
+        require(self.d_model % self.nhead == 0, f"d_model ({self.d_model}) must be a multiple of nhead ({self.nhead})")
+        require(min(self.d_model, self.nhead, self.dim_feedforward) >= 1, "d_model, nhead, dim_feedforward >= 1")
+        require(0 <= self.dropout < 1, f"dropout must be in [0, 1), got {self.dropout}")
+
+
+@dataclass
+class TransformerEncoderConfig(TransformerSizes):
+    """A Transformer encoder stack of ``num_layers`` layers (the models that read a sequence with one)."""
+
+    num_layers: int = 2
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        require(self.num_layers >= 1, f"num_layers must be >= 1, got {self.num_layers}")
 
 
 class TransformerEncoder(nn.Module):

@@ -19,9 +19,12 @@ removed and the network is a plain convolutional autoencoder, for the ablation.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
+
+from nnzoo.errors import require
 
 
 def double_conv(in_channels: int, out_channels: int) -> nn.Sequential:
@@ -36,30 +39,49 @@ def double_conv(in_channels: int, out_channels: int) -> nn.Sequential:
     )
 
 
+@dataclass
+class UNetConfig:
+    """Hyper-parameters of :class:`UNet`; the defaults are the paper's (four poolings, 64 channels at the top)."""
+
+    depth: int = 4  # number of poolings (encoder levels below the first)
+    base_channels: int = 64  # channels of the first level; each level below doubles them
+    skip: bool = True  # concatenate the encoder's maps into the decoder (U-Net) or not (plain autoencoder)
+
+    def __post_init__(self) -> None:
+        require(self.depth >= 1 and self.base_channels >= 1, "depth and base_channels must be >= 1")
+
+    def check_fits(self, height: int, width: int) -> None:
+        """A clear error, before training, if images of this size cannot pass ``depth`` 2 × 2 poolings exactly."""
+        factor = 2**self.depth
+        require(
+            height % factor == 0 and width % factor == 0,
+            f"a U-Net of depth {self.depth} needs a height and width divisible by {factor}, not {height}×{width}: "
+            "lower the depth",
+        )
+
+
 class UNet(nn.Module):
     """x (B, in_channels, H, W) -> {head: (B, out_channels, H, W)}; H and W divisible by 2**depth.
 
     Args:
         in_channels: channels of the input.
         heads: name -> output channels of each per-pixel head, e.g. ``{"velocity": 1, "edges": 1}``.
-        depth: number of poolings (encoder levels below the first).
-        base_channels: channels of the first level; each level below doubles them.
-        skip: concatenate the encoder's maps into the decoder (U-Net) or not (plain autoencoder).
+        config: depth, width and skip connections (:class:`UNetConfig`; the paper's sizes when omitted).
+
+    Example::
+
+        >>> import torch
+        >>> unet = UNet(1, {"velocity": 1, "edges": 1}, UNetConfig(depth=2, base_channels=8))
+        >>> {name: tuple(y.shape) for name, y in unet(torch.zeros(2, 1, 32, 16)).items()}
+        {'velocity': (2, 1, 32, 16), 'edges': (2, 1, 32, 16)}
     """
 
-    def __init__(
-        self,
-        in_channels: int,
-        heads: Mapping[str, int],
-        depth: int = 4,
-        base_channels: int = 64,
-        skip: bool = True,
-    ):
+    def __init__(self, in_channels: int, heads: Mapping[str, int], config: UNetConfig | None = None):
         super().__init__()
-        if in_channels < 1 or depth < 1 or base_channels < 1:
-            raise ValueError(
-                f"UNet needs in_channels, depth, base_channels >= 1, got {in_channels}, {depth}, {base_channels}"
-            )
+        config = config or UNetConfig()
+        depth, base_channels, skip = config.depth, config.base_channels, config.skip
+        if in_channels < 1:
+            raise ValueError(f"UNet needs in_channels >= 1, got {in_channels}")
         if not heads or any(n < 1 for n in heads.values()):
             raise ValueError(f"UNet needs at least one head with >= 1 output channel, got {dict(heads)}")
         self.in_channels, self.depth, self.skip = in_channels, depth, skip

@@ -32,7 +32,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from nnzoo.config import DataConfig, EvalConfig, ModelConfig, TransformerEncoderConfig, check_split_fractions
+from nnzoo.config import DataConfig, EvalConfig, ModelConfig, check_split_fractions
 from nnzoo.data import TensorData
 from nnzoo.data.splits import hash_split
 from nnzoo.data.text_corpora import chinese_fortunes, chinese_poems, shakespeare_works
@@ -40,6 +40,7 @@ from nnzoo.data.vocab import Vocabulary
 from nnzoo.decode import sample
 from nnzoo.errors import ConfigError, UserError
 from nnzoo.nn.language_models import RecurrentLanguageModel, TransformerLanguageModel
+from nnzoo.nn.transformer import TransformerEncoderConfig
 from nnzoo.registry import register_model, register_task
 from nnzoo.tasks.base import Splits, Task
 

@@ -13,7 +13,7 @@ scikit-learn digits have no official test set: val and test are cut from all ima
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar, Literal
 
@@ -34,8 +34,8 @@ from nnzoo.data.images import (
 )
 from nnzoo.errors import ConfigError, UserError
 from nnzoo.export import ExportSpec
-from nnzoo.nn.conv import ConvNet, ImageClassifier, LeNet5, Standardize, image_mlp
-from nnzoo.nn.mlp import ACTIVATIONS
+from nnzoo.nn.conv import ConvNet, ConvNetConfig, ImageClassifier, LeNet5, Standardize, image_mlp
+from nnzoo.nn.mlp import MLPConfig
 from nnzoo.registry import register_model, register_task
 from nnzoo.tasks.base import Published, Splits, Task
 
@@ -52,46 +52,19 @@ class ClassifyImagesData(ImageDataConfig):
             raise ConfigError("data.image_size must be >= 0 (0: the stored size)")
 
 
-@dataclass
-class ImageMLPConfig(ModelConfig):
-    hidden: list[int] = field(default_factory=lambda: [512, 256])
-    activation: str = "relu"
-    dropout: float = 0.2
-
-    def __post_init__(self) -> None:
-        if not self.hidden or any(h < 1 for h in self.hidden):
-            raise ConfigError(f"model.hidden needs at least one size >= 1, got {self.hidden}")
-        if self.activation not in ACTIVATIONS:
-            raise ConfigError(f"model.activation {self.activation!r} is not one of {', '.join(ACTIVATIONS)}")
-
-
-@dataclass
-class ConvNetConfig(ModelConfig):
-    channels: list[int] = field(default_factory=lambda: [32, 64])  # one stage (convolutions, then pooling) each
-    convs_per_stage: int = 2
-    hidden: int = 256
-    dropout: float = 0.25  # after each pooling; twice this after the fully connected layer
-
-    def __post_init__(self) -> None:
-        if not self.channels or any(c < 1 for c in self.channels) or self.convs_per_stage < 1 or self.hidden < 1:
-            raise ConfigError("model.channels (non-empty), model.convs_per_stage and model.hidden must be >= 1")
-
-
 def _standardized(model: ImageClassifier, info: dict) -> ImageClassifier:
     """Put the training set's pixel standardisation in front of the body."""
     model.body = nn.Sequential(Standardize(info["pixel_mean"], info["pixel_std"]), *model.body.children())
     return model
 
 
-@register_model("classify-images", "mlp", config=ImageMLPConfig)
-def build_mlp(cfg: ImageMLPConfig, info: dict) -> nn.Module:
+@register_model("classify-images", "mlp", config=MLPConfig, defaults={"hidden": [512, 256], "dropout": 0.2})
+def build_mlp(cfg: MLPConfig, info: dict) -> nn.Module:
     """Multi-layer perceptron on the flattened pixels."""
-    return _standardized(
-        image_mlp(info["image_shape"], cfg.hidden, len(info["classes"]), cfg.activation, cfg.dropout), info
-    )
+    return _standardized(image_mlp(info["image_shape"], len(info["classes"]), cfg), info)
 
 
-@register_model("classify-images", "lenet5", config=ModelConfig)
+@register_model("classify-images", "lenet5")
 def build_lenet5(cfg: ModelConfig, info: dict) -> nn.Module:
     """LeNet-5 (LeCun et al. 1998): C1-S2-C3-S4-C5-F6 with scaled tanh, C3's sparse connections, 61,706 parameters."""
     shape = tuple(info["image_shape"])
@@ -105,10 +78,7 @@ def build_lenet5(cfg: ModelConfig, info: dict) -> nn.Module:
 @register_model("classify-images", "cnn", config=ConvNetConfig)
 def build_cnn(cfg: ConvNetConfig, info: dict) -> nn.Module:
     """Small modern CNN: stages of 3×3 conv–batchnorm–ReLU, max pooling and dropout, one hidden layer."""
-    model = ConvNet(
-        info["image_shape"], len(info["classes"]), cfg.channels, cfg.convs_per_stage, cfg.hidden, cfg.dropout
-    )
-    return _standardized(model, info)
+    return _standardized(ConvNet(info["image_shape"], len(info["classes"]), cfg), info)
 
 
 @register_task("classify-images")

@@ -23,7 +23,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from nnzoo import metrics
-from nnzoo.config import DataConfig, ModelConfig, TransformerEncoderConfig, check_split_fractions
+from nnzoo.config import DataConfig, ModelConfig, check_split_fractions
 from nnzoo.data.reviews import LABELS, sentiment_reviews
 from nnzoo.data.sequences import LabelledBatch, LabelledSequences
 from nnzoo.data.splits import hash_fraction, hash_split
@@ -31,6 +31,7 @@ from nnzoo.data.vocab import Vocabulary
 from nnzoo.errors import ConfigError, UserError
 from nnzoo.export import ExportSpec, token_sequence_spec
 from nnzoo.nn.text_models import RecurrentEncoder, SequenceClassifier, TokenTransformerEncoder
+from nnzoo.nn.transformer import TransformerEncoderConfig
 from nnzoo.registry import register_model, register_task
 from nnzoo.tasks.base import Splits, Task
 

@@ -24,12 +24,12 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 from torch.utils.data import Dataset
 
-from nnzoo.config import ImageDataConfig, UNetConfig
+from nnzoo.config import ImageDataConfig
 from nnzoo.data.images import add_noise, image_splits, load_image_file
 from nnzoo.errors import ConfigError
 from nnzoo.export import ExportSpec, image_to_image_spec
 from nnzoo.metrics import mean_ssim
-from nnzoo.nn.unet import UNet
+from nnzoo.nn.unet import UNet, UNetConfig
 from nnzoo.registry import register_model, register_task
 from nnzoo.tasks.base import Splits, Task
 
@@ -48,11 +48,12 @@ class DenoiseData(ImageDataConfig):
             raise ConfigError(f"data.level must be in (0, 1), got {self.level}")
 
 
-@register_model("denoise", "unet", config=UNetConfig)
+# Two poolings: 28 × 28 images allow two (28 -> 14 -> 7).
+@register_model("denoise", "unet", config=UNetConfig, defaults={"depth": 2, "base_channels": 16})
 def build_unet(cfg: UNetConfig, info: dict) -> nn.Module:
     """U-Net with one head, the clean image; model.skip=false gives the plain autoencoder."""
     cfg.check_fits(*info["image_shape"][1:])
-    return UNet(info["image_shape"][0], {"image": info["image_shape"][0]}, cfg.depth, cfg.base_channels, cfg.skip)
+    return UNet(info["image_shape"][0], {"image": info["image_shape"][0]}, cfg)
 
 
 class NoisyBatch(NamedTuple):

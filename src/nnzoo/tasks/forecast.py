@@ -30,12 +30,13 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from nnzoo import metrics
-from nnzoo.config import DataConfig, ModelConfig, TransformerEncoderConfig, check_split_fractions
+from nnzoo.config import DataConfig, ModelConfig, check_split_fractions
 from nnzoo.data import TensorData, cache_folder
 from nnzoo.data.series import BUILTIN_SERIES, Series, load_builtin_series, read_series_csv
 from nnzoo.errors import ConfigError, UserError
 from nnzoo.export import Adapted, ExportSpec
 from nnzoo.nn.forecasters import NextStepForecaster, ScaledForecaster, Seq2SeqForecaster, TransformerForecaster
+from nnzoo.nn.transformer import TransformerEncoderConfig
 from nnzoo.registry import register_model, register_task
 from nnzoo.tasks.base import Splits, Task
 

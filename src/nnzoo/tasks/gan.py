@@ -29,11 +29,11 @@ import torch
 from torch import Tensor, nn
 
 from nnzoo import metrics
-from nnzoo.config import EvalConfig, ImageDataConfig, ModelConfig
+from nnzoo.config import EvalConfig, ImageDataConfig
 from nnzoo.data.images import ImageBatch, LabelledImages, class_names, image_splits
 from nnzoo.errors import ConfigError, UserError
 from nnzoo.export import Adapted, ExportSpec
-from nnzoo.nn.gan import GAN, adversarial_losses, slerp
+from nnzoo.nn.gan import GAN, DCGANConfig, adversarial_losses, slerp
 from nnzoo.registry import register_model, register_task
 from nnzoo.tasks.base import Splits, Task
 
@@ -56,20 +56,10 @@ class GANEval(EvalConfig):
             raise ConfigError(f"eval.samples must be >= 10 (a covariance needs many samples), got {self.samples}")
 
 
-@dataclass
-class DCGANConfig(ModelConfig):
-    latent_dim: int = 64
-    width: int = 64  # feature maps of the generator's last and the discriminator's first layer (twice that inside)
-
-    def __post_init__(self) -> None:
-        if self.latent_dim < 1 or self.width < 1:
-            raise ConfigError("model.latent_dim and model.width must be >= 1")
-
-
 @register_model("gan", "dcgan", config=DCGANConfig)
 def build_dcgan(cfg: DCGANConfig, info: dict) -> nn.Module:
     """DCGAN: transposed-convolution generator, strided-convolution discriminator, batch norm, non-saturating loss."""
-    return GAN(cfg.latent_dim, cfg.width, info["image_shape"][0])
+    return GAN(info["image_shape"][0], cfg)
 
 
 @register_task("gan")

@@ -30,7 +30,7 @@ from nnzoo.data import TensorData, split_indices
 from nnzoo.data.tables import BUILTIN_TABLES, Table, design_matrix, load_builtin, read_csv
 from nnzoo.errors import ConfigError, UserError
 from nnzoo.export import ExportSpec
-from nnzoo.nn.mlp import MLP, LinearRegression
+from nnzoo.nn.mlp import MLP, LinearRegression, MLPConfig
 from nnzoo.registry import register_model, register_task
 from nnzoo.tasks.base import Published, Splits, Task
 
@@ -51,19 +51,6 @@ class RegressionData(DataConfig):
             raise ConfigError("data.val_fraction must be in (0, 1) and data.test_fraction in [0, 1)")
         if self.val_fraction + self.test_fraction >= 1:
             raise ConfigError("data.val_fraction + data.test_fraction must be below 1")
-
-
-@dataclass
-class MLPConfig(ModelConfig):
-    hidden: list[int] = field(default_factory=lambda: [64, 64])
-    activation: Literal["sigmoid", "tanh", "relu", "leaky_relu", "prelu", "elu"] = "relu"
-    dropout: float = 0.0
-
-    def __post_init__(self) -> None:
-        if any(h < 1 for h in self.hidden):
-            raise ConfigError(f"model.hidden sizes must be >= 1, got {self.hidden}")
-        if not 0 <= self.dropout < 1:
-            raise ConfigError(f"model.dropout must be in [0, 1), got {self.dropout}")
 
 
 class Standardized(nn.Module):
@@ -105,7 +92,7 @@ def build_linear(cfg: ModelConfig, info: dict) -> nn.Module:
 )
 def build_mlp(cfg: MLPConfig, info: dict) -> nn.Module:
     """Multi-layer perceptron (hidden sizes and activation configurable)."""
-    return Standardized(MLP(len(info["features"]), cfg.hidden, 1, cfg.activation, cfg.dropout), info)
+    return Standardized(MLP(len(info["features"]), 1, cfg), info)
 
 
 @register_task("regression")

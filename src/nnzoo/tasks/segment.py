@@ -22,13 +22,13 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 from torch.utils.data import Dataset
 
-from nnzoo.config import ImageDataConfig, UNetConfig
+from nnzoo.config import ImageDataConfig
 from nnzoo.data.images import class_names, image_splits
 from nnzoo.data.scenes import TEXTURES, Scenes, compose_scenes, textures
 from nnzoo.errors import ConfigError, UserError
 from nnzoo.export import ExportSpec, image_to_image_spec
 from nnzoo.metrics import iou_per_class, segmentation_scores
-from nnzoo.nn.unet import UNet
+from nnzoo.nn.unet import UNet, UNetConfig
 from nnzoo.registry import register_model, register_task
 from nnzoo.tasks.base import Splits, Task
 from nnzoo.viz.images import confusion_matrix
@@ -57,16 +57,12 @@ class SegmentData(ImageDataConfig):
             raise ConfigError("data.train_scenes, data.val_scenes and data.test_scenes must be >= 1")
 
 
-@dataclass
-class SegmentUNetConfig(UNetConfig):
-    depth: int = 3  # 64 -> 32 -> 16 -> 8
-
-
-@register_model("segment", "unet", config=SegmentUNetConfig)
-def build_unet(cfg: SegmentUNetConfig, info: dict) -> nn.Module:
+# Three poolings: 64 -> 32 -> 16 -> 8.
+@register_model("segment", "unet", config=UNetConfig, defaults={"depth": 3, "base_channels": 16})
+def build_unet(cfg: UNetConfig, info: dict) -> nn.Module:
     """U-Net with one head: the logits of every class at every pixel."""
     cfg.check_fits(info["size"], info["size"])
-    return UNet(1, {"classes": len(info["classes"])}, cfg.depth, cfg.base_channels, cfg.skip)
+    return UNet(1, {"classes": len(info["classes"])}, cfg)
 
 
 class SceneBatch(NamedTuple):

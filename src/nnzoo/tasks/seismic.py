@@ -28,12 +28,12 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 from torch.utils.data import Dataset
 
-from nnzoo.config import DataConfig, UNetConfig
+from nnzoo.config import DataConfig
 from nnzoo.data import seismic
 from nnzoo.errors import ConfigError, UserError
 from nnzoo.export import ExportSpec, image_to_image_spec
 from nnzoo.metrics import mean_ssim
-from nnzoo.nn.unet import UNet
+from nnzoo.nn.unet import UNet, UNetConfig
 from nnzoo.registry import register_model, register_task
 from nnzoo.tasks.base import Splits, Task
 
@@ -61,7 +61,8 @@ class SeismicDataConfig(DataConfig):
 
 @dataclass
 class SeismicUNetConfig(UNetConfig):
-    depth: int = 3  # 128 × 64 -> 16 × 8 at the bottleneck
+    """The U-Net's hyper-parameters and the task's choice of heads."""
+
     edges: bool = True  # false: the single-head (velocity only) model of the comparison
     edge_weight: float = 1.0  # weight of the edges' cross-entropy in the loss
 
@@ -71,13 +72,13 @@ class SeismicUNetConfig(UNetConfig):
             raise ConfigError(f"model.edge_weight must be >= 0, got {self.edge_weight}")
 
 
-@register_model("seismic", "unet", config=SeismicUNetConfig)
+# Three poolings: 128 × 64 -> 16 × 8 at the bottleneck.
+@register_model("seismic", "unet", config=SeismicUNetConfig, defaults={"depth": 3, "base_channels": 16})
 def build_unet(cfg: SeismicUNetConfig, info: dict) -> nn.Module:
     """U-Net from the section to a velocity head and, with model.edges, an edges head."""
     cfg.check_fits(*info["shape"])
     heads = {"velocity": 1, "edges": 1} if cfg.edges else {"velocity": 1}
-    model = UNet(1, heads, cfg.depth, cfg.base_channels, cfg.skip)
-    return model
+    return UNet(1, heads, cfg)
 
 
 class SeismicBatch(NamedTuple):

@@ -18,12 +18,13 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from nnzoo.config import EvalConfig, ModelConfig, TransformerSizes
+from nnzoo.config import EvalConfig, ModelConfig
 from nnzoo.data.sequences import PairBatch, SequencePairs, pad_sequences
 from nnzoo.data.vocab import Vocabulary
 from nnzoo.decode import Hypothesis, beam_search, greedy_search
 from nnzoo.errors import ConfigError, UserError
 from nnzoo.nn.seq2seq import AttentionSeq2Seq, ContextSeq2Seq, TransformerSeq2Seq
+from nnzoo.nn.transformer import TransformerSizes
 from nnzoo.registry import register_model
 from nnzoo.tasks.base import Splits, Task
 

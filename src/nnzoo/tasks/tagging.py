@@ -25,7 +25,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from nnzoo.config import DataConfig, ModelConfig, TransformerEncoderConfig, check_split_fractions
+from nnzoo.config import DataConfig, ModelConfig, check_split_fractions
 from nnzoo.data.splits import hash_fraction, hash_split
 from nnzoo.data.tagged_sentences import (
     IGNORE,
@@ -40,6 +40,7 @@ from nnzoo.data.vocab import Vocabulary
 from nnzoo.errors import ConfigError, UserError
 from nnzoo.export import ExportSpec, token_sequence_spec
 from nnzoo.nn.text_models import ContextFreeTagger, RecurrentEncoder, Tagger, TokenTransformerEncoder
+from nnzoo.nn.transformer import TransformerEncoderConfig
 from nnzoo.registry import register_model, register_task
 from nnzoo.tasks.base import Splits, Task
 
