@@ -26,7 +26,7 @@ import time
 import torch
 
 from nnzoo.nn.attention import MultiheadAttention, scaled_dot_product_attention
-from nnzoo.nn.seq2seq import TransformerSeq2Seq
+from nnzoo.nn.seq2seq import TransformerSeq2Seq, TransformerSeq2SeqConfig
 from nnzoo.nn.transformer import TransformerEncoderLayer
 
 
@@ -82,7 +82,10 @@ def measure_timing(repeats: int) -> dict:
         {"torch": training_step(theirs, x), "ours": training_step(ours, x)}, repeats
     )
 
-    model = TransformerSeq2Seq(40, 40, 256, 4, 3, 3, 1024, dropout=0.0, max_len=256).eval()
+    config = TransformerSeq2SeqConfig(
+        d_model=256, nhead=4, encoder_layers=3, decoder_layers=3, dim_feedforward=1024, dropout=0.0
+    )
+    model = TransformerSeq2Seq(40, 40, 256, config).eval()
     src = torch.randint(3, 40, (8, 20))
     lengths = torch.full((8,), 20)
 

@@ -11,25 +11,36 @@ import torch
 from torch.func import functional_call
 from torch.nn import functional as F
 
-from nnzoo.config import resolve_run_config
 from nnzoo.data.text_corpora import chinese_fortunes, chinese_poems, shakespeare_works, strip_gutenberg
 from nnzoo.decode import sample
 from nnzoo.errors import UserError
-from nnzoo.nn.language_models import RecurrentLanguageModel, TransformerLanguageModel
+from nnzoo.nn.language_models import (
+    RecurrentLanguageModel,
+    RecurrentLMConfig,
+    TransformerLanguageModel,
+    TransformerLMConfig,
+)
+from nnzoo.registry import resolve_config
 from nnzoo.tasks.charlm import CharLM, PoemForm, chunked_streams, stream_nll
 from nnzoo.training import RunDir, Trainer, seed_everything
 
 
 def make_task(model="lstm", overrides=()):
-    return CharLM(resolve_run_config(task="charlm", model=model, overrides=list(overrides)))
+    return CharLM(resolve_config(task="charlm", model=model, overrides=list(overrides)))
 
 
 def tiny_models(vocab_size=12):
     torch.manual_seed(0)
     return [
-        RecurrentLanguageModel(vocab_size, "lstm", embedding_dim=5, hidden_size=7, num_layers=2),
-        RecurrentLanguageModel(vocab_size, "gru", embedding_dim=5, hidden_size=7, num_layers=1),
-        TransformerLanguageModel(vocab_size, context=16, d_model=8, nhead=2, num_layers=2, dim_feedforward=16),
+        RecurrentLanguageModel(
+            vocab_size, "lstm", RecurrentLMConfig(embedding_dim=5, hidden_size=7, num_layers=2, dropout=0.0)
+        ),
+        RecurrentLanguageModel(
+            vocab_size, "gru", RecurrentLMConfig(embedding_dim=5, hidden_size=7, num_layers=1, dropout=0.0)
+        ),
+        TransformerLanguageModel(
+            vocab_size, 16, TransformerLMConfig(d_model=8, nhead=2, num_layers=2, dim_feedforward=16, dropout=0.1)
+        ),
     ]
 
 
@@ -122,7 +133,9 @@ def test_language_models_pass_gradcheck(index):
 def test_the_task_carries_the_state_between_consecutive_batches_only():
     task = make_task(overrides=["data.max_chars=20000", "train.batch_size=4", "data.chunk_length=8"])
     data = task.build_data()
-    model = RecurrentLanguageModel(len(task.vocab), "gru", 4, 6, 1)
+    model = RecurrentLanguageModel(
+        len(task.vocab), "gru", RecurrentLMConfig(embedding_dim=4, hidden_size=6, num_layers=1, dropout=0.0)
+    )
     inputs, targets, chunk = data["train"].tensors
     first, second = (inputs[:4], targets[:4], chunk[:4]), (inputs[4:8], targets[4:8], chunk[4:8])
     task.loss(model, first)

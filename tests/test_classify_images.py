@@ -11,7 +11,6 @@ import torch
 from PIL import Image
 
 from conftest import train_run
-from nnzoo.config import resolve_run_config
 from nnzoo.data.images import (
     FASHION_CLASSES,
     Images,
@@ -22,6 +21,7 @@ from nnzoo.data.images import (
     read_idx,
 )
 from nnzoo.errors import ConfigError, UserError
+from nnzoo.registry import resolve_config
 from nnzoo.tasks.classify_images import ClassifyImages
 
 
@@ -92,10 +92,10 @@ def test_any_image_file_becomes_a_dark_background_input_of_the_right_size(tmp_pa
 
 def test_bad_configurations_are_clear_errors():
     with pytest.raises(ConfigError, match=r"data\.val_fraction and data\.test_fraction must be in \(0, 1\)"):
-        resolve_run_config(task="classify-images", overrides=["data.val_fraction=0"])
+        resolve_config(task="classify-images", overrides=["data.val_fraction=0"])
     with pytest.raises(ConfigError, match=r"model\.activation must be one of 'sigmoid', .*; got 'swish'"):
-        resolve_run_config(task="classify-images", model="mlp", overrides=["model.activation=swish"])
-    task = ClassifyImages(resolve_run_config(task="classify-images", model="lenet5", overrides=["data.dataset=digits"]))
+        resolve_config(task="classify-images", model="mlp", overrides=["model.activation=swish"])
+    task = ClassifyImages(resolve_config(task="classify-images", model="lenet5", overrides=["data.dataset=digits"]))
     task.build_data()
     with pytest.raises(ConfigError, match=r"set data\.image_size=28"):
         task.build_model()
@@ -103,7 +103,7 @@ def test_bad_configurations_are_clear_errors():
 
 def test_the_loss_honours_label_smoothing():
     task = ClassifyImages(
-        resolve_run_config(
+        resolve_config(
             task="classify-images", model="mlp", overrides=["data.dataset=digits", "train.label_smoothing=0.2"]
         )
     )

@@ -124,7 +124,7 @@ def test_predict_help_shows_the_task_options(trained):
         (
             ["train", "classify", "--quiet"],
             "unknown task 'classify'; registered tasks: "
-            "charlm, classify-images, classify-text, denoise, forecast, g2p, gan",
+            "adding, charlm, classify-images, classify-text, copy-memory, denoise, forecast, g2p, gan",
         ),
         (
             ["train", "regression", "--model", "cnn"],
@@ -251,3 +251,33 @@ def test_tensorboard_does_not_change_the_training(cli, tmp_path):
     logs = [(tmp_path / name / "metrics.jsonl").read_text().splitlines() for name in ("plain", "tb")]
     strip = [[{k: v for k, v in json.loads(line).items() if k != "elapsed_s"} for line in log] for log in logs]
     assert strip[0] == strip[1]
+
+
+def test_print_config_shows_the_resolved_toml_and_trains_nothing(cli, tmp_path, monkeypatch):
+    import tomllib
+
+    monkeypatch.chdir(tmp_path)
+    code, out, _ = cli("train", "regression", "--model", "mlp", "--set", "model.hidden=[8]", "--print-config")
+    config = tomllib.loads(out)
+    assert code == 0 and config["model"] == {"name": "mlp", "hidden": [8], "activation": "relu", "dropout": 0.0,
+                                            "init": "pytorch"}  # fmt: skip
+    assert config["train"]["optimizer"] == "adamw" and not (tmp_path / "runs").exists()
+
+
+def test_shell_completion_and_devices(cli, capsys):
+    from nnzoo.cli import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["--print-completion", "bash"])
+    script = capsys.readouterr().out
+    assert exit_.value.code == 0 and "nnzoo" in script and "--print-config" in script
+    code, _, err = cli("train", "regression", "--device", "cuda:3", "--quiet")
+    assert code == 2 and "--device cuda:3 was asked for, but this machine has cpu" in err
+    code, _, err = cli("train", "regression", "--device", "gpu", "--quiet")
+    assert code == 2 and "device must be auto, cpu, cuda, cuda:N or mps; got 'gpu'" in err
+
+
+def test_experiments_say_what_they_are_doing(cli, tmp_path):
+    code, out, err = cli("experiment", "parallel", "--budget", "tiny", "--run-dir", tmp_path)
+    assert code == 0, err
+    assert "parallel (tiny budget): lengths [8, 32]" in out and "parallel: timing L = 32" in out

@@ -11,10 +11,10 @@ from nnzoo.config import (
     from_dict,
     load_toml,
     parse_override,
-    resolve_run_config,
     to_dict,
 )
 from nnzoo.errors import ConfigError
+from nnzoo.registry import resolve_config
 
 
 @dataclass
@@ -42,7 +42,7 @@ def test_from_dict_checks_types_and_nesting():
 @pytest.mark.parametrize(
     ("data", "message"),
     [
-        ({"rat": 1.0}, "unknown key 'rat'; valid keys in the top level: rate, flag, mode, label, maybe, inner"),
+        ({"rat": 1.0}, "unknown key 'rat'; valid keys: rate, flag, mode, label, maybe, inner"),
         ({"inner": {"sise": 1}}, "unknown key 'inner.sise'; valid keys in [inner]: size, names"),
         ({"rate": "fast"}, "rate must be a number; got 'fast' (string)"),
         ({"flag": 1}, "flag must be true or false; got 1 (integer)"),
@@ -83,12 +83,12 @@ def test_override_into_a_value_is_an_error():
 
 
 def test_resolve_uses_task_and_model_defaults_then_recipe_then_cli():
-    cfg = resolve_run_config({"task": "regression", "train": {"lr": 0.5}}, overrides=["train.lr=0.25"], seed=7)
+    cfg = resolve_config({"task": "regression", "train": {"lr": 0.5}}, overrides=["train.lr=0.25"], seed=7)
     assert isinstance(cfg, RunConfig)
     assert cfg.model.name == "linear"  # the task's default model
     assert cfg.train.monitor == "rmse"  # the task's train default
     assert cfg.train.lr == 0.25 and cfg.seed == 7
-    mlp = resolve_run_config(task="regression", model="mlp")
+    mlp = resolve_config(task="regression", model="mlp")
     assert mlp.train.weight_decay == 1e-4  # the model's train default
     assert mlp.model.hidden == [64, 64]
 
@@ -114,18 +114,18 @@ def test_resolve_uses_task_and_model_defaults_then_recipe_then_cli():
 )
 def test_resolve_errors(kwargs, message):
     with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)").replace("[", r"\[")):
-        resolve_run_config(**kwargs)
+        resolve_config(**kwargs)
 
 
 def test_recipe_for_another_task_is_refused():
     with pytest.raises(ConfigError, match="the recipe is for task 'other', not 'regression'"):
-        resolve_run_config({"task": "other"}, task="regression")
+        resolve_config({"task": "other"}, task="regression")
 
 
 def test_saved_config_round_trips(tmp_path):
-    cfg = resolve_run_config(task="regression", model="mlp", overrides=['data.drop=["B"]', "model.hidden=[8, 4]"])
+    cfg = resolve_config(task="regression", model="mlp", overrides=['data.drop=["B"]', "model.hidden=[8, 4]"])
     dump_toml(cfg, tmp_path / "config.toml")
-    assert resolve_run_config(load_toml(tmp_path / "config.toml")) == cfg
+    assert resolve_config(load_toml(tmp_path / "config.toml")) == cfg
 
 
 def test_bad_recipe_files(tmp_path):
@@ -140,6 +140,6 @@ def test_bad_recipe_files(tmp_path):
     "recipe", sorted(Path(__file__).parent.parent.glob("recipes/*/*.toml")), ids=lambda p: f"{p.parent.name}/{p.name}"
 )
 def test_every_recipe_resolves(recipe):
-    cfg = resolve_run_config(load_toml(recipe))
+    cfg = resolve_config(load_toml(recipe))
     assert cfg.task == recipe.parent.name  # recipes/TASK/*.toml
-    assert resolve_run_config(to_dict(cfg)) == cfg  # what a run saves as config.toml is a recipe again
+    assert resolve_config(to_dict(cfg)) == cfg  # what a run saves as config.toml is a recipe again

@@ -9,7 +9,14 @@ import pytest
 import torch
 
 from nnzoo.decode import Hypothesis, beam_search, greedy_search, length_penalty, select
-from nnzoo.nn.seq2seq import AttentionSeq2Seq, ContextSeq2Seq, TransformerSeq2Seq
+from nnzoo.nn.seq2seq import (
+    AttentionSeq2Seq,
+    AttentionSeq2SeqConfig,
+    ContextSeq2Seq,
+    ContextSeq2SeqConfig,
+    TransformerSeq2Seq,
+    TransformerSeq2SeqConfig,
+)
 
 BOS, EOS = 0, 1
 
@@ -149,10 +156,23 @@ def test_select_reorders_nested_state():
 # ----------------------------------------------------------------------------------------------------------------
 
 MODELS = {
-    "context-gru": lambda: ContextSeq2Seq(20, 15, 16, 32, num_layers=2, bidirectional=True),
-    "context-lstm": lambda: ContextSeq2Seq(20, 15, 16, 32, cell="lstm"),
-    "attention": lambda: AttentionSeq2Seq(20, 15, 16, 32, num_layers=2),
-    "transformer": lambda: TransformerSeq2Seq(20, 15, 32, 4, 2, 2, 64, dropout=0.0),
+    "context-gru": lambda: ContextSeq2Seq(
+        20, 15, ContextSeq2SeqConfig(embed_dim=16, hidden_size=32, num_layers=2, dropout=0.0, bidirectional=True)
+    ),
+    "context-lstm": lambda: ContextSeq2Seq(
+        20, 15, ContextSeq2SeqConfig(embed_dim=16, hidden_size=32, num_layers=1, dropout=0.0, cell="lstm")
+    ),
+    "attention": lambda: AttentionSeq2Seq(
+        20, 15, AttentionSeq2SeqConfig(embed_dim=16, hidden_size=32, num_layers=2, dropout=0.0)
+    ),
+    "transformer": lambda: TransformerSeq2Seq(
+        20,
+        15,
+        256,
+        TransformerSeq2SeqConfig(
+            d_model=32, nhead=4, encoder_layers=2, decoder_layers=2, dim_feedforward=64, dropout=0.0
+        ),
+    ),
 }
 
 

@@ -11,10 +11,10 @@ from PIL import Image
 from skimage.metrics import peak_signal_noise_ratio
 
 from conftest import train_run
-from nnzoo.config import resolve_run_config
 from nnzoo.data.images import add_noise
 from nnzoo.errors import ConfigError
 from nnzoo.nn.unet import UNet, UNetConfig
+from nnzoo.registry import resolve_config
 from nnzoo.tasks.denoise import Denoise, image_quality
 
 
@@ -52,7 +52,7 @@ def test_bad_sizes_and_channels_are_clear_errors():
     with pytest.raises(ValueError, match="at least one head"):
         UNet(1, {})
     with pytest.raises(ConfigError, match=r"data\.level must be in \(0, 1\)"):
-        resolve_run_config(task="denoise", overrides=["data.level=1.5"])
+        resolve_config(task="denoise", overrides=["data.level=1.5"])
 
 
 def test_noise_has_the_requested_strength():
@@ -80,7 +80,7 @@ def test_psnr_and_ssim_agree_with_scikit_image():
 
 
 def test_evaluation_noise_is_fixed_and_training_noise_is_fresh():
-    cfg = resolve_run_config(task="denoise", overrides=["data.max_train=50"])
+    cfg = resolve_config(task="denoise", overrides=["data.max_train=50"])
     first, second = Denoise(cfg).build_data(), Denoise(cfg).build_data()
     assert torch.equal(first["val"].noisy, second["val"].noisy)
     assert not torch.equal(first["val"].noisy[:50], first["test"].noisy[:50])

@@ -10,7 +10,7 @@ from torch.nn import functional as F
 
 from nnzoo.data.memory_tasks import ADDING_CONSTANT_MSE, BLANK, DELIMITER, IGNORE, adding_problem, copy_memory
 from nnzoo.experiments import EXPERIMENTS
-from nnzoo.experiments.gradients import AddingModel, state_gradient_norms
+from nnzoo.experiments.gradients import state_gradient_norms
 from nnzoo.experiments.parallel import crossover
 
 SCHEMA = {
@@ -32,7 +32,7 @@ def tiny_results(tmp_path_factory):
     from nnzoo.cli import main
 
     folder = tmp_path_factory.mktemp("experiments")
-    assert main(["experiment", "all", "--budget", "tiny", "--out-dir", str(folder)]) == 0
+    assert main(["experiment", "all", "--budget", "tiny", "--run-dir", str(folder), "--quiet"]) == 0
     return folder
 
 
@@ -74,10 +74,12 @@ def test_parallel_times_every_model_at_every_length(tiny_results):
 
 def test_step_by_step_gradients_match_the_whole_sequence():
     """Running the layer one step at a time gives the same prediction, and the same ∂L/∂h_T, as one call."""
+    from nnzoo.nn.sequence_models import SequenceModel, SequenceModelConfig
+
     torch.manual_seed(0)
-    model = AddingModel("lstm", 8)
+    model = SequenceModel("lstm", 2, 1, "last", SequenceModelConfig(width=8))
     x, y = adding_problem(5, 12, torch.Generator().manual_seed(0))
-    output, _ = model.recurrent(x)
+    output, _ = model.core(x)
     last = output[:, -1].detach().requires_grad_()
     loss = F.mse_loss(model.readout(last).squeeze(-1), y, reduction="sum")
     (expected,) = torch.autograd.grad(loss, last)
@@ -105,24 +107,24 @@ def test_copy_memory_scores_only_the_recall():
 
 
 def test_memory_models_have_matched_sizes():
-    from nnzoo.experiments.memory import MODELS, PARAMETERS, SequenceModel, matched_width, parameter_count
+    from nnzoo.experiments.memory import MODELS, PARAMETERS, PROBLEMS, matched_width, parameter_count
 
-    for problem in ("adding", "copy"):
+    for task in PROBLEMS.values():
         for kind in MODELS:
-            count = parameter_count(SequenceModel(kind, problem, matched_width(kind, problem, 60), 60))
-            assert abs(count - PARAMETERS) < 0.1 * PARAMETERS, (problem, kind, count)
+            count = parameter_count(task, kind, matched_width(task, kind))
+            assert abs(count - PARAMETERS) < 0.1 * PARAMETERS, (task, kind, count)
 
 
 def test_bottleneck_models_have_matched_sizes():
     from nnzoo import registry
-    from nnzoo.config import resolve_run_config
     from nnzoo.experiments.bottleneck import SIZES
+    from nnzoo.registry import resolve_config
 
     info = {"source_symbols": list("abcdefghijklmnopqrstuvwxyz'."), "target_symbols": [f"P{i}" for i in range(39)]}
     info |= {"longest_source": 28, "longest_target": 24}
     counts = {}
     for model, overrides in SIZES.items():
-        task = registry.get_task("g2p")(resolve_run_config(task="g2p", model=model, overrides=overrides), "cpu")
+        task = registry.get_task("g2p")(resolve_config(task="g2p", model=model, overrides=overrides), "cpu")
         task.info = info
         counts[model] = sum(p.numel() for p in task.build_model().parameters())
     assert max(counts.values()) < 1.15 * min(counts.values()), counts
@@ -164,13 +166,13 @@ def test_crossover_is_where_the_recurrent_layer_stays_faster():
 
 
 def test_unknown_experiment_and_budget_are_clear_errors(cli, tmp_path):
-    code, _, err = cli("experiment", "memroy", "--out-dir", tmp_path)
+    code, _, err = cli("experiment", "memroy", "--run-dir", tmp_path)
     assert (
         code == 2
         and "unknown experiment 'memroy'; choose one of bottleneck, context, gradients, memory, parallel, skips or all"
         in err
     )
-    code, _, err = cli("experiment", "parallel", "--budget", "huge", "--out-dir", tmp_path)
+    code, _, err = cli("experiment", "parallel", "--budget", "huge", "--out-dir", tmp_path)  # the old name works
     assert code == 2 and "unknown budget 'huge'; choose one of tiny, small, full" in err
 
 
@@ -186,7 +188,7 @@ def test_a_folder_from_other_settings_is_not_reused(tiny_results):
 
 def test_set_changes_one_experiments_settings_and_is_recorded(cli, tmp_path):
     code, out, _ = cli(
-        "experiment", "memory", "--budget", "tiny", "--out-dir", tmp_path,
+        "experiment", "memory", "--budget", "tiny", "--run-dir", tmp_path, "--quiet",
         "--set", "lengths=[6]", "--set", "models=[lstm, gru]", "--set", "problems=[adding]", "--set", "steps=3",
     )  # fmt: skip
     assert code == 0, out
@@ -202,14 +204,14 @@ def test_set_changes_one_experiments_settings_and_is_recorded(cli, tmp_path):
 @pytest.mark.parametrize(
     ("names", "setting", "message"),
     [
-        (["memory"], "lenghts=[6]", "experiment 'memory' has no setting 'lenghts'; its settings: lengths, steps"),
-        (["memory"], "steps=many", "steps takes a value like 30, got 'many'"),
-        (["memory"], "lengths=6", "lengths takes a value like [5, 10], got '6'"),
-        (["memory"], "lengths=[]", "lengths takes a value like [5, 10], got '[]'"),
-        (["memory"], "models=[lstm, elman]", "unknown models ['elman']; choose from rnn, lstm, gru, transformer"),
+        (["memory"], "lenghts=[6]", "experiment 'memory': unknown key 'lenghts'; valid keys: lengths, steps, seeds"),
+        (["memory"], "steps=many", "experiment 'memory': steps must be an integer; got 'many'"),
+        (["memory"], "lengths=6", "experiment 'memory': lengths must be a list of integers; got 6"),
+        (["memory"], "lengths=[]", "experiment 'memory': lengths needs at least one item"),
+        (["memory"], "models=[lstm, elman]", "models[1] must be one of 'rnn', 'lstm', 'gru', 'transformer'"),
         (["all"], "steps=3", "--set changes the settings of one experiment; name only that one"),
     ],
 )
 def test_bad_settings_are_clear_errors(cli, tmp_path, names, setting, message):
-    code, _, err = cli("experiment", *names, "--budget", "tiny", "--out-dir", tmp_path, "--set", setting)
-    assert code == 2 and message in err
+    code, _, err = cli("experiment", *names, "--budget", "tiny", "--run-dir", tmp_path, "--set", setting)
+    assert code == 2 and message in err and err.count("\n") == 1, err

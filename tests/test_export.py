@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from conftest import train_run
-from nnzoo.training.run import open_run
+from nnzoo.training.run import load_trained
 
 TOLERANCE = 1e-4
 REGRESSION = ("regression", "mlp", "train.epochs=2", "model.hidden=[16,16]")
@@ -41,7 +41,7 @@ def exported(cli, run, *args):
     path = run / "best.onnx"
     assert f"wrote {path}" in out and "onnxruntime agrees with PyTorch" in out
     session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    return path, open_run(run, device="cpu", with_data=False).model, session
+    return path, load_trained(run, device="cpu").model, session
 
 
 def assert_same(session, inputs: dict, expected, unit: float = 1.0):
@@ -122,7 +122,7 @@ def test_recurrent_encoder_takes_any_batch_and_lengths(cli, runs, overrides):
     _, model, session = exported(cli, run)
     (tokens_input,) = [i for i in session.get_inputs() if i.name == "tokens"]
     length = tokens_input.shape[1]
-    assert isinstance(length, int) and length == open_run(run, with_data=False).task.info["longest"]
+    assert isinstance(length, int) and length == load_trained(run).task.info["longest"]
     vocab_size = model.encoder.embedding.num_embeddings
     for lengths in ([length, 3, 1, length - 2], [2], [length] * 3):
         tokens, lengths_t = padded_tokens(lengths, length, vocab_size)
@@ -177,5 +177,5 @@ def test_missing_onnx_is_a_clear_error_and_importing_nnzoo_does_not_need_it(cli,
     code, _, err = cli("export", run, "--out", run / "other.onnx")
     assert code == 2 and "needs the onnx and onnxruntime packages (onnxruntime is missing)" in err
     assert "pip install 'nnzoo[export]'" in err and not (run / "other.onnx").exists()
-    check = "import sys, nnzoo.cli, nnzoo.export, nnzoo.registry; nnzoo.registry.tasks(); print('onnx' in sys.modules)"
+    check = "import sys, nnzoo, nnzoo.cli, nnzoo.export; nnzoo.list_tasks(); print('onnx' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, check=True).stdout == "False\n"

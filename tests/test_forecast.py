@@ -10,10 +10,17 @@ import torch
 
 from nnzoo import metrics
 from nnzoo.cli import main
-from nnzoo.config import resolve_run_config
 from nnzoo.data.series import load_builtin_series
 from nnzoo.errors import UserError
-from nnzoo.nn.forecasters import NextStepForecaster, ScaledForecaster, Seq2SeqForecaster, TransformerForecaster
+from nnzoo.nn.forecasters import (
+    NextStepForecaster,
+    RecurrentForecasterConfig,
+    ScaledForecaster,
+    Seq2SeqForecaster,
+    TransformerForecaster,
+    TransformerForecasterConfig,
+)
+from nnzoo.registry import resolve_config
 from nnzoo.tasks.forecast import (
     Forecast,
     arima_forecasts,
@@ -36,7 +43,7 @@ def sine(n=240, period=20, noise=0.0, seed=0):
 
 
 def make_task(csv, model="lstm", overrides=()):
-    cfg = resolve_run_config(
+    cfg = resolve_config(
         task="forecast",
         model=model,
         overrides=[
@@ -84,11 +91,13 @@ def test_builtin_series_are_real_and_complete():
 @pytest.mark.parametrize(
     "core",
     [
-        NextStepForecaster("rnn", 8),
-        NextStepForecaster("lstm", 8, num_layers=2),
-        Seq2SeqForecaster("gru", 8),
-        Seq2SeqForecaster("lstm", 8, num_layers=2),
-        TransformerForecaster(horizon=6, d_model=16, nhead=2, num_layers=1, dim_feedforward=32),
+        NextStepForecaster("rnn", RecurrentForecasterConfig(hidden_size=8)),
+        NextStepForecaster("lstm", RecurrentForecasterConfig(hidden_size=8, num_layers=2)),
+        Seq2SeqForecaster("gru", RecurrentForecasterConfig(hidden_size=8)),
+        Seq2SeqForecaster("lstm", RecurrentForecasterConfig(hidden_size=8, num_layers=2)),
+        TransformerForecaster(
+            6, 12, TransformerForecasterConfig(d_model=16, nhead=2, num_layers=1, dim_feedforward=32)
+        ),
     ],
     ids=lambda c: type(c).__name__,
 )
@@ -106,7 +115,7 @@ def test_forecasters_shapes_and_scaling(core):
 
 def test_next_step_forecaster_feeds_its_own_prediction_back():
     torch.manual_seed(0)
-    core = NextStepForecaster("gru", 8).eval()
+    core = NextStepForecaster("gru", RecurrentForecasterConfig(hidden_size=8)).eval()
     window = torch.randn(2, 10)
     two = core(window, 2)
     again = core(torch.cat([window, two[:, :1]], dim=1), 1)  # the window extended by the first forecast
@@ -115,11 +124,11 @@ def test_next_step_forecaster_feeds_its_own_prediction_back():
 
 def test_forecaster_errors():
     with pytest.raises(ValueError, match="at most 4 steps"):
-        TransformerForecaster(horizon=4, d_model=8, nhead=2)(torch.randn(2, 5), 5)
+        TransformerForecaster(4, 5, TransformerForecasterConfig(d_model=8, nhead=2))(torch.randn(2, 5), 5)
     with pytest.raises(ValueError, match=r"shape \(B, W\)"):
-        Seq2SeqForecaster("gru", 4)(torch.randn(2, 5, 1), 3)
+        Seq2SeqForecaster("gru", RecurrentForecasterConfig(hidden_size=4))(torch.randn(2, 5, 1), 3)
     with pytest.raises(ValueError, match="cell must be one of"):
-        NextStepForecaster("jordan", 4)
+        NextStepForecaster("jordan", RecurrentForecasterConfig(hidden_size=4))
 
 
 # --- no leakage ----------------------------------------------------------------------------------------------------
@@ -232,9 +241,11 @@ def test_arima_coefficients_are_cached_and_give_the_same_forecasts(tmp_path, mon
 @pytest.mark.parametrize(
     "core",
     [
-        NextStepForecaster("gru", 3),
-        Seq2SeqForecaster("lstm", 3),
-        TransformerForecaster(horizon=3, d_model=4, nhead=2, num_layers=1, dim_feedforward=8, dropout=0.0),
+        NextStepForecaster("gru", RecurrentForecasterConfig(hidden_size=3)),
+        Seq2SeqForecaster("lstm", RecurrentForecasterConfig(hidden_size=3)),
+        TransformerForecaster(
+            3, 5, TransformerForecasterConfig(d_model=4, nhead=2, num_layers=1, dim_feedforward=8, dropout=0.0)
+        ),
     ],
     ids=lambda c: type(c).__name__,
 )

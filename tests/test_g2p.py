@@ -7,9 +7,9 @@ import math
 import pytest
 import torch
 
-from nnzoo.config import resolve_run_config
 from nnzoo.errors import UserError
 from nnzoo.metrics import edit_distance, error_rates
+from nnzoo.registry import resolve_config
 from nnzoo.tasks.g2p import G2P, LONG_WORD_PHONEMES, g2p_scores
 from nnzoo.training import RunDir, Trainer, seed_everything
 from nnzoo.training.trainer import evaluate
@@ -56,7 +56,7 @@ def test_long_word_wer_counts_only_words_with_long_primary_pronunciations():
 
 
 def make_task(*overrides: str, model: str = "transformer") -> G2P:
-    return G2P(resolve_run_config(task="g2p", model=model, overrides=overrides))
+    return G2P(resolve_config(task="g2p", model=model, overrides=overrides))
 
 
 @pytest.fixture(scope="module")
@@ -165,29 +165,20 @@ def predictor(small):
     return task, model
 
 
-def predict(task, model, *inputs: str, nbest: int = 1, beam: int | None = None) -> str:
-    import argparse
-
-    parser = argparse.ArgumentParser()
-    task.add_predict_arguments(parser)
-    args = parser.parse_args([*inputs, "--nbest", str(nbest)] + ([] if beam is None else ["--beam", str(beam)]))
-    return task.predict(model, args)
-
-
 def test_predict_unseen_and_capitalised_words(predictor):
     task, model = predictor
-    lines = predict(task, model, "nnzooify", "Zebra").splitlines()
-    assert len(lines) == 2 and lines[0].startswith("nnzooify") and lines[1].startswith("Zebra")
-    phonemes = lines[0].split()[1:]
-    assert all(p in task.info["target_symbols"] for p in phonemes)
+    (unseen,), (capitalised,) = task.predict(model, ["nnzooify", "Zebra"])
+    assert unseen.symbols and all(p in task.info["target_symbols"] for p in unseen.symbols)
+    assert unseen.text == " ".join(unseen.symbols) and capitalised.symbols
+    assert task.predict(model, []) == []
 
 
 def test_nbest_lists_hypotheses_with_scores(predictor):
     task, model = predictor
-    lines = predict(task, model, "read", nbest=3).splitlines()
-    assert len(lines) == 3 and all("log p =" in line for line in lines)
-    scores = [float(line.rsplit("=", 1)[1].rstrip(")")) for line in lines]
-    assert scores == sorted(scores, reverse=True)
+    (hypotheses,) = task.predict(model, ["read"], nbest=3)
+    scores = [h.log_prob for h in hypotheses]
+    assert len(hypotheses) == 3 and scores == sorted(scores, reverse=True) and all(s < 0 for s in scores)
+    assert len({tuple(h.symbols) for h in hypotheses}) == 3
 
 
 @pytest.mark.parametrize(
@@ -197,13 +188,12 @@ def test_nbest_lists_hypotheses_with_scores(predictor):
         (["naïve", "日本"], "contains 'ï', not in the training alphabet"),
         (["   "], "is empty after normalisation"),
         (["a" * 65], "has 65 symbols; at most 64 are accepted"),
-        ([], "give inputs to g2p"),
     ],
 )
 def test_predict_errors_are_clear(predictor, inputs, message):
     task, model = predictor
     with pytest.raises(UserError, match=message):
-        predict(task, model, *inputs)
+        task.predict(model, inputs)
 
 
 def test_cli_train_eval_predict(cli, tmp_path):
@@ -237,3 +227,5 @@ def test_cli_train_eval_predict(cli, tmp_path):
     assert code == 0 and len(lines) == 4 and lines[0].startswith("hello") and lines[2].startswith("World")
     code, _, err = cli("predict", run, "héllo")
     assert code == 2 and "contains 'é', not in the training alphabet" in err
+    code, _, err = cli("predict", run)
+    assert code == 2 and "give inputs to g2p to predict from, e.g. nnzoo predict RUN_DIR pronunciation" in err

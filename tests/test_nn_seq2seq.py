@@ -7,18 +7,54 @@ import torch
 from torch.nn import functional as F
 
 from nnzoo.decode import greedy_search
-from nnzoo.nn.seq2seq import AttentionSeq2Seq, ContextSeq2Seq, TransformerSeq2Seq
+from nnzoo.nn.seq2seq import (
+    AttentionSeq2Seq,
+    AttentionSeq2SeqConfig,
+    ContextSeq2Seq,
+    ContextSeq2SeqConfig,
+    TransformerSeq2Seq,
+    TransformerSeq2SeqConfig,
+)
 
 PAD, BOS, EOS = 0, 1, 2
 MODELS = {
-    "context-gru": lambda: ContextSeq2Seq(20, 15, 16, 32, num_layers=2, bidirectional=True, dropout=0.2),
-    "context-lstm": lambda: ContextSeq2Seq(20, 15, 16, 32, cell="lstm"),
-    "attention-additive": lambda: AttentionSeq2Seq(20, 15, 16, 32, num_layers=2, dropout=0.2),
-    "attention-general": lambda: AttentionSeq2Seq(20, 15, 16, 32, attention="general"),
-    "attention-concat": lambda: AttentionSeq2Seq(20, 15, 16, 32, attention="concat"),
-    "transformer": lambda: TransformerSeq2Seq(20, 15, 32, 4, 2, 3, 64, dropout=0.2),
+    "context-gru": lambda: ContextSeq2Seq(
+        20, 15, ContextSeq2SeqConfig(embed_dim=16, hidden_size=32, num_layers=2, dropout=0.2, bidirectional=True)
+    ),
+    "context-lstm": lambda: ContextSeq2Seq(
+        20, 15, ContextSeq2SeqConfig(embed_dim=16, hidden_size=32, num_layers=1, dropout=0.0, cell="lstm")
+    ),
+    "attention-additive": lambda: AttentionSeq2Seq(
+        20, 15, AttentionSeq2SeqConfig(embed_dim=16, hidden_size=32, num_layers=2, dropout=0.2)
+    ),
+    "attention-general": lambda: AttentionSeq2Seq(
+        20, 15, AttentionSeq2SeqConfig(embed_dim=16, hidden_size=32, dropout=0.0, attention="general")
+    ),
+    "attention-concat": lambda: AttentionSeq2Seq(
+        20, 15, AttentionSeq2SeqConfig(embed_dim=16, hidden_size=32, dropout=0.0, attention="concat")
+    ),
+    "transformer": lambda: TransformerSeq2Seq(
+        20,
+        15,
+        256,
+        TransformerSeq2SeqConfig(
+            d_model=32, nhead=4, encoder_layers=2, decoder_layers=3, dim_feedforward=64, dropout=0.2
+        ),
+    ),
     "transformer-learned-postnorm": lambda: TransformerSeq2Seq(
-        20, 15, 32, 4, 2, 2, 64, dropout=0.0, positional="learned", norm_first=False
+        20,
+        15,
+        256,
+        TransformerSeq2SeqConfig(
+            d_model=32,
+            nhead=4,
+            encoder_layers=2,
+            decoder_layers=2,
+            dim_feedforward=64,
+            dropout=0.0,
+            positional="learned",
+            norm_first=False,
+        ),
     ),
 }
 
@@ -81,9 +117,9 @@ def test_bad_source_is_a_clear_error(name, call, message):
 
 def test_bad_model_arguments():
     with pytest.raises(ValueError, match="attention must be one of additive, general, concat"):
-        AttentionSeq2Seq(5, 5, attention="dot")
+        AttentionSeq2Seq(5, 5, AttentionSeq2SeqConfig(attention="dot"))
     with pytest.raises(ValueError, match="positional must be 'sinusoidal' or 'learned'"):
-        TransformerSeq2Seq(5, 5, positional="rotary")
+        TransformerSeq2Seq(5, 5, 256, TransformerSeq2SeqConfig(positional="rotary"))
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -124,9 +160,15 @@ def exact_match_after_training(model, steps: int, lr: float, warmup: int = 1) ->
 def test_attention_beats_the_context_vector_at_reversing_sequences():
     """Measured over three seeds: attention 0.84-0.92 exact, context vector 0.41-0.50 (chance ~0)."""
     torch.manual_seed(1)
-    attention = exact_match_after_training(AttentionSeq2Seq(13, 13, 24, 48), steps=150, lr=0.02)
+    attention = exact_match_after_training(
+        AttentionSeq2Seq(13, 13, AttentionSeq2SeqConfig(embed_dim=24, hidden_size=48, dropout=0.0)), steps=150, lr=0.02
+    )
     torch.manual_seed(1)
-    context = exact_match_after_training(ContextSeq2Seq(13, 13, 24, 48), steps=150, lr=0.02)
+    context = exact_match_after_training(
+        ContextSeq2Seq(13, 13, ContextSeq2SeqConfig(embed_dim=24, hidden_size=48, num_layers=1, dropout=0.0)),
+        steps=150,
+        lr=0.02,
+    )
     assert attention > 0.7, attention
     assert context < attention - 0.15, (context, attention)
 
@@ -134,5 +176,8 @@ def test_attention_beats_the_context_vector_at_reversing_sequences():
 def test_transformer_learns_to_reverse_sequences():
     """Measured over three seeds: 0.90-0.97 exact."""
     torch.manual_seed(1)
-    model = TransformerSeq2Seq(13, 13, 32, 2, 2, 2, 64, dropout=0.0)
+    config = TransformerSeq2SeqConfig(
+        d_model=32, nhead=2, encoder_layers=2, decoder_layers=2, dim_feedforward=64, dropout=0.0
+    )
+    model = TransformerSeq2Seq(13, 13, 256, config)
     assert exact_match_after_training(model, steps=300, lr=0.005, warmup=40) > 0.7

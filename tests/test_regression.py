@@ -6,15 +6,15 @@ import numpy as np
 import pytest
 import torch
 
-from nnzoo.config import resolve_run_config
 from nnzoo.errors import UserError
+from nnzoo.registry import resolve_config
 from nnzoo.tasks.regression import Regression
 from nnzoo.training import RunDir, Trainer, seed_everything
 from nnzoo.training.trainer import evaluate
 
 
 def make_task(*overrides: str, model: str = "linear") -> Regression:
-    return Regression(resolve_run_config(task="regression", model=model, overrides=overrides))
+    return Regression(resolve_config(task="regression", model=model, overrides=overrides))
 
 
 def train(tmp_path, *overrides: str, model: str = "linear"):

@@ -10,11 +10,11 @@ import torch
 from PIL import Image
 
 from conftest import train_run
-from nnzoo.config import resolve_run_config
 from nnzoo.data.images import Images
 from nnzoo.data.scenes import compose_scenes, object_shape
 from nnzoo.errors import ConfigError
 from nnzoo.metrics import iou_per_class, segmentation_scores
+from nnzoo.registry import resolve_config
 
 
 def square_objects(count: int = 5) -> Images:
@@ -69,8 +69,8 @@ def test_iou_and_dice_match_hand_counts():
 
 def test_bad_configuration_is_a_clear_error():
     with pytest.raises(ConfigError, match=r"data\.size must be >= 28"):
-        resolve_run_config(task="segment", overrides=["data.size=16"])
-    cfg = resolve_run_config(task="segment", overrides=["data.size=40", "model.depth=4"])
+        resolve_config(task="segment", overrides=["data.size=16"])
+    cfg = resolve_config(task="segment", overrides=["data.size=40", "model.depth=4"])
     with pytest.raises(ConfigError, match="divisible by 16, not 40×40"):
         cfg.model.check_fits(40, 40)
 

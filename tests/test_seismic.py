@@ -9,9 +9,9 @@ import pytest
 import torch
 
 from conftest import train_run
-from nnzoo.config import resolve_run_config
 from nnzoo.data import seismic
 from nnzoo.errors import ConfigError
+from nnzoo.registry import resolve_config
 from nnzoo.tasks.seismic import edge_f1, velocity_edges
 
 
@@ -85,9 +85,9 @@ def test_edge_f1_tolerates_one_pixel():
 
 def test_bad_configuration_is_a_clear_error():
     with pytest.raises(ConfigError, match=r"model\.edge_weight must be >= 0"):
-        resolve_run_config(task="seismic", overrides=["model.edge_weight=-1"])
+        resolve_config(task="seismic", overrides=["model.edge_weight=-1"])
     with pytest.raises(ConfigError, match=r"data\.train_examples"):
-        resolve_run_config(task="seismic", overrides=["data.train_examples=0"])
+        resolve_config(task="seismic", overrides=["data.train_examples=0"])
 
 
 @pytest.fixture(scope="module")

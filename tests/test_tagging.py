@@ -7,24 +7,25 @@ import pytest
 import torch
 
 from nnzoo import metrics
-from nnzoo.config import resolve_run_config
 from nnzoo.data.reviews import sentiment_reviews
 from nnzoo.data.tagged_sentences import apple_sentences, english_words, peoples_daily
 from nnzoo.errors import UserError
 from nnzoo.nn.text_models import (
     ContextFreeTagger,
+    ContextFreeTaggerConfig,
     RecurrentEncoder,
     SequenceClassifier,
     Tagger,
     TokenTransformerEncoder,
 )
+from nnzoo.registry import resolve_config
 from nnzoo.tasks.classify_text import ClassifyText
 from nnzoo.tasks.tagging import AMBIGUOUS, UNKNOWN, Tagging, accuracies
 from nnzoo.training import RunDir, Trainer, seed_everything
 
 
 def make(task_class, name, model, overrides=()):
-    return task_class(resolve_run_config(task=name, model=model, overrides=list(overrides)))
+    return task_class(resolve_config(task=name, model=model, overrides=list(overrides)))
 
 
 def fit(task, tmp_path):
@@ -88,7 +89,7 @@ def test_padding_changes_nothing_and_context_reaches_every_position(name):
     changed = tokens.clone()
     changed[0, -1] = 4 if changed[0, -1] != 4 else 5  # the last word changes: the first word's tag may too
     assert not torch.allclose(tagger(changed, lengths)[0, 0], alone[0, 0])
-    context_free = ContextFreeTagger(20, 3, 6, [8])
+    context_free = ContextFreeTagger(20, 3, ContextFreeTaggerConfig(embedding_dim=6, hidden=[8]))
     torch.testing.assert_close(context_free(changed)[0, 0], context_free(tokens)[0, 0])
 
 
@@ -182,4 +183,4 @@ def test_clear_errors():
     task = make(ClassifyText, "classify-text", "gru", ["data.max_reviews=300"])
     task.build_data()
     with pytest.raises(UserError, match="nothing to classify"):
-        task.predict(task.build_model(), type("Args", (), {"reviews": ["   "]})())
+        task.predict(task.build_model(), ["   "])

@@ -10,9 +10,10 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from nnzoo.config import DataConfig, ModelConfig, RunConfig, TrainConfig, resolve_run_config
+from nnzoo.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from nnzoo.data import TensorData
 from nnzoo.errors import ConfigError, TrainingDiverged
+from nnzoo.registry import resolve_config
 from nnzoo.tasks.base import Task
 from nnzoo.tasks.regression import Regression
 from nnzoo.training import RunDir, Trainer, load_checkpoint
@@ -204,7 +205,7 @@ def test_lr_schedules(train, step, expected):
 
 
 def test_label_smoothing_is_refused_where_the_loss_is_a_regression():
-    task = Regression(resolve_run_config(task="regression", overrides=["train.label_smoothing=0.1"]))
+    task = Regression(resolve_config(task="regression", overrides=["train.label_smoothing=0.1"]))
     data = task.build_data()
     with pytest.raises(ConfigError, match=r"applies to classification losses; task 'regression' has none"):
         Trainer(task, task.build_model(), data, RunDir("unused"), quiet=True)

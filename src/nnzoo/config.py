@@ -16,6 +16,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import functools
+import re
 import sys
 import types
 from collections.abc import Iterable, Mapping
@@ -144,7 +145,16 @@ class RunConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
     log: LogConfig = field(default_factory=LogConfig)
     seed: int = 0
-    device: Literal["auto", "cpu", "cuda"] = "auto"
+    device: str = "auto"  # auto (CUDA, then MPS, then the CPU), cpu, cuda, cuda:N or mps
+
+    def __post_init__(self) -> None:
+        require(
+            DEVICE_PATTERN.fullmatch(self.device) is not None,
+            f"device must be auto, cpu, cuda, cuda:N or mps; got {self.device!r}",
+        )
+
+
+DEVICE_PATTERN = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
 
 
 def check_split_fractions(val_fraction: float, test_fraction: float) -> None:
@@ -191,8 +201,8 @@ def from_dict(cls: type, data: Any, where: str = "") -> Any:
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
     unknown = [key for key in data if key not in fields]
     if unknown:
-        section = f"[{where}]" if where else "the top level"
-        raise ConfigError(f"unknown key '{_join(where, unknown[0])}'; valid keys in {section}: {', '.join(fields)}")
+        section = f" in [{where}]" if where else ""
+        raise ConfigError(f"unknown key '{_join(where, unknown[0])}'; valid keys{section}: {', '.join(fields)}")
     hints = get_type_hints(cls)
     kwargs = {name: _coerce(hints[name], value, _join(where, name)) for name, value in data.items()}
     missing = [f.name for f in fields.values() if f.name not in kwargs and _has_no_default(f)]
@@ -326,12 +336,18 @@ def load_toml(path: str | Path) -> dict:
         raise ConfigError(f"{path} is not valid TOML: {error}") from None
 
 
+def to_toml(cfg: RunConfig) -> str:
+    """The configuration as a TOML recipe (every field), as ``config.toml`` and ``--print-config`` show it."""
+    return tomli_w.dumps(to_dict(cfg))
+
+
 def dump_toml(cfg: RunConfig, path: str | Path) -> None:
-    Path(path).write_text(tomli_w.dumps(to_dict(cfg)))
+    Path(path).write_text(to_toml(cfg))
 
 
 def parse_override(text: str) -> tuple[list[str], RawValue]:
-    """``"model.hidden=[64, 64]"`` -> (["model", "hidden"], RawValue("[64, 64]", [64, 64]))."""
+    """``"model.hidden=[64, 64]"`` -> (["model", "hidden"], RawValue("[64, 64]", [64, 64])). The value is read as
+    TOML; what TOML cannot read is a bare word (``relu``, a path) or a list of bare words (``[B, LSTAT]``)."""
     key, sep, raw = text.partition("=")
     key = key.strip()
     if not sep or not key or any(not part for part in key.split(".")):
@@ -340,7 +356,10 @@ def parse_override(text: str) -> tuple[list[str], RawValue]:
     try:
         parsed = tomllib.loads(f"v = {raw}")["v"]
     except tomllib.TOMLDecodeError:
-        parsed = raw  # a bare word such as relu or a path needs no quotes
+        if raw.startswith("[") and raw.endswith("]"):  # a list of bare words: [lstm, gru]
+            parsed = [word.strip() for word in raw[1:-1].split(",") if word.strip()]
+        else:
+            parsed = raw  # a bare word such as relu or a path needs no quotes
     return key.split("."), RawValue(raw, parsed)
 
 
@@ -357,62 +376,6 @@ def apply_overrides(raw: dict, overrides: Iterable[str]) -> dict:
     return raw
 
 
-def resolve_run_config(
-    raw: Mapping | None = None,
-    *,
-    task: str | None = None,
-    model: str | None = None,
-    overrides: Iterable[str] = (),
-    seed: int | None = None,
-    device: str | None = None,
-) -> RunConfig:
-    """Merge a recipe (``raw``, as read from TOML) with command-line choices into a checked :class:`RunConfig`."""
-    from nnzoo import registry
-
-    raw = _deep_copy(dict(raw or {}))
-    if task is not None:
-        if raw.get("task") not in (None, task):
-            raise ConfigError(f"the recipe is for task {raw['task']!r}, not {task!r}")
-        raw["task"] = task
-    if model is not None:
-        raw.setdefault("model", {})["name"] = model
-    if seed is not None:
-        raw["seed"] = seed
-    if device is not None:
-        raw["device"] = device
-    apply_overrides(raw, overrides)
-
-    task_name = raw.get("task")
-    task_name = task_name.parsed if isinstance(task_name, RawValue) else task_name
-    if not task_name:
-        raise ConfigError("no task given: name one (`nnzoo list` shows them)")
-    task_cls = registry.get_task(str(task_name))
-    model_raw = dict(raw.get("model") or {})
-    model_name = model_raw.get("name") or task_cls.default_model
-    model_name = model_name.text if isinstance(model_name, RawValue) else model_name
-    entry = registry.get_model(task_cls.name, str(model_name))
-    model_raw["name"] = entry.name
-
-    train_raw = {**task_cls.train_defaults, **entry.train_defaults, **dict(raw.get("train") or {})}
-    parts = {
-        **raw,
-        "task": task_cls.name,
-        "model": from_dict(entry.config, model_raw, "model"),
-        "data": from_dict(task_cls.DataConfig, raw.get("data") or {}, "data"),
-        "eval": from_dict(task_cls.EvalConfig, raw.get("eval") or {}, "eval"),
-        "train": from_dict(TrainConfig, train_raw, "train"),
-    }
-    return from_dict(RunConfig, parts)
-
-
-def _deep_copy(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _deep_copy(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_deep_copy(v) for v in value]
-    return value
-
-
 __all__ = [
     "ConfigError",
     "DataConfig",
@@ -427,6 +390,6 @@ __all__ = [
     "from_dict",
     "load_toml",
     "parse_override",
-    "resolve_run_config",
     "to_dict",
+    "to_toml",
 ]

@@ -6,24 +6,28 @@ model in :mod:`nnzoo.nn` (the one source of its hyper-parameters and their defau
 config, filled from the run's ``[model]`` table, and the task's ``info`` (sizes, vocabularies), and returns an
 ``nn.Module``. ``nnzoo list`` prints what is registered, using the
 first line of each docstring.
+
+Importing :mod:`nnzoo.tasks` registers every task and model; this module never imports a task itself (the tasks
+import it). :func:`resolve_config` turns a recipe and command-line choices into a run's typed configuration, against
+what is registered.
 """
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Callable, Mapping
+import copy
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from nnzoo.config import ModelConfig, model_section
+from nnzoo.config import ModelConfig, RawValue, RunConfig, TrainConfig, apply_overrides, from_dict, model_section
 from nnzoo.errors import ConfigError
 
 if TYPE_CHECKING:
     from torch import nn
 
-    from nnzoo.tasks.base import Task
 
-_TASKS: dict[str, type[Task]] = {}
+TaskClass = type  # a subclass of nnzoo.tasks.base.Task (named, not imported: the tasks import this module)
+_TASKS: dict[str, TaskClass] = {}
 _MODELS: dict[str, dict[str, ModelEntry]] = {}
 
 
@@ -37,8 +41,8 @@ class ModelEntry:
     train_defaults: Mapping[str, Any] = field(default_factory=dict)
 
 
-def register_task(name: str) -> Callable[[type[Task]], type[Task]]:
-    def decorate(cls: type[Task]) -> type[Task]:
+def register_task(name: str) -> Callable[[TaskClass], TaskClass]:
+    def decorate(cls: TaskClass) -> TaskClass:
         if name in _TASKS:
             raise ValueError(f"task {name!r} is registered twice")
         cls.name = name
@@ -73,17 +77,18 @@ def register_model(
     return decorate
 
 
-def tasks() -> dict[str, type[Task]]:
-    _import_tasks()
+def tasks() -> dict[str, TaskClass]:
+    if not _TASKS:  # a programming error, not the user's: say what was forgotten
+        raise RuntimeError("no task is registered yet: import nnzoo.tasks (or use the nnzoo API) first")
     return dict(sorted(_TASKS.items()))
 
 
 def models(task: str) -> dict[str, ModelEntry]:
-    _import_tasks()
+    tasks()
     return dict(_MODELS.get(task, {}))
 
 
-def get_task(name: str) -> type[Task]:
+def get_task(name: str) -> TaskClass:
     known = tasks()
     if name not in known:
         raise ConfigError(f"unknown task {name!r}; registered tasks: {', '.join(known)}")
@@ -97,13 +102,60 @@ def get_model(task: str, name: str) -> ModelEntry:
     return known[name]
 
 
+def resolve_config(
+    raw: Mapping | None = None,
+    *,
+    task: str | None = None,
+    model: str | None = None,
+    overrides: Iterable[str] = (),
+    seed: int | None = None,
+    device: str | None = None,
+) -> RunConfig:
+    """Merge a recipe (``raw``, as read from TOML) with command-line choices into a checked :class:`RunConfig`.
+
+    Precedence, lowest first: the dataclasses' defaults, the task's ``train_defaults``, the model's registered
+    ``defaults`` and ``train_defaults``, the recipe, ``task``/``model``/``seed``/``device``, then ``overrides``
+    (``"section.key=value"``, as ``--set`` takes them).
+    """
+    raw = copy.deepcopy(dict(raw or {}))
+    if task is not None:
+        if raw.get("task") not in (None, task):
+            raise ConfigError(f"the recipe is for task {raw['task']!r}, not {task!r}")
+        raw["task"] = task
+    if model is not None:
+        raw.setdefault("model", {})["name"] = model
+    if seed is not None:
+        raw["seed"] = seed
+    if device is not None:
+        raw["device"] = device
+    apply_overrides(raw, overrides)
+
+    task_name = raw.get("task")
+    task_name = task_name.parsed if isinstance(task_name, RawValue) else task_name
+    if not task_name:
+        raise ConfigError("no task given: name one (`nnzoo list` shows them)")
+    task_cls = get_task(str(task_name))
+    model_raw = dict(raw.get("model") or {})
+    model_name = model_raw.get("name") or task_cls.default_model
+    model_name = model_name.text if isinstance(model_name, RawValue) else model_name
+    entry = get_model(task_cls.name, str(model_name))
+    model_raw["name"] = entry.name
+
+    train_raw = {**task_cls.train_defaults, **entry.train_defaults, **dict(raw.get("train") or {})}
+    parts = {
+        **raw,
+        "task": task_cls.name,
+        "model": from_dict(entry.config, model_raw, "model"),
+        "data": from_dict(task_cls.DataConfig, raw.get("data") or {}, "data"),
+        "eval": from_dict(task_cls.EvalConfig, raw.get("eval") or {}, "eval"),
+        "train": from_dict(TrainConfig, train_raw, "train"),
+    }
+    return from_dict(RunConfig, parts)
+
+
 def describe(obj: Any) -> str:
     return _first_line(obj.__doc__)
 
 
 def _first_line(doc: str | None) -> str:
     return (doc or "").strip().splitlines()[0] if doc and doc.strip() else ""
-
-
-def _import_tasks() -> None:
-    importlib.import_module("nnzoo.tasks")

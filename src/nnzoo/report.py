@@ -164,6 +164,7 @@ def metrics_table(metrics: dict[str, float], baselines: dict[str, dict[str, floa
 def results_tables(runs: list[RunFolder], link: dict[Path, str] | None = None) -> str:
     """One README-style table per task: a row per run (final metrics, steps, training time), then the task's
     published results that apply to the runs' data."""
+    import nnzoo.tasks  # noqa: F401  (registers every task)
     from nnzoo import registry
 
     by_task: dict[str, list[RunFolder]] = {}

@@ -13,7 +13,7 @@ Every image is a float tensor (1, H, W) with values in [0, 1], bright object on 
 from __future__ import annotations
 
 import gzip
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
@@ -180,6 +180,28 @@ class LabelledImages(Dataset):
     @staticmethod
     def collate(batch: ImageBatch) -> ImageBatch:
         return batch
+
+
+def image_input(
+    image: str | Path | Tensor | np.ndarray,
+    size: tuple[int, int],
+    load: Callable[[str | Path, tuple[int, int]], Tensor] | None = None,
+) -> Tensor:
+    """One image given to ``predict``, as a model input (1, H, W) in [0, 1]: a file path is read with ``load``
+    (default :func:`load_image_file`); an array or tensor must already be (H, W) or (1, H, W) of ``size`` with
+    values in [0, 1]."""
+    if isinstance(image, (str, Path)):
+        return (load or load_image_file)(image, size)
+    pixels = torch.as_tensor(np.asarray(image) if not isinstance(image, Tensor) else image).float()
+    pixels = pixels.unsqueeze(0) if pixels.dim() == 2 else pixels
+    if tuple(pixels.shape) != (1, *size):
+        raise UserError(
+            f"an image of shape {tuple(pixels.shape)}; this model takes a file path or an array of shape "
+            f"{size[0]}×{size[1]} (or 1×{size[0]}×{size[1]}) with values in [0, 1]"
+        )
+    if pixels.numel() and not (float(pixels.min()) >= 0 and float(pixels.max()) <= 1):
+        raise UserError(f"image values must be in [0, 1], got {float(pixels.min()):.3g} to {float(pixels.max()):.3g}")
+    return pixels
 
 
 def load_image_file(path: str | Path, size: tuple[int, int]) -> Tensor:

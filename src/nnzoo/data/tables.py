@@ -55,6 +55,7 @@ class Table:
     columns: dict[str, np.ndarray]
     lines: np.ndarray
     default_target: str = ""
+    line_name: str = "line"  # how messages name a row: "line" of a file, "row" of a list given to predict
 
     def __len__(self) -> int:
         return len(self.lines)
@@ -73,7 +74,7 @@ class Table:
         lines = self.lines if rows is None else self.lines[rows]
         out = np.empty(len(values), dtype=np.float64)
         for i, (text, line) in enumerate(zip(values, lines)):
-            out[i] = parse_number(text, f"{self.source} line {line}, column {name!r}")
+            out[i] = parse_number(text, f"{self.source} {self.line_name} {line}, column {name!r}")
         return out
 
     def categories(self, name: str, rows: np.ndarray) -> list[str]:

@@ -14,6 +14,7 @@ If the claim holds, the context-vector model's error grows with length faster th
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,12 +22,22 @@ import torch
 from matplotlib.figure import Figure
 
 from nnzoo import metrics
-from nnzoo.experiments.base import register_experiment, train_run
+from nnzoo.experiments.base import Settings, register_experiment, train_run
 
-SETTINGS = {
-    "tiny": {"max_words": 3000, "steps": 40, "batch_size": 64, "beam_size": 1, "seeds": [0]},
-    "small": {"max_words": 0, "steps": 1500, "batch_size": 128, "beam_size": 1, "seeds": [0]},
-    "full": {"max_words": 0, "steps": 6000, "batch_size": 128, "beam_size": 5, "seeds": [0, 1, 2]},
+
+@dataclass
+class BottleneckSettings(Settings):
+    max_words: int  # words of the dictionary to use (0: all)
+    steps: int
+    batch_size: int
+    beam_size: int
+    seeds: list[int]
+
+
+BUDGETS = {
+    "tiny": BottleneckSettings(max_words=3000, steps=40, batch_size=64, beam_size=1, seeds=[0]),
+    "small": BottleneckSettings(max_words=0, steps=1500, batch_size=128, beam_size=1, seeds=[0]),
+    "full": BottleneckSettings(max_words=0, steps=6000, batch_size=128, beam_size=5, seeds=[0, 1, 2]),
 }
 SIZES = {  # about 0.55 M parameters for each model
     "gru-seq2seq": ["model.embed_dim=64", "model.hidden_size=160", "model.num_layers=2", "model.dropout=0.1"],
@@ -55,29 +66,30 @@ def bin_label(low: int, high: int) -> str:
 @register_experiment(
     "bottleneck",
     "One context vector c cannot hold a long input; attention gives each output step its own c.",
-    SETTINGS,
+    BUDGETS,
 )
-def run(settings: dict, folder: Path, device: torch.device) -> dict:
-    steps = settings["steps"]
+def run(settings: BottleneckSettings, folder: Path, device: torch.device, progress: bool) -> dict:
+    steps = settings.steps
     common = [
-        f"data.max_words={settings['max_words']}",
+        f"data.max_words={settings.max_words}",
         f"train.max_steps={steps}",
-        f"train.batch_size={settings['batch_size']}",
+        f"train.batch_size={settings.batch_size}",
         f"train.eval_every={max(steps // 3, 1)}",
         "train.lr=2e-3",
         "train.schedule=cosine",
         "train.label_smoothing=0.1",
-        f"eval.beam_size={settings['beam_size']}",
+        f"eval.beam_size={settings.beam_size}",
     ]
     parameters, overall, by_length = {}, {}, {}
     for model, sizes in SIZES.items():
         warmup = [f"train.warmup_steps={steps // 10}"] if model == "transformer" else []
         overall[model], by_length[model] = [], []
-        for seed in settings["seeds"]:
+        for seed in settings.seeds:
             run_dir = folder / f"{model}-seed{seed}"
-            best, data = train_run(run_dir, "g2p", model, [*common, *sizes, *warmup], device, seed)
+            best = train_run(run_dir, "g2p", model, [*common, *sizes, *warmup], device, seed, progress)
+            data = best.data
             test = data["test"]
-            hypotheses, references = best.task.transcripts(best.model, test, settings["beam_size"])
+            hypotheses, references = best.task.transcripts(best.model, test, settings.beam_size)
             parameters[model] = sum(p.numel() for p in best.model.parameters())
             overall[model].append(metrics.error_rates(hypotheses, references))
             by_length[model].append(scores_by_length(hypotheses, references, [len(s) for s in test.sources]))
@@ -85,7 +97,7 @@ def run(settings: dict, folder: Path, device: torch.device) -> dict:
     mean_test = {model: mean_over_seeds(runs) for model, runs in overall.items()}
     mean_by_length = {model: mean_over_seeds(runs) for model, runs in by_length.items()}
     return {
-        "settings": {**settings, "length_bins": [bin_label(*b) for b in LENGTH_BINS], "test_words": words},
+        "constants": {"length_bins": [bin_label(*b) for b in LENGTH_BINS], "test_words": words},
         "measurements": {
             "parameters": parameters,
             "test": mean_test,  # means over the seeds

@@ -8,17 +8,25 @@ apple in the test sentences (``ambiguous_accuracy``); the most frequent tag is t
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from matplotlib.figure import Figure
 
-from nnzoo.experiments.base import register_experiment, train_and_evaluate
+from nnzoo.experiments.base import Settings, register_experiment, train_and_evaluate
 
-SETTINGS = {
-    "tiny": {"epochs": 1, "seeds": [0]},
-    "small": {"epochs": 20, "seeds": [0, 1, 2]},
-    "full": {"epochs": 30, "seeds": [0, 1, 2, 3, 4]},
+
+@dataclass
+class ContextSettings(Settings):
+    epochs: int  # of the apple corpus's training sentences
+    seeds: list[int]
+
+
+BUDGETS = {
+    "tiny": ContextSettings(epochs=1, seeds=[0]),
+    "small": ContextSettings(epochs=20, seeds=[0, 1, 2]),
+    "full": ContextSettings(epochs=30, seeds=[0, 1, 2, 3, 4]),
 }
 MODELS = {"mlp": "context-free MLP", "bilstm": "BiLSTM", "transformer": "Transformer encoder"}
 APPLE = [
@@ -33,21 +41,22 @@ APPLE = [
 @register_experiment(
     "context",
     'Context decides what a word means: "I like eating apple" against "Apple is a great company".',
-    SETTINGS,
+    BUDGETS,
 )
-def run(settings: dict, folder: Path, device: torch.device) -> dict:
+def run(settings: ContextSettings, folder: Path, device: torch.device, progress: bool) -> dict:
     results: dict[str, list[float]] = {}
     baseline = None
     for model in MODELS:
         results[model] = []
-        for seed in settings["seeds"]:
-            overrides = [*APPLE, f"train.epochs={settings['epochs']}"]
+        for seed in settings.seeds:
+            overrides = [*APPLE, f"train.epochs={settings.epochs}"]
             run_dir = folder / f"{model}-seed{seed}"
-            outcome = train_and_evaluate(run_dir, "tagging", model, overrides, device, seed, baselines=True)
+            outcome = train_and_evaluate(
+                run_dir, "tagging", model, overrides, device, seed, baselines=True, progress=progress
+            )
             results[model].append(outcome["metrics"]["ambiguous_accuracy"])
             baseline = outcome["baselines"]["most frequent tag of the word"]["ambiguous_accuracy"]
     return {
-        "settings": settings,
         "measurements": {"apple_accuracy": results, "most_frequent_tag_accuracy": baseline},
         "answer": answer(results, baseline),
         "figures": [plot_context(results, baseline, folder / "context.png")],

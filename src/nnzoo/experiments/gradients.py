@@ -18,84 +18,67 @@ activation (sigmoid, ReLU, Leaky ReLU, PReLU, ELU) and initialisation: PyTorch's
 1/(3 fan-in)) or a variance-preserving one (He for the ReLU family, Glorot for the sigmoid). We measure ‖∂L/∂W_l‖
 of every layer at initialisation, then train each with plain SGD (momentum 0.9; no Adam, whose per-parameter
 scaling would hide small gradients) and record the training loss and the test accuracy.
+
+Every training goes through :func:`nnzoo.train`: the recurrent layers are the task ``adding``'s models, the deep
+MLPs ``classify-images``' ``mlp`` on the digits (which standardises the pixels with the training set's statistics);
+:func:`nnzoo.build` gives the same initial weights to measure.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from matplotlib.figure import Figure
-from torch import Tensor, nn
+from torch import Tensor
 from torch.nn import functional as F
 
-from nnzoo.data.images import image_splits
+import nnzoo
 from nnzoo.data.memory_tasks import ADDING_CONSTANT_MSE, adding_problem
-from nnzoo.experiments.base import register_experiment
-from nnzoo.nn.mlp import MLP, MLPConfig
-from nnzoo.nn.recurrent import GRU, LSTM, RNN
+from nnzoo.experiments.base import Settings, log, register_experiment, train_run
+from nnzoo.nn.sequence_models import SequenceModel
 
-SETTINGS = {
-    "tiny": {
-        "length": 20,
-        "hidden": 16,
-        "batch": 32,
-        "train_steps": 20,
-        "mlp_depth": 6,
-        "mlp_width": 32,
-        "mlp_steps": 30,
-    },
-    "small": {
-        "length": 50,
-        "hidden": 64,
-        "batch": 64,
-        "train_steps": 1500,
-        "mlp_depth": 10,
-        "mlp_width": 64,
-        "mlp_steps": 800,
-    },
-    "full": {
-        "length": 100,
-        "hidden": 128,
-        "batch": 128,
-        "train_steps": 5000,
-        "mlp_depth": 20,
-        "mlp_width": 64,
-        "mlp_steps": 3000,
-    },
+
+@dataclass
+class GradientsSettings(Settings):
+    length: int  # T of the adding problem
+    hidden: int  # width of the recurrent layers
+    batch: int
+    train_steps: int  # Adam steps on the adding problem
+    mlp_depth: int  # hidden layers of the MLP
+    mlp_width: int
+    mlp_steps: int  # SGD steps on the digits
+
+
+BUDGETS = {
+    "tiny": GradientsSettings(length=20, hidden=16, batch=32, train_steps=20, mlp_depth=6, mlp_width=32, mlp_steps=30),
+    "small": GradientsSettings(
+        length=50, hidden=64, batch=64, train_steps=1500, mlp_depth=10, mlp_width=64, mlp_steps=800
+    ),
+    "full": GradientsSettings(
+        length=100, hidden=128, batch=128, train_steps=5000, mlp_depth=20, mlp_width=64, mlp_steps=3000
+    ),
 }
 ADDING_LR = 3e-3
 MLP_LR = 0.01  # 0.05 made the He-initialised PReLU and ELU networks diverge
-INITS = ("pytorch", "scaled")
-RECURRENT = ("rnn-tanh", "rnn-relu", "lstm", "gru")
+MLP_BATCH = 64
+INITS = ("pytorch", "scaled")  # model.init of the MLP
 ACTIVATIONS = ("sigmoid", "relu", "leaky_relu", "prelu", "elu")
+RECURRENT = {  # name -> the adding task's model and its settings
+    "rnn-tanh": ("rnn", ["model.nonlinearity=tanh"]),
+    "rnn-relu": ("rnn", ["model.nonlinearity=relu"]),
+    "lstm": ("lstm", []),
+    "gru": ("gru", []),
+}
 
 
-class AddingModel(nn.Module):
-    """A recurrent layer over (B, T, 2) and a linear readout of its last state -> (B,)."""
-
-    def __init__(self, kind: str, hidden: int):
-        super().__init__()
-        layers = {
-            "rnn-tanh": lambda: RNN(2, hidden, nonlinearity="tanh", batch_first=True),
-            "rnn-relu": lambda: RNN(2, hidden, nonlinearity="relu", batch_first=True),
-            "lstm": lambda: LSTM(2, hidden, batch_first=True),
-            "gru": lambda: GRU(2, hidden, batch_first=True),
-        }
-        self.recurrent = layers[kind]()
-        self.readout = nn.Linear(hidden, 1)
-
-    def forward(self, x: Tensor) -> Tensor:
-        output, _ = self.recurrent(x)
-        return self.readout(output[:, -1]).squeeze(-1)
-
-
-def state_gradient_norms(model: AddingModel, x: Tensor, y: Tensor) -> Tensor:
+def state_gradient_norms(model: SequenceModel, x: Tensor, y: Tensor) -> Tensor:
     """‖∂L/∂h_t‖ for t = 1 … T (the mean over the batch of each example's norm), L the squared error."""
     state, hidden_states = None, []
     for t in range(x.shape[1]):
-        _, state = model.recurrent(x[:, t : t + 1], state)
+        _, state = model.core(x[:, t : t + 1], state)
         h = state[0] if isinstance(state, tuple) else state  # the LSTM's state is (h, c)
         h.retain_grad()
         hidden_states.append(h)
@@ -106,64 +89,50 @@ def state_gradient_norms(model: AddingModel, x: Tensor, y: Tensor) -> Tensor:
     return torch.stack([h.grad[0].norm(dim=-1).mean() for h in hidden_states]).detach()
 
 
-def fit(model: nn.Module, optimizer: torch.optim.Optimizer, batch_loss, steps: int, clip: float = 0.0) -> list[float]:
-    """``steps`` optimiser steps on ``batch_loss()`` (a fresh batch each call); the mean loss of every 10 steps."""
-    curve, window = [], []
-    for _ in range(steps):
-        loss = batch_loss()
-        optimizer.zero_grad()
-        loss.backward()
-        if clip:
-            nn.utils.clip_grad_norm_(model.parameters(), clip)
-        optimizer.step()
-        window.append(float(loss.detach()))
-        if len(window) == 10:
-            curve.append(sum(window) / 10)
-            window = []
-    return curve
-
-
-def train_adding(model: AddingModel, settings: dict, generator: torch.Generator) -> list[float]:
-    """Adam on fresh adding-problem batches, gradients clipped to norm 1 (the ReLU RNN explodes without it)."""
-
-    def batch_loss() -> Tensor:
-        x, y = adding_problem(settings["batch"], settings["length"], generator)
-        return F.mse_loss(model(x), y)
-
-    optimizer = torch.optim.Adam(model.parameters(), lr=ADDING_LR)
-    return fit(model, optimizer, batch_loss, settings["train_steps"], clip=1.0)
-
-
-def scale_initialisation(model: MLP, activation: str) -> None:
-    """Variance-preserving initialisation of every hidden layer: He (Kaiming normal, fan-in) for the ReLU family,
-    Glorot (Xavier normal) for the sigmoid; zero biases. PyTorch's default, uniform with variance 1/(3 fan-in),
-    shrinks a ReLU network's activations by a factor of about 6 per layer."""
-    for module in model.modules():
-        if isinstance(module, nn.Linear):
-            if activation == "sigmoid":
-                nn.init.xavier_normal_(module.weight)
-            else:
-                nn.init.kaiming_normal_(module.weight, nonlinearity="relu")
-            nn.init.zeros_(module.bias)
-
-
-def layer_gradient_norms(model: MLP, x: Tensor, y: Tensor) -> list[float]:
+def layer_gradient_norms(model: torch.nn.Module, x: Tensor, y: Tensor) -> list[float]:
     """‖∂L/∂W_l‖ of every linear layer, input side first, L the mean cross-entropy."""
     model.zero_grad()
     F.cross_entropy(model(x), y).backward()
-    return [float(m.weight.grad.norm()) for m in model.modules() if isinstance(m, nn.Linear)]
+    return [float(m.weight.grad.norm()) for m in model.modules() if isinstance(m, torch.nn.Linear)]
 
 
-def train_mlp(model: MLP, train: tuple[Tensor, Tensor], steps: int, generator: torch.Generator) -> list[float]:
-    """Plain SGD with momentum on random batches of 64 training digits."""
-    x, y = train
+def training_curve(run: nnzoo.Run) -> list[float]:
+    """The training loss, the mean of every ``log.every`` (10) steps."""
+    return [r["loss"] for r in run.metrics if r["split"] == "train"]
 
-    def batch_loss() -> Tensor:
-        index = torch.randint(0, len(y), (64,), generator=generator)
-        return F.cross_entropy(model(x[index]), y[index])
 
-    optimizer = torch.optim.SGD(model.parameters(), lr=MLP_LR, momentum=0.9)
-    return fit(model, optimizer, batch_loss, steps)
+def adding_overrides(settings: GradientsSettings, extra: list[str]) -> list[str]:
+    steps = settings.train_steps
+    return [
+        f"data.length={settings.length}",
+        f"data.train_examples={steps * settings.batch}",
+        "data.val_examples=256",
+        f"model.width={settings.hidden}",
+        *extra,
+        f"train.max_steps={steps}",
+        f"train.batch_size={settings.batch}",
+        f"train.lr={ADDING_LR}",
+        "train.grad_clip=1.0",  # the ReLU RNN explodes without it
+    ]
+
+
+def mlp_overrides(settings: GradientsSettings, activation: str, init: str) -> list[str]:
+    return [
+        "data.dataset=digits",
+        f"model.hidden=[{', '.join([str(settings.mlp_width)] * settings.mlp_depth)}]",
+        f"model.activation={activation}",
+        f"model.init={init}",
+        "model.dropout=0",
+        "train.optimizer=sgd",
+        f"train.lr={MLP_LR}",
+        "train.momentum=0.9",
+        "train.weight_decay=0",
+        "train.schedule=constant",
+        "train.warmup_steps=0",
+        f"train.batch_size={MLP_BATCH}",
+        f"train.max_steps={settings.mlp_steps}",
+        f"train.eval_every={settings.mlp_steps}",
+    ]
 
 
 @register_experiment(
@@ -171,59 +140,54 @@ def train_mlp(model: MLP, train: tuple[Tensor, Tensor], steps: int, generator: t
     "Gradients vanish or explode through long products: an RNN's gradient dies with the distance to the loss, "
     "the LSTM and GRU keep it; sigmoid saturates and starves the early layers of a deep network, ReLU-like "
     "activations do not.",
-    SETTINGS,
+    BUDGETS,
 )
-def run(settings: dict, folder: Path, device: torch.device) -> dict:
-    generator = torch.Generator().manual_seed(0)
-    probe = adding_problem(256, settings["length"], torch.Generator().manual_seed(1))
-    test = adding_problem(1000, settings["length"], torch.Generator().manual_seed(2))
+def run(settings: GradientsSettings, folder: Path, device: torch.device, progress: bool) -> dict:
+    probe = adding_problem(256, settings.length, torch.Generator().manual_seed(1))
     recurrent: dict[str, dict] = {}
-    for kind in RECURRENT:
-        torch.manual_seed(0)
-        model = AddingModel(kind, settings["hidden"])
-        at_init = state_gradient_norms(model, *probe)
-        curve = train_adding(model, settings, generator)
-        after = state_gradient_norms(model, *probe)
-        with torch.no_grad():
-            test_mse = float(F.mse_loss(model(test[0]), test[1]))
+    for kind, (model, extra) in RECURRENT.items():
+        log.info("gradients: %s on the adding problem, T = %d", kind, settings.length)
+        overrides = adding_overrides(settings, extra)
+        start = nnzoo.build("adding", model=model, overrides=overrides, device="cpu")
+        at_init = state_gradient_norms(start.model, *probe)
+        trained = train_run(folder / f"adding-{kind}", "adding", model, overrides, device, 0, progress)
+        after = state_gradient_norms(trained.model.cpu(), *probe)
         recurrent[kind] = {
             "grad_norm_init": at_init.tolist(),
             "grad_norm_trained": after.tolist(),
             "log10_first_over_last_init": log_ratio(at_init),
             "log10_first_over_last_trained": log_ratio(after),
-            "training_loss": curve,
-            "test_mse": test_mse,
+            "training_loss": training_curve(trained),
+            "test_mse": trained.evaluate("test")["loss"],
         }
 
-    digits = image_splits("digits", 0.1, 0.2)
-    train = (digits["train"].images.flatten(1), digits["train"].labels)
-    x_test, y_test = digits["test"].images.flatten(1), digits["test"].labels
     depth_results: dict[str, dict] = {}
     for init in INITS:
         for activation in ACTIVATIONS:
-            torch.manual_seed(0)
-            model = MLP(
-                64, 10, MLPConfig(hidden=[settings["mlp_width"]] * settings["mlp_depth"], activation=activation)
-            )
-            if init == "scaled":
-                scale_initialisation(model, activation)
-            norms = layer_gradient_norms(model, *train)
-            curve = train_mlp(model, train, settings["mlp_steps"], generator)
-            with torch.no_grad():
-                accuracy = float((model(x_test).argmax(-1) == y_test).double().mean())
+            log.info("gradients: a %d-layer %s MLP, %s initialisation", settings.mlp_depth, activation, init)
+            overrides = mlp_overrides(settings, activation, init)
+            start = nnzoo.build("classify-images", model="mlp", overrides=overrides, device="cpu")
+            norms = layer_gradient_norms(start.model, start.data["train"].images, start.data["train"].labels)
+            run_dir = folder / f"digits-{activation}-{init}"
+            trained = train_run(run_dir, "classify-images", "mlp", overrides, device, 0, progress)
             depth_results[f"{activation}, {init} init"] = {
                 "activation": activation,
                 "init": init,
                 "layer_grad_norms_init": norms,
                 "log10_first_over_last_init": math.log10(norms[0] / norms[-1]),
-                "training_loss": curve,
-                "test_accuracy": accuracy,
+                "training_loss": training_curve(trained),
+                "test_accuracy": trained.evaluate("test")["accuracy"],
             }
 
     figures = [plot_through_time(recurrent, settings, folder / "through_time.png")]
     figures.append(plot_through_depth(depth_results, settings, folder / "through_depth.png"))
     return {
-        "settings": {**settings, "adding_lr": ADDING_LR, "mlp_lr": MLP_LR, "adding_constant_mse": ADDING_CONSTANT_MSE},
+        "constants": {
+            "adding_lr": ADDING_LR,
+            "mlp_lr": MLP_LR,
+            "mlp_batch": MLP_BATCH,
+            "adding_constant_mse": ADDING_CONSTANT_MSE,
+        },
         "measurements": {"through_time": recurrent, "through_depth": depth_results},
         "answer": answer(recurrent, depth_results, settings),
         "figures": figures,
@@ -235,8 +199,8 @@ def log_ratio(norms: Tensor) -> float:
     return math.log10(max(float(norms[0]), 1e-45) / float(norms[-1]))
 
 
-def answer(recurrent: dict, depth: dict, settings: dict) -> str:
-    t = settings["length"]
+def answer(recurrent: dict, depth: dict, settings: GradientsSettings) -> str:
+    t = settings.length
     through_time = "; ".join(
         f"{kind} {r['log10_first_over_last_init']:+.1f} at initialisation, {r['log10_first_over_last_trained']:+.1f} "
         f"trained (test MSE {r['test_mse']:.3f})"
@@ -259,11 +223,11 @@ def answer(recurrent: dict, depth: dict, settings: dict) -> str:
     return (
         f"Orders of magnitude (log10) of the gradient at the first of {t} steps relative to the last: {through_time}. "
         f"The constant predictor's MSE is {ADDING_CONSTANT_MSE:.3f}. Orders of magnitude of the first layer's weight "
-        f"gradient relative to the last in a {settings['mlp_depth']}-layer MLP: {through_depth}. {verdict}"
+        f"gradient relative to the last in a {settings.mlp_depth}-layer MLP: {through_depth}. {verdict}"
     )
 
 
-def plot_through_time(results: dict, settings: dict, path: Path) -> Path:
+def plot_through_time(results: dict, settings: GradientsSettings, path: Path) -> Path:
     fig = Figure(figsize=(11, 4), layout="constrained")
     left, right = fig.subplots(1, 2)
     for index, (kind, r) in enumerate(results.items()):
@@ -275,14 +239,14 @@ def plot_through_time(results: dict, settings: dict, path: Path) -> Path:
     left.set(xlabel="distance to the loss, T − t (steps)", ylabel="‖∂L/∂h_t‖", title="gradient through time")
     left.legend(fontsize=7, ncol=2)
     right.axhline(ADDING_CONSTANT_MSE, color="gray", ls=":", label="constant predictor")
-    right.set(xlabel="training step", ylabel="training MSE", title=f"adding problem, T = {settings['length']}")
+    right.set(xlabel="training step", ylabel="training MSE", title=f"adding problem, T = {settings.length}")
     right.set_yscale("log")
     right.legend(fontsize=6, ncol=2)
     fig.savefig(path, dpi=100)
     return path
 
 
-def plot_through_depth(results: dict, settings: dict, path: Path) -> Path:
+def plot_through_depth(results: dict, settings: GradientsSettings, path: Path) -> Path:
     fig = Figure(figsize=(11, 4), layout="constrained")
     left, right = fig.subplots(1, 2)
     for name, r in results.items():
@@ -296,7 +260,7 @@ def plot_through_depth(results: dict, settings: dict, path: Path) -> Path:
     right.set(
         xlabel="SGD step",
         ylabel="training cross-entropy",
-        title=f"{settings['mlp_depth']} hidden layers of {settings['mlp_width']}, digits",
+        title=f"{settings.mlp_depth} hidden layers of {settings.mlp_width}, digits",
     )
     right.legend(fontsize=6, ncol=2)
     fig.savefig(path, dpi=100)

@@ -12,20 +12,30 @@ from __future__ import annotations
 
 import statistics
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from matplotlib.figure import Figure
 from torch import nn
 
-from nnzoo.experiments.base import register_experiment
+from nnzoo.experiments.base import Settings, log, register_experiment
 from nnzoo.nn.recurrent import GRU, LSTM, RNN
 from nnzoo.nn.transformer import TransformerEncoderLayer
 
-SETTINGS = {
-    "tiny": {"lengths": [8, 32], "batch": 4, "width": 16, "repeats": 2},
-    "small": {"lengths": [16, 32, 64, 128, 256, 512, 1024, 2048], "batch": 8, "width": 64, "repeats": 5},
-    "full": {"lengths": [16, 32, 64, 128, 256, 512, 1024, 2048, 4096], "batch": 32, "width": 128, "repeats": 10},
+
+@dataclass
+class ParallelSettings(Settings):
+    lengths: list[int]  # sequence lengths L
+    batch: int
+    width: int  # d: input and hidden size
+    repeats: int  # timed passes per measurement (after one warm-up)
+
+
+BUDGETS = {
+    "tiny": ParallelSettings(lengths=[8, 32], batch=4, width=16, repeats=2),
+    "small": ParallelSettings(lengths=[16, 32, 64, 128, 256, 512, 1024, 2048], batch=8, width=64, repeats=5),
+    "full": ParallelSettings(lengths=[16, 32, 64, 128, 256, 512, 1024, 2048, 4096], batch=32, width=128, repeats=10),
 }
 RECURRENT = ("rnn", "lstm", "gru")
 
@@ -69,23 +79,23 @@ def forward_backward_ms(model: nn.Module, x: torch.Tensor, repeats: int) -> floa
     "parallel",
     "RNNs compute step after step; self-attention processes the whole sequence at once, so it is faster on long "
     "sequences.",
-    SETTINGS,
+    BUDGETS,
 )
-def run(settings: dict, folder: Path, device: torch.device) -> dict:
+def run(settings: ParallelSettings, folder: Path, device: torch.device, progress: bool) -> dict:
     torch.manual_seed(0)
-    layers = {name: model.to(device) for name, model in models(settings["width"]).items()}
+    layers = {name: model.to(device) for name, model in models(settings.width).items()}
     timings: dict[str, list[float]] = {name: [] for name in layers}
-    for length in settings["lengths"]:
-        x = torch.randn(settings["batch"], length, settings["width"], device=device)
+    for length in settings.lengths:
+        log.info("parallel: timing L = %d", length)
+        x = torch.randn(settings.batch, length, settings.width, device=device)
         for name, model in layers.items():
-            timings[name].append(forward_backward_ms(model, x, settings["repeats"]))
-    crossovers = {name: crossover(settings["lengths"], timings[name], timings["transformer"]) for name in RECURRENT}
+            timings[name].append(forward_backward_ms(model, x, settings.repeats))
+    crossovers = {name: crossover(settings.lengths, timings[name], timings["transformer"]) for name in RECURRENT}
     parameters = {name: sum(p.numel() for p in model.parameters()) for name, model in layers.items()}
     figure = plot_timings(settings, timings, device, folder / "timings.png")
     return {
-        "settings": settings,
         "measurements": {"ms": timings, "parameters": parameters, "crossover": crossovers},
-        "answer": answer(settings["lengths"], timings, crossovers, device),
+        "answer": answer(settings.lengths, timings, crossovers, device),
         "figures": [figure],
     }
 
@@ -114,15 +124,15 @@ def answer(lengths: list[int], timings: dict, crossovers: dict, device: torch.de
     return f"Forward + backward on {device}. " + "; ".join(parts) + "."
 
 
-def plot_timings(settings: dict, timings: dict, device: torch.device, path: Path) -> Path:
+def plot_timings(settings: ParallelSettings, timings: dict, device: torch.device, path: Path) -> Path:
     fig = Figure(figsize=(6, 4.2), layout="constrained")
     ax = fig.subplots()
     for name, values in timings.items():
-        ax.loglog(settings["lengths"], values, marker="o", label=name)
+        ax.loglog(settings.lengths, values, marker="o", label=name)
     ax.set(
         xlabel="sequence length L",
         ylabel="forward + backward (ms)",
-        title=f"batch {settings['batch']}, width {settings['width']}, on {device}",
+        title=f"batch {settings.batch}, width {settings.width}, on {device}",
     )
     ax.legend()
     fig.savefig(path, dpi=100)

@@ -9,35 +9,33 @@ comparison with more data and epochs.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import torch
 from matplotlib.figure import Figure
 
-from nnzoo.experiments.base import register_experiment, train_and_evaluate
+from nnzoo.experiments.base import Settings, register_experiment, train_and_evaluate
 
-SETTINGS = {  # the tiny budget denoises MNIST digits: 1,000 test images instead of Fashion-MNIST's 10,000
-    "tiny": {
-        "dataset": "mnist",
-        "denoise_images": 300,
-        "denoise_epochs": 1,
-        "segment_scenes": 200,
-        "segment_epochs": 1,
-    },
-    "small": {
-        "dataset": "fashion-mnist",
-        "denoise_images": 10000,
-        "denoise_epochs": 2,
-        "segment_scenes": 1500,
-        "segment_epochs": 3,
-    },
-    "full": {
-        "dataset": "fashion-mnist",
-        "denoise_images": 54000,
-        "denoise_epochs": 5,
-        "segment_scenes": 8000,
-        "segment_epochs": 6,
-    },
+
+@dataclass
+class SkipsSettings(Settings):
+    dataset: Literal["fashion-mnist", "mnist"]
+    denoise_images: int  # training images of the denoising runs
+    denoise_epochs: int
+    segment_scenes: int  # training scenes of the segmentation runs (a quarter as many test scenes, at least 200)
+    segment_epochs: int
+
+
+BUDGETS = {  # the tiny budget denoises MNIST digits: 1,000 test images instead of Fashion-MNIST's 10,000
+    "tiny": SkipsSettings("mnist", denoise_images=300, denoise_epochs=1, segment_scenes=200, segment_epochs=1),
+    "small": SkipsSettings(
+        "fashion-mnist", denoise_images=10000, denoise_epochs=2, segment_scenes=1500, segment_epochs=3
+    ),
+    "full": SkipsSettings(
+        "fashion-mnist", denoise_images=54000, denoise_epochs=5, segment_scenes=8000, segment_epochs=6
+    ),
 }
 SETUPS = {  # name -> task, the headline metric, and the data overrides
     "denoise, Gaussian σ = 0.3": ("denoise", "psnr", ["data.noise=gaussian", "data.level=0.3"]),
@@ -46,17 +44,17 @@ SETUPS = {  # name -> task, the headline metric, and the data overrides
 }
 
 
-def overrides_for(task: str, settings: dict) -> list[str]:
+def overrides_for(task: str, settings: SkipsSettings) -> list[str]:
     if task == "denoise":
-        images, epochs = settings["denoise_images"], settings["denoise_epochs"]
-        return [f"data.dataset={settings['dataset']}", f"data.max_train={images}", f"train.epochs={epochs}"]
-    scenes = settings["segment_scenes"]
+        images, epochs = settings.denoise_images, settings.denoise_epochs
+        return [f"data.dataset={settings.dataset}", f"data.max_train={images}", f"train.epochs={epochs}"]
+    scenes = settings.segment_scenes
     return [
-        f"data.dataset={settings['dataset']}",
+        f"data.dataset={settings.dataset}",
         f"data.train_scenes={scenes}",
         f"data.val_scenes={max(100, scenes // 8)}",
         f"data.test_scenes={max(200, scenes // 4)}",
-        f"train.epochs={settings['segment_epochs']}",
+        f"train.epochs={settings.segment_epochs}",
     ]
 
 
@@ -64,9 +62,9 @@ def overrides_for(task: str, settings: dict) -> list[str]:
     "skips",
     "The U-Net's skip connections hand the decoder the encoder's full-resolution maps, so it need not rebuild the "
     "details from the bottleneck.",
-    SETTINGS,
+    BUDGETS,
 )
-def run(settings: dict, folder: Path, device: torch.device) -> dict:
+def run(settings: SkipsSettings, folder: Path, device: torch.device, progress: bool) -> dict:
     results: dict[str, dict] = {}
     for name, (task, metric, data) in SETUPS.items():
         results[name] = {"metric": metric}
@@ -74,10 +72,9 @@ def run(settings: dict, folder: Path, device: torch.device) -> dict:
             label = "unet" if skip else "autoencoder"
             run_dir = folder / f"{task}-{'-'.join(o.split('=')[1] for o in data) or 'semantic'}-{label}"
             overrides = [*data, *overrides_for(task, settings), f"model.skip={str(skip).lower()}"]
-            outcome = train_and_evaluate(run_dir, task, "unet", overrides, device)
+            outcome = train_and_evaluate(run_dir, task, "unet", overrides, device, progress=progress)
             results[name][label] = {"metrics": outcome["metrics"], "parameters": outcome["parameters"]}
     return {
-        "settings": settings,
         "measurements": results,
         "answer": answer(results),
         "figures": [plot_skips(results, folder / "skips.png")],

@@ -22,19 +22,47 @@ from nnzoo.nn.attention import (
     scaled_dot_product_attention,
 )
 from nnzoo.nn.conv import ConvNet, ConvNetConfig, ImageClassifier, LeNet5, SparseConv2d, Subsampling, image_mlp
-from nnzoo.nn.forecasters import NextStepForecaster, ScaledForecaster, Seq2SeqForecaster, TransformerForecaster
+from nnzoo.nn.forecasters import (
+    NextStepForecaster,
+    RecurrentForecasterConfig,
+    ScaledForecaster,
+    Seq2SeqForecaster,
+    TransformerForecaster,
+    TransformerForecasterConfig,
+    recurrent_forecaster,
+)
 from nnzoo.nn.gan import GAN, DCGANConfig, Discriminator, Generator
-from nnzoo.nn.language_models import RecurrentLanguageModel, TransformerLanguageModel
+from nnzoo.nn.language_models import (
+    RecurrentLanguageModel,
+    RecurrentLMConfig,
+    TransformerLanguageModel,
+    TransformerLMConfig,
+)
 from nnzoo.nn.mlp import ACTIVATIONS, MLP, LinearRegression, MLPConfig, make_activation
 from nnzoo.nn.recurrent import GRU, LSTM, RNN, GRUCell, Jordan, JordanCell, LSTMCell, RNNCell
 from nnzoo.nn.rnn_patterns import EncoderDecoder, ManyToMany, ManyToOne, OneToMany, OneToOne, final_hidden
-from nnzoo.nn.seq2seq import AttentionSeq2Seq, ContextSeq2Seq, TransformerSeq2Seq
+from nnzoo.nn.seq2seq import (
+    AttentionSeq2Seq,
+    AttentionSeq2SeqConfig,
+    ContextSeq2Seq,
+    ContextSeq2SeqConfig,
+    TransformerSeq2Seq,
+    TransformerSeq2SeqConfig,
+)
+from nnzoo.nn.sequence_models import SequenceModel, SequenceModelConfig
 from nnzoo.nn.text_models import (
     ContextFreeTagger,
+    ContextFreeTaggerConfig,
+    RecurrentClassifier,
+    RecurrentClassifierConfig,
     RecurrentEncoder,
+    RecurrentTagger,
+    RecurrentTaggerConfig,
     SequenceClassifier,
     Tagger,
     TokenTransformerEncoder,
+    TransformerClassifier,
+    TransformerTagger,
 )
 from nnzoo.nn.transformer import (
     LearnedPositionalEncoding,
@@ -58,9 +86,12 @@ __all__ = [
     "RNN",
     "AdditiveAttention",
     "AttentionSeq2Seq",
+    "AttentionSeq2SeqConfig",
     "ConcatAttention",
     "ContextFreeTagger",
+    "ContextFreeTaggerConfig",
     "ContextSeq2Seq",
+    "ContextSeq2SeqConfig",
     "ConvNet",
     "ConvNetConfig",
     "DCGANConfig",
@@ -85,26 +116,39 @@ __all__ = [
     "OneToMany",
     "OneToOne",
     "RNNCell",
+    "RecurrentClassifier",
+    "RecurrentClassifierConfig",
     "RecurrentEncoder",
+    "RecurrentForecasterConfig",
+    "RecurrentLMConfig",
     "RecurrentLanguageModel",
+    "RecurrentTagger",
+    "RecurrentTaggerConfig",
     "ScaledForecaster",
     "Seq2SeqForecaster",
     "SequenceClassifier",
+    "SequenceModel",
+    "SequenceModelConfig",
     "SinusoidalPositionalEncoding",
     "SparseConv2d",
     "Subsampling",
     "Tagger",
     "TokenTransformerEncoder",
     "Transformer",
+    "TransformerClassifier",
     "TransformerDecoder",
     "TransformerDecoderLayer",
     "TransformerEncoder",
     "TransformerEncoderConfig",
     "TransformerEncoderLayer",
     "TransformerForecaster",
+    "TransformerForecasterConfig",
+    "TransformerLMConfig",
     "TransformerLanguageModel",
     "TransformerSeq2Seq",
+    "TransformerSeq2SeqConfig",
     "TransformerSizes",
+    "TransformerTagger",
     "UNet",
     "UNetConfig",
     "causal_mask",
@@ -112,5 +156,6 @@ __all__ = [
     "image_mlp",
     "make_activation",
     "padding_mask",
+    "recurrent_forecaster",
     "scaled_dot_product_attention",
 ]

@@ -23,7 +23,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from nnzoo.errors import require
-from nnzoo.nn.mlp import MLP, MLPConfig, make_activation
+from nnzoo.nn.mlp import MLP, MLPConfig, make_activation, scale_initialisation
 
 
 class ImageClassifier(nn.Module):
@@ -73,7 +73,10 @@ def image_mlp(image_shape: Sequence[int], num_classes: int, config: MLPConfig | 
         make_activation(config.activation),
         nn.Dropout(config.dropout),
     )
-    return ImageClassifier(body, features, num_classes)
+    model = ImageClassifier(body, features, num_classes)
+    if config.init == "scaled":
+        scale_initialisation(model.head, config.activation)
+    return model
 
 
 # --- LeNet-5 -----------------------------------------------------------------------------------------------------

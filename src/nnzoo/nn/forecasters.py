@@ -14,23 +14,34 @@ between the scaler (fitted on the training part of the series only) so that it t
   multi-horizon forecasting).
 
 The next-step model is the seq2seq model whose decoder *is* its encoder, trained on one step: the comparison
-between the two isolates the training objective.
+between the two isolates the training objective. Both take a :class:`RecurrentForecasterConfig`, whose
+``strategy`` picks one of them in :func:`recurrent_forecaster`; the Transformer takes a
+:class:`TransformerForecasterConfig`.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Literal
 
 import torch
 from torch import Tensor, nn
 
+from nnzoo.errors import require
 from nnzoo.nn.recurrent import recurrent_layer
 from nnzoo.nn.rnn_patterns import EncoderDecoder
-from nnzoo.nn.transformer import SinusoidalPositionalEncoding, TransformerEncoder, TransformerEncoderLayer
+from nnzoo.nn.transformer import (
+    SinusoidalPositionalEncoding,
+    TransformerEncoder,
+    TransformerEncoderConfig,
+    TransformerEncoderLayer,
+)
+
+STRATEGIES = ("next-step", "seq2seq")
 
 
-def _recurrent(cell: str, hidden_size: int, num_layers: int, dropout: float) -> nn.Module:
-    return recurrent_layer(cell, 1, hidden_size, num_layers, dropout)
+def _recurrent(cell: str, config: RecurrentForecasterConfig) -> nn.Module:
+    return recurrent_layer(cell, 1, config.hidden_size, config.num_layers, config.dropout)
 
 
 def _check_window(z: Tensor, steps: int) -> None:
@@ -40,6 +51,24 @@ def _check_window(z: Tensor, steps: int) -> None:
         raise ValueError(f"steps must be >= 1, got {steps}")
 
 
+@dataclass
+class RecurrentForecasterConfig:
+    """Hyper-parameters of the recurrent forecasters, :class:`NextStepForecaster` and :class:`Seq2SeqForecaster`."""
+
+    hidden_size: int = 64
+    num_layers: int = 1  # stacked recurrent layers (in the encoder and in the decoder)
+    dropout: float = 0.0  # between stacked recurrent layers, so only with num_layers > 1
+    strategy: Literal["next-step", "seq2seq"] = "seq2seq"  # encoder–decoder, or many-to-one on the next value
+
+    def __post_init__(self) -> None:
+        require(
+            self.hidden_size >= 1 and self.num_layers >= 1,
+            f"hidden_size and num_layers must be >= 1, got {self.hidden_size} and {self.num_layers}",
+        )
+        require(0 <= self.dropout < 1, f"dropout must be in [0, 1), got {self.dropout}")
+        require(self.strategy in STRATEGIES, f"strategy must be one of {', '.join(STRATEGIES)}, got {self.strategy!r}")
+
+
 class NextStepForecaster(nn.Module):
     r"""Many-to-one next-step RNN, unrolled on its own predictions to forecast ``steps`` ahead.
 
@@ -47,17 +76,25 @@ class NextStepForecaster(nn.Module):
         h_t = \text{RNN}(z_t, h_{t-1}), \qquad \hat z_{t+1} = w^\top h_t + b, \qquad
         h_{t+k} = \text{RNN}(\hat z_{t+k}, h_{t+k-1})
 
-    Shapes: z (B, W) -> (B, steps).
+    Shapes: z (B, W) -> (B, steps). ``cell`` is ``"rnn"``, ``"lstm"`` or ``"gru"``; of the ``config``
+    (:class:`RecurrentForecasterConfig`) it uses the sizes and dropout, not ``strategy``, which only
+    :func:`recurrent_forecaster` reads.
+
+    Example::
+
+        >>> import torch
+        >>> model = NextStepForecaster("lstm", RecurrentForecasterConfig(hidden_size=8))
+        >>> model(torch.randn(4, 24), 6).shape
+        torch.Size([4, 6])
     """
 
     train_steps_all = False  # trained on the next step only
 
-    def __init__(
-        self, cell: Literal["rnn", "lstm", "gru"], hidden_size: int, num_layers: int = 1, dropout: float = 0.0
-    ):
+    def __init__(self, cell: Literal["rnn", "lstm", "gru"], config: RecurrentForecasterConfig | None = None):
         super().__init__()
-        self.rnn = _recurrent(cell, hidden_size, num_layers, dropout)
-        self.head = nn.Linear(hidden_size, 1)
+        config = config or RecurrentForecasterConfig()
+        self.rnn = _recurrent(cell, config)
+        self.head = nn.Linear(config.hidden_size, 1)
 
     def forward(self, z: Tensor, steps: int) -> Tensor:
         _check_window(z, steps)
@@ -76,19 +113,26 @@ class Seq2SeqForecaster(nn.Module):
         c = h^{enc}_W, \quad h^{dec}_0 = c, \quad
         h^{dec}_k = \text{RNN}_{dec}(\hat z_{t+k-1}, h^{dec}_{k-1}), \quad \hat z_{t+k} = w^\top h^{dec}_k + b
 
-    with :math:`\hat z_t = z_t`, the last observed value. Shapes: z (B, W) -> (B, steps).
+    with :math:`\hat z_t = z_t`, the last observed value. Shapes: z (B, W) -> (B, steps). ``cell`` and ``config``
+    as for :class:`NextStepForecaster`.
+
+    Example::
+
+        >>> import torch
+        >>> model = Seq2SeqForecaster("gru", RecurrentForecasterConfig(hidden_size=8, num_layers=2))
+        >>> model(torch.randn(4, 24), 6).shape
+        torch.Size([4, 6])
     """
 
     train_steps_all = True
 
-    def __init__(
-        self, cell: Literal["rnn", "lstm", "gru"], hidden_size: int, num_layers: int = 1, dropout: float = 0.0
-    ):
+    def __init__(self, cell: Literal["rnn", "lstm", "gru"], config: RecurrentForecasterConfig | None = None):
         super().__init__()
+        config = config or RecurrentForecasterConfig()
         self.pattern = EncoderDecoder(
-            _recurrent(cell, hidden_size, num_layers, dropout),
-            _recurrent(cell, hidden_size, num_layers, dropout),
-            nn.Linear(hidden_size, 1),
+            _recurrent(cell, config),
+            _recurrent(cell, config),
+            nn.Linear(config.hidden_size, 1),
         )
 
     def forward(self, z: Tensor, steps: int) -> Tensor:
@@ -102,6 +146,31 @@ class Seq2SeqForecaster(nn.Module):
         return torch.cat(forecasts, dim=1)
 
 
+def recurrent_forecaster(
+    cell: Literal["rnn", "lstm", "gru"], config: RecurrentForecasterConfig | None = None
+) -> NextStepForecaster | Seq2SeqForecaster:
+    """The recurrent forecaster that ``config.strategy`` names: :class:`Seq2SeqForecaster` (``"seq2seq"``) or
+    :class:`NextStepForecaster` (``"next-step"``).
+
+    Example::
+
+        >>> type(recurrent_forecaster("gru", RecurrentForecasterConfig(strategy="next-step"))).__name__
+        'NextStepForecaster'
+    """
+    config = config or RecurrentForecasterConfig()
+    kind = NextStepForecaster if config.strategy == "next-step" else Seq2SeqForecaster
+    return kind(cell, config)
+
+
+@dataclass
+class TransformerForecasterConfig(TransformerEncoderConfig):
+    """Hyper-parameters of :class:`TransformerForecaster`: a narrower encoder than the token models' (one value in
+    per position, not an embedding)."""
+
+    d_model: int = 64
+    dim_feedforward: int = 128
+
+
 class TransformerForecaster(nn.Module):
     r"""Transformer encoder over the window, a linear head on the last position for the whole horizon.
 
@@ -109,22 +178,35 @@ class TransformerForecaster(nn.Module):
         x_i = W_{in} z_i + b_{in} + PE_i, \qquad H = \text{Encoder}(x_1 \dots x_W), \qquad
         (\hat z_{t+1} \dots \hat z_{t+K}) = W_{out} \operatorname{LN}(H_W) + b_{out}
 
-    Shapes: z (B, W) -> (B, steps) with steps <= ``horizon``.
+    Pre-norm layers (``norm_first``), sinusoidal positions. Shapes: z (B, W) -> (B, steps) with steps <=
+    ``horizon`` and W <= ``max_len``.
+
+    Args:
+        horizon: the most values it forecasts at once (the head's outputs).
+        max_len: the longest window it reads (its positions).
+        config: sizes and dropout (:class:`TransformerForecasterConfig`; its defaults when omitted).
+
+    Example::
+
+        >>> import torch
+        >>> config = TransformerForecasterConfig(d_model=16, nhead=2, dim_feedforward=32, num_layers=1)
+        >>> model = TransformerForecaster(6, 25, config)
+        >>> model(torch.randn(4, 24), 6).shape
+        torch.Size([4, 6])
     """
 
     train_steps_all = True
 
-    def __init__(
-        self,
-        horizon: int,
-        d_model: int = 64,
-        nhead: int = 4,
-        num_layers: int = 2,
-        dim_feedforward: int = 128,
-        dropout: float = 0.1,
-        max_len: int = 4096,
-    ):
+    def __init__(self, horizon: int, max_len: int, config: TransformerForecasterConfig | None = None):
         super().__init__()
+        config = config or TransformerForecasterConfig()
+        d_model, nhead, num_layers, dim_feedforward, dropout = (
+            config.d_model,
+            config.nhead,
+            config.num_layers,
+            config.dim_feedforward,
+            config.dropout,
+        )
         self.horizon = horizon
         self.input = nn.Linear(1, d_model)
         self.position = SinusoidalPositionalEncoding(d_model, max_len)

@@ -19,18 +19,43 @@ The shared interface lets one sampling routine (:func:`nnzoo.decode.sample`) and
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Literal
 
 import torch
 from torch import Tensor, nn
 
+from nnzoo.errors import require
 from nnzoo.nn.recurrent import recurrent_layer
-from nnzoo.nn.transformer import LearnedPositionalEncoding, TransformerEncoder, TransformerEncoderLayer
+from nnzoo.nn.transformer import (
+    LearnedPositionalEncoding,
+    TransformerEncoder,
+    TransformerEncoderConfig,
+    TransformerEncoderLayer,
+)
 
 
 def _check_tokens(tokens: Tensor) -> None:
     if tokens.dim() != 2 or tokens.dtype != torch.long:
         raise ValueError(f"a language model reads token ids of shape (B, T) and dtype long, got {tuple(tokens.shape)}")
+
+
+@dataclass
+class RecurrentLMConfig:
+    """Hyper-parameters of :class:`RecurrentLanguageModel`."""
+
+    embedding_dim: int = 64
+    hidden_size: int = 512  # per layer
+    num_layers: int = 2
+    dropout: float = 0.1  # between the recurrent layers and before the head
+
+    def __post_init__(self) -> None:
+        require(
+            min(self.embedding_dim, self.hidden_size, self.num_layers) >= 1,
+            f"embedding_dim, hidden_size and num_layers must be >= 1, got {self.embedding_dim}, "
+            f"{self.hidden_size}, {self.num_layers}",
+        )
+        require(0 <= self.dropout < 1, f"dropout must be in [0, 1), got {self.dropout}")
 
 
 class RecurrentLanguageModel(nn.Module):
@@ -40,20 +65,32 @@ class RecurrentLanguageModel(nn.Module):
         e_t = E[x_t], \qquad h_t = \text{RNN}(e_t, h_{t-1}), \qquad \text{logits}_t = W\, \text{dropout}(h_t) + b
 
     Shapes: tokens (B, T), state as the recurrent layer's or None -> logits (B, T, V), state.
+
+    Args:
+        vocab_size: number of token ids V.
+        cell: the recurrent layer, ``"rnn"``, ``"lstm"`` or ``"gru"``.
+        config: sizes and dropout (:class:`RecurrentLMConfig`; its defaults when omitted).
+
+    Example::
+
+        >>> import torch
+        >>> model = RecurrentLanguageModel(50, "gru", RecurrentLMConfig(embedding_dim=8, hidden_size=16))
+        >>> logits, state = model(torch.zeros(3, 10, dtype=torch.long))
+        >>> logits.shape, state.shape
+        (torch.Size([3, 10, 50]), torch.Size([2, 3, 16]))
     """
 
     carries_state = True  # train with truncated BPTT: the state flows (detached) from one chunk to the next
 
-    def __init__(
-        self,
-        vocab_size: int,
-        cell: Literal["rnn", "lstm", "gru"] = "lstm",
-        embedding_dim: int = 64,
-        hidden_size: int = 256,
-        num_layers: int = 2,
-        dropout: float = 0.0,
-    ):
+    def __init__(self, vocab_size: int, cell: Literal["rnn", "lstm", "gru"], config: RecurrentLMConfig | None = None):
         super().__init__()
+        config = config or RecurrentLMConfig()
+        embedding_dim, hidden_size, num_layers, dropout = (
+            config.embedding_dim,
+            config.hidden_size,
+            config.num_layers,
+            config.dropout,
+        )
         self.vocab_size = vocab_size
         self.embedding = nn.Embedding(vocab_size, embedding_dim)
         self.rnn = recurrent_layer(cell, embedding_dim, hidden_size, num_layers, dropout)
@@ -73,6 +110,15 @@ class RecurrentLanguageModel(nn.Module):
         return tuple(s.detach() for s in state) if isinstance(state, tuple) else state.detach()
 
 
+@dataclass
+class TransformerLMConfig(TransformerEncoderConfig):
+    """Hyper-parameters of :class:`TransformerLanguageModel`: a wider, deeper stack than the encoders'."""
+
+    d_model: int = 256
+    dim_feedforward: int = 1024
+    num_layers: int = 4
+
+
 class TransformerLanguageModel(nn.Module):
     r"""Decoder-only Transformer: causal self-attention over at most ``context`` tokens.
 
@@ -83,21 +129,34 @@ class TransformerLanguageModel(nn.Module):
     Pre-norm layers (``norm_first``), learned positions. The state is the previous tokens (B, ≤ context - 1): a
     call attends over ``state ++ tokens`` (cut to the last ``context``) and returns logits for ``tokens`` only.
     Shapes: tokens (B, T) with T <= context, state (B, S) or None -> logits (B, T, V), state (B, ≤ context - 1).
+
+    Args:
+        vocab_size: number of token ids V.
+        context: the most tokens it attends over (its learned positions).
+        config: sizes and dropout (:class:`TransformerLMConfig`; its defaults when omitted).
+
+    Example::
+
+        >>> import torch
+        >>> config = TransformerLMConfig(d_model=16, nhead=2, dim_feedforward=32, num_layers=1)
+        >>> model = TransformerLanguageModel(50, 8, config).eval()
+        >>> logits, state = model(torch.zeros(3, 5, dtype=torch.long))
+        >>> logits.shape, state.shape
+        (torch.Size([3, 5, 50]), torch.Size([3, 5]))
     """
 
     carries_state = False  # trained on windows of `context` tokens; the state is used when generating and scoring
 
-    def __init__(
-        self,
-        vocab_size: int,
-        context: int = 256,
-        d_model: int = 256,
-        nhead: int = 4,
-        num_layers: int = 4,
-        dim_feedforward: int = 1024,
-        dropout: float = 0.1,
-    ):
+    def __init__(self, vocab_size: int, context: int, config: TransformerLMConfig | None = None):
         super().__init__()
+        config = config or TransformerLMConfig()
+        d_model, nhead, num_layers, dim_feedforward, dropout = (
+            config.d_model,
+            config.nhead,
+            config.num_layers,
+            config.dim_feedforward,
+            config.dropout,
+        )
         self.vocab_size, self.context = vocab_size, context
         self.embedding = nn.Embedding(vocab_size, d_model)
         nn.init.normal_(self.embedding.weight, std=0.02)

@@ -17,11 +17,16 @@ training, evaluation and :mod:`nnzoo.decode` treat them alike:
                             step (Bahdanau et al. 2015), its own context :math:`c_t` per output.
 :class:`TransformerSeq2Seq` the Transformer with token embeddings, positional encodings and a key/value cache.
 ==========================  ==================================================================================
+
+Each takes its vocabulary sizes (and the Transformer its longest sequence) from the data, and its
+hyper-parameters from the config dataclass beside it: :class:`ContextSeq2SeqConfig`,
+:class:`AttentionSeq2SeqConfig`, :class:`TransformerSeq2SeqConfig`.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import torch
@@ -29,10 +34,16 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from nnzoo.decode import select
+from nnzoo.errors import require
 from nnzoo.nn.attention import AdditiveAttention, ConcatAttention, GeneralAttention, additive_mask, padding_mask
 from nnzoo.nn.recurrent import LSTM, RECURRENT_LAYERS, LSTMCell
 from nnzoo.nn.rnn_patterns import EncoderDecoder, final_hidden
-from nnzoo.nn.transformer import LearnedPositionalEncoding, SinusoidalPositionalEncoding, Transformer
+from nnzoo.nn.transformer import (
+    LearnedPositionalEncoding,
+    SinusoidalPositionalEncoding,
+    Transformer,
+    TransformerSizes,
+)
 
 
 def _check_source(src: Tensor, lengths: Tensor) -> None:
@@ -44,6 +55,30 @@ def _check_source(src: Tensor, lengths: Tensor) -> None:
         )
 
 
+def _check_recurrent_sizes(embed_dim: int, hidden_size: int, num_layers: int, dropout: float) -> None:
+    require(
+        min(embed_dim, hidden_size, num_layers) >= 1,
+        f"embed_dim, hidden_size and num_layers must be >= 1, got {embed_dim}, {hidden_size}, {num_layers}",
+    )
+    require(0 <= dropout < 1, f"dropout must be in [0, 1), got {dropout}")
+
+
+@dataclass
+class ContextSeq2SeqConfig:
+    """Hyper-parameters of :class:`ContextSeq2Seq`."""
+
+    embed_dim: int = 128  # source and target embeddings
+    hidden_size: int = 256  # the recurrent layers' state, and so the context vector
+    num_layers: int = 2  # in the encoder and in the decoder
+    dropout: float = 0.2  # on the embeddings, between recurrent layers and before the head
+    cell: Literal["gru", "lstm", "rnn"] = "gru"
+    bidirectional: bool = False  # a bidirectional encoder (bridged to the decoder's size)
+
+    def __post_init__(self) -> None:
+        _check_recurrent_sizes(self.embed_dim, self.hidden_size, self.num_layers, self.dropout)
+        require(self.cell in RECURRENT_LAYERS, f"cell must be one of {', '.join(RECURRENT_LAYERS)}, got {self.cell!r}")
+
+
 class ContextSeq2Seq(nn.Module):
     r"""Encoder–decoder through one context vector:
 
@@ -52,32 +87,55 @@ class ContextSeq2Seq(nn.Module):
         p(y_t \mid y_{<t}, x) = \operatorname{softmax}(W s_t + b)
 
     Built on :class:`nnzoo.nn.EncoderDecoder` (which bridges a bidirectional encoder to the decoder's size).
+
+    Args:
+        source_vocab_size, target_vocab_size: number of token ids of each side.
+        config: sizes, cell and dropout (:class:`ContextSeq2SeqConfig`; its defaults when omitted).
+        pad_id: the padding id of both vocabularies (its embeddings stay zero).
+
+    Example::
+
+        >>> import torch
+        >>> model = ContextSeq2Seq(20, 15, ContextSeq2SeqConfig(embed_dim=8, hidden_size=16))
+        >>> src, lengths, tgt_in = torch.randint(3, 20, (2, 7)), torch.tensor([7, 4]), torch.randint(3, 15, (2, 5))
+        >>> model(src, lengths, tgt_in).shape
+        torch.Size([2, 5, 15])
     """
 
     def __init__(
         self,
-        src_vocab: int,
-        tgt_vocab: int,
-        embed_dim: int = 128,
-        hidden_size: int = 256,
-        num_layers: int = 1,
-        dropout: float = 0.0,
-        cell: Literal["gru", "lstm", "rnn"] = "gru",
-        bidirectional: bool = False,
+        source_vocab_size: int,
+        target_vocab_size: int,
+        config: ContextSeq2SeqConfig | None = None,
+        *,
         pad_id: int = 0,
     ):
         super().__init__()
-        layer = RECURRENT_LAYERS[cell]
+        config = config or ContextSeq2SeqConfig()
+        embed_dim, hidden_size, num_layers, dropout = (
+            config.embed_dim,
+            config.hidden_size,
+            config.num_layers,
+            config.dropout,
+        )
+        layer = RECURRENT_LAYERS[config.cell]
         between = dropout if num_layers > 1 else 0.0
-        self.src_embed = nn.Embedding(src_vocab, embed_dim, padding_idx=pad_id)
-        self.tgt_embed = nn.Embedding(tgt_vocab, embed_dim, padding_idx=pad_id)
+        self.src_embed = nn.Embedding(source_vocab_size, embed_dim, padding_idx=pad_id)
+        self.tgt_embed = nn.Embedding(target_vocab_size, embed_dim, padding_idx=pad_id)
         self.core = EncoderDecoder(
-            layer(embed_dim, hidden_size, num_layers, batch_first=True, dropout=between, bidirectional=bidirectional),
+            layer(
+                embed_dim,
+                hidden_size,
+                num_layers,
+                batch_first=True,
+                dropout=between,
+                bidirectional=config.bidirectional,
+            ),
             layer(embed_dim, hidden_size, num_layers, batch_first=True, dropout=between),
-            nn.Linear(hidden_size, tgt_vocab),
+            nn.Linear(hidden_size, target_vocab_size),
         )
         self.dropout = nn.Dropout(dropout)
-        self.has_cell_state = cell == "lstm"
+        self.has_cell_state = config.cell == "lstm"
 
     def encode(self, src: Tensor, src_lengths: Tensor) -> Any:
         _check_source(src, src_lengths)
@@ -101,6 +159,27 @@ class ContextSeq2Seq(nn.Module):
         return None
 
 
+ATTENTION_SCORES = ("additive", "general", "concat")
+
+
+@dataclass
+class AttentionSeq2SeqConfig:
+    """Hyper-parameters of :class:`AttentionSeq2Seq`."""
+
+    embed_dim: int = 128  # source and target embeddings
+    hidden_size: int = 256  # per direction in the encoder; the decoder's state
+    num_layers: int = 1  # encoder layers; the decoder is one attentive LSTM cell
+    dropout: float = 0.2  # on the embeddings, between encoder layers and before the head
+    attention: Literal["additive", "general", "concat"] = "additive"  # the score (Bahdanau, or Luong's two)
+
+    def __post_init__(self) -> None:
+        _check_recurrent_sizes(self.embed_dim, self.hidden_size, self.num_layers, self.dropout)
+        require(
+            self.attention in ATTENTION_SCORES,
+            f"attention must be one of {', '.join(ATTENTION_SCORES)}, got {self.attention!r}",
+        )
+
+
 class AttentionSeq2Seq(nn.Module):
     r"""Bidirectional LSTM encoder and an attentive LSTM decoder (Bahdanau et al. 2015; output layer of Luong 2015):
 
@@ -113,23 +192,41 @@ class AttentionSeq2Seq(nn.Module):
 
     The decoder starts from :math:`s_0 = \tanh(W_b [\overrightarrow{h}_{|x|}; \overleftarrow{h}_1])`. The score is
     additive (Bahdanau), ``general`` or ``concat`` (Luong); see :mod:`nnzoo.nn.attention`.
+
+    Args:
+        source_vocab_size, target_vocab_size: number of token ids of each side.
+        config: sizes, score and dropout (:class:`AttentionSeq2SeqConfig`; its defaults when omitted).
+        pad_id: the padding id of both vocabularies (its embeddings stay zero).
+
+    Example::
+
+        >>> import torch
+        >>> model = AttentionSeq2Seq(20, 15, AttentionSeq2SeqConfig(embed_dim=8, hidden_size=16))
+        >>> src, lengths, tgt_in = torch.randint(3, 20, (2, 7)), torch.tensor([7, 4]), torch.randint(3, 15, (2, 5))
+        >>> model(src, lengths, tgt_in).shape, model.attention_weights(src, lengths, tgt_in).shape
+        (torch.Size([2, 5, 15]), torch.Size([2, 5, 7]))
     """
 
     def __init__(
         self,
-        src_vocab: int,
-        tgt_vocab: int,
-        embed_dim: int = 128,
-        hidden_size: int = 256,
-        num_layers: int = 1,
-        dropout: float = 0.0,
-        attention: Literal["additive", "general", "concat"] = "additive",
+        source_vocab_size: int,
+        target_vocab_size: int,
+        config: AttentionSeq2SeqConfig | None = None,
+        *,
         pad_id: int = 0,
     ):
         super().__init__()
+        config = config or AttentionSeq2SeqConfig()
+        embed_dim, hidden_size, num_layers, dropout, attention = (
+            config.embed_dim,
+            config.hidden_size,
+            config.num_layers,
+            config.dropout,
+            config.attention,
+        )
         memory = 2 * hidden_size
-        self.src_embed = nn.Embedding(src_vocab, embed_dim, padding_idx=pad_id)
-        self.tgt_embed = nn.Embedding(tgt_vocab, embed_dim, padding_idx=pad_id)
+        self.src_embed = nn.Embedding(source_vocab_size, embed_dim, padding_idx=pad_id)
+        self.tgt_embed = nn.Embedding(target_vocab_size, embed_dim, padding_idx=pad_id)
         self.encoder = LSTM(
             embed_dim,
             hidden_size,
@@ -149,7 +246,7 @@ class AttentionSeq2Seq(nn.Module):
         self.bridge_h, self.bridge_c = nn.Linear(memory, hidden_size), nn.Linear(memory, hidden_size)
         self.decoder = LSTMCell(embed_dim + memory, hidden_size)
         self.combine = nn.Linear(hidden_size + memory, hidden_size)
-        self.head = nn.Linear(hidden_size, tgt_vocab)
+        self.head = nn.Linear(hidden_size, target_vocab_size)
         self.dropout = nn.Dropout(dropout)
         self.num_layers = num_layers
 
@@ -198,6 +295,29 @@ class AttentionSeq2Seq(nn.Module):
         return select(state, index, dim=0)
 
 
+@dataclass
+class TransformerSeq2SeqConfig(TransformerSizes):
+    """Hyper-parameters of :class:`TransformerSeq2Seq`: wider than the encoders' defaults, pre-norm."""
+
+    d_model: int = 256
+    dim_feedforward: int = 1024
+    encoder_layers: int = 3
+    decoder_layers: int = 3
+    norm_first: bool = True  # pre-norm layers; false: the paper's post-norm
+    positional: Literal["sinusoidal", "learned"] = "sinusoidal"  # fixed sinusoids or a learned vector per position
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        require(
+            self.encoder_layers >= 1 and self.decoder_layers >= 1,
+            f"encoder_layers and decoder_layers must be >= 1, got {self.encoder_layers} and {self.decoder_layers}",
+        )
+        require(
+            self.positional in ("sinusoidal", "learned"),
+            f"positional must be 'sinusoidal' or 'learned', got {self.positional!r}",
+        )
+
+
 class TransformerSeq2Seq(nn.Module):
     r"""The Transformer over tokens: scaled embeddings plus positional encodings, :class:`nnzoo.nn.Transformer`,
     and a linear output layer.
@@ -207,44 +327,53 @@ class TransformerSeq2Seq(nn.Module):
 
     Teacher forcing runs the decoder on all positions at once with a causal mask (``is_causal``, so no (T, T)
     mask is built); :meth:`step` runs one position against the key/value cache of the earlier ones.
+
+    Args:
+        source_vocab_size, target_vocab_size: number of token ids of each side.
+        max_len: the longest source or target it reads (its positions).
+        config: sizes, norm placement and positions (:class:`TransformerSeq2SeqConfig`; its defaults when omitted).
+        pad_id: the padding id of both vocabularies (its embeddings stay zero).
+
+    Example::
+
+        >>> import torch
+        >>> config = TransformerSeq2SeqConfig(d_model=16, nhead=2, dim_feedforward=32, encoder_layers=1)
+        >>> model = TransformerSeq2Seq(20, 15, 32, config)
+        >>> src, lengths, tgt_in = torch.randint(3, 20, (2, 7)), torch.tensor([7, 4]), torch.randint(3, 15, (2, 5))
+        >>> model(src, lengths, tgt_in).shape
+        torch.Size([2, 5, 15])
     """
 
     def __init__(
         self,
-        src_vocab: int,
-        tgt_vocab: int,
-        d_model: int = 256,
-        nhead: int = 4,
-        num_encoder_layers: int = 3,
-        num_decoder_layers: int = 3,
-        dim_feedforward: int = 1024,
-        dropout: float = 0.1,
-        max_len: int = 256,
-        norm_first: bool = True,
-        positional: Literal["sinusoidal", "learned"] = "sinusoidal",
+        source_vocab_size: int,
+        target_vocab_size: int,
+        max_len: int,
+        config: TransformerSeq2SeqConfig | None = None,
+        *,
         pad_id: int = 0,
     ):
         super().__init__()
-        if positional not in ("sinusoidal", "learned"):
-            raise ValueError(f"positional must be 'sinusoidal' or 'learned', got {positional!r}")
-        self.src_embed = nn.Embedding(src_vocab, d_model, padding_idx=pad_id)
-        self.tgt_embed = nn.Embedding(tgt_vocab, d_model, padding_idx=pad_id)
+        config = config or TransformerSeq2SeqConfig()
+        d_model = config.d_model
+        self.src_embed = nn.Embedding(source_vocab_size, d_model, padding_idx=pad_id)
+        self.tgt_embed = nn.Embedding(target_vocab_size, d_model, padding_idx=pad_id)
         for embedding in (self.src_embed, self.tgt_embed):
             nn.init.normal_(embedding.weight, std=d_model**-0.5)  # with the √d scale below, unit variance
-        encoding = SinusoidalPositionalEncoding if positional == "sinusoidal" else LearnedPositionalEncoding
+        encoding = SinusoidalPositionalEncoding if config.positional == "sinusoidal" else LearnedPositionalEncoding
         self.src_position, self.tgt_position = encoding(d_model, max_len), encoding(d_model, max_len)
         self.transformer = Transformer(
             d_model,
-            nhead,
-            num_encoder_layers,
-            num_decoder_layers,
-            dim_feedforward,
-            dropout,
+            config.nhead,
+            config.encoder_layers,
+            config.decoder_layers,
+            config.dim_feedforward,
+            config.dropout,
             batch_first=True,
-            norm_first=norm_first,
+            norm_first=config.norm_first,
         )
-        self.head = nn.Linear(d_model, tgt_vocab)
-        self.dropout = nn.Dropout(dropout)
+        self.head = nn.Linear(d_model, target_vocab_size)
+        self.dropout = nn.Dropout(config.dropout)
         self.scale = math.sqrt(d_model)
 
     def _embed(self, tokens: Tensor, embedding: nn.Embedding, position: nn.Module, offset: int = 0) -> Tensor:

@@ -14,22 +14,32 @@ A :class:`Tagger` puts a linear layer on every position, :math:`\text{logits}_t 
 :class:`SequenceClassifier` pools the positions into one vector — the final states of the two directions (``last``,
 the notes' many-to-one), or the mean over the real tokens (``mean``) — and puts a linear layer on it.
 
-:class:`ContextFreeTagger` is the baseline with no encoder: a token's label from its embedding alone.
+The models build these from their config: :class:`RecurrentTagger` and :class:`TransformerTagger`,
+:class:`RecurrentClassifier` and :class:`TransformerClassifier`. :class:`ContextFreeTagger` is the baseline with no
+encoder: a token's label from its embedding alone.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Literal
 
 from torch import Tensor, nn
 
+from nnzoo.errors import require
 from nnzoo.nn.attention import padding_mask
 from nnzoo.nn.mlp import MLP, MLPConfig
 from nnzoo.nn.recurrent import recurrent_layer
 from nnzoo.nn.rnn_patterns import final_hidden
-from nnzoo.nn.transformer import SinusoidalPositionalEncoding, TransformerEncoder, TransformerEncoderLayer
+from nnzoo.nn.transformer import (
+    SinusoidalPositionalEncoding,
+    TransformerEncoder,
+    TransformerEncoderConfig,
+    TransformerEncoderLayer,
+)
+
+CELLS = ("rnn", "lstm", "gru")
 
 
 class RecurrentEncoder(nn.Module):
@@ -110,17 +120,98 @@ class Tagger(nn.Module):
         return self.head(outputs)
 
 
+@dataclass
+class ContextFreeTaggerConfig:
+    """Hyper-parameters of :class:`ContextFreeTagger`."""
+
+    embedding_dim: int = 100
+    hidden: list[int] = field(default_factory=lambda: [128])  # the MLP's hidden layers (ReLU, no dropout)
+
+    def __post_init__(self) -> None:
+        require(self.embedding_dim >= 1, f"embedding_dim must be >= 1, got {self.embedding_dim}")
+        require(all(h >= 1 for h in self.hidden), f"hidden sizes must be >= 1, got {list(self.hidden)}")
+
+
 class ContextFreeTagger(nn.Module):
     """A token's embedding, then an MLP: its label whatever its neighbours.
-    Shapes: tokens (B, T), lengths (ignored) -> (B, T, C)."""
+    Shapes: tokens (B, T), lengths (ignored) -> (B, T, C).
 
-    def __init__(self, vocab_size: int, num_tags: int, embedding_dim: int = 100, hidden: Sequence[int] = (128,)):
+    Example::
+
+        >>> import torch
+        >>> tagger = ContextFreeTagger(20, 3, ContextFreeTaggerConfig(embedding_dim=6, hidden=[8]))
+        >>> tagger(torch.randint(4, 20, (2, 7))).shape
+        torch.Size([2, 7, 3])
+    """
+
+    def __init__(self, vocab_size: int, num_tags: int, config: ContextFreeTaggerConfig | None = None):
         super().__init__()
-        self.embedding = nn.Embedding(vocab_size, embedding_dim)
-        self.mlp = MLP(embedding_dim, num_tags, MLPConfig(hidden=list(hidden)))
+        config = config or ContextFreeTaggerConfig()
+        self.embedding = nn.Embedding(vocab_size, config.embedding_dim)
+        self.mlp = MLP(config.embedding_dim, num_tags, MLPConfig(hidden=list(config.hidden)))
 
     def forward(self, tokens: Tensor, lengths: Tensor | None = None) -> Tensor:
         return self.mlp(self.embedding(tokens))
+
+
+@dataclass
+class RecurrentTaggerConfig:
+    """Hyper-parameters of :class:`RecurrentTagger`."""
+
+    cell: Literal["rnn", "lstm", "gru"] = "lstm"
+    embedding_dim: int = 100
+    hidden_size: int = 128  # per direction
+    num_layers: int = 1
+    dropout: float = 0.3  # on the embeddings, between the recurrent layers and before the head
+
+    def __post_init__(self) -> None:
+        require(self.cell in CELLS, f"cell must be one of {', '.join(CELLS)}, got {self.cell!r}")
+        _check_recurrent_sizes(self.embedding_dim, self.hidden_size, self.num_layers, self.dropout)
+
+
+class RecurrentTagger(Tagger):
+    """A :class:`Tagger` on a bidirectional :class:`RecurrentEncoder`: every word's tag from the whole sentence.
+    Shapes: tokens (B, T), lengths (B,) -> (B, T, num_tags).
+
+    Example::
+
+        >>> import torch
+        >>> tagger = RecurrentTagger(20, 3, RecurrentTaggerConfig(cell="gru", embedding_dim=6, hidden_size=5))
+        >>> tagger(torch.randint(4, 20, (2, 7)), torch.tensor([7, 4])).shape
+        torch.Size([2, 7, 3])
+    """
+
+    def __init__(self, vocab_size: int, num_tags: int, config: RecurrentTaggerConfig | None = None):
+        config = config or RecurrentTaggerConfig()
+        encoder = RecurrentEncoder(
+            vocab_size,
+            config.cell,
+            config.embedding_dim,
+            config.hidden_size,
+            config.num_layers,
+            config.dropout,
+            bidirectional=True,
+        )
+        super().__init__(encoder, num_tags, config.dropout)
+
+
+class TransformerTagger(Tagger):
+    """A :class:`Tagger` on a :class:`TokenTransformerEncoder` (self-attention in both directions) of sentences of
+    at most ``max_len`` tokens; no dropout before the head. Shapes: tokens (B, T), lengths (B,) -> (B, T, num_tags).
+
+    Example::
+
+        >>> import torch
+        >>> config = TransformerEncoderConfig(d_model=8, nhead=2, dim_feedforward=16, num_layers=1)
+        >>> tagger = TransformerTagger(20, 3, 32, config)
+        >>> tagger(torch.randint(4, 20, (2, 7)), torch.tensor([7, 4])).shape
+        torch.Size([2, 7, 3])
+    """
+
+    def __init__(self, vocab_size: int, num_tags: int, max_len: int, config: TransformerEncoderConfig | None = None):
+        config = config or TransformerEncoderConfig()
+        encoder = _token_transformer(vocab_size, max_len, config)
+        super().__init__(encoder, num_tags)
 
 
 class SequenceClassifier(nn.Module):
@@ -141,3 +232,85 @@ class SequenceClassifier(nn.Module):
     def forward(self, tokens: Tensor, lengths: Tensor | None = None) -> Tensor:
         outputs, final = self.encoder(tokens, lengths)
         return self.head(final if self.pooling == "last" else mean_over_tokens(outputs, lengths))
+
+
+@dataclass
+class RecurrentClassifierConfig:
+    """Hyper-parameters of :class:`RecurrentClassifier`."""
+
+    embedding_dim: int = 128
+    hidden_size: int = 128  # per direction
+    num_layers: int = 1
+    bidirectional: bool = True
+    pooling: Literal["last", "mean"] = "last"  # the final states of both directions, or the mean of the outputs
+    dropout: float = 0.3  # on the embeddings, between the recurrent layers and before the head
+
+    def __post_init__(self) -> None:
+        require(self.pooling in ("last", "mean"), f"pooling must be 'last' or 'mean', got {self.pooling!r}")
+        _check_recurrent_sizes(self.embedding_dim, self.hidden_size, self.num_layers, self.dropout)
+
+
+class RecurrentClassifier(SequenceClassifier):
+    """A :class:`SequenceClassifier` on a :class:`RecurrentEncoder` with the RNN/LSTM/GRU ``cell``.
+    Shapes: tokens (B, T), lengths (B,) -> (B, num_classes).
+
+    Example::
+
+        >>> import torch
+        >>> config = RecurrentClassifierConfig(embedding_dim=6, hidden_size=5)
+        >>> classifier = RecurrentClassifier(20, 2, "lstm", config)
+        >>> classifier(torch.randint(4, 20, (3, 7)), torch.tensor([7, 4, 1])).shape
+        torch.Size([3, 2])
+    """
+
+    def __init__(
+        self,
+        vocab_size: int,
+        num_classes: int,
+        cell: Literal["rnn", "lstm", "gru"],
+        config: RecurrentClassifierConfig | None = None,
+    ):
+        config = config or RecurrentClassifierConfig()
+        encoder = RecurrentEncoder(
+            vocab_size,
+            cell,
+            config.embedding_dim,
+            config.hidden_size,
+            config.num_layers,
+            config.dropout,
+            config.bidirectional,
+        )
+        super().__init__(encoder, num_classes, config.pooling, config.dropout)
+
+
+class TransformerClassifier(SequenceClassifier):
+    """A :class:`SequenceClassifier` on a :class:`TokenTransformerEncoder` of sequences of at most ``max_len``
+    tokens, the mean of its outputs to the head. Shapes: tokens (B, T), lengths (B,) -> (B, num_classes).
+
+    Example::
+
+        >>> import torch
+        >>> config = TransformerEncoderConfig(d_model=8, nhead=2, dim_feedforward=16, num_layers=1)
+        >>> classifier = TransformerClassifier(20, 2, 32, config)
+        >>> classifier(torch.randint(4, 20, (3, 7)), torch.tensor([7, 4, 1])).shape
+        torch.Size([3, 2])
+    """
+
+    def __init__(self, vocab_size: int, num_classes: int, max_len: int, config: TransformerEncoderConfig | None = None):
+        config = config or TransformerEncoderConfig()
+        encoder = _token_transformer(vocab_size, max_len, config)
+        super().__init__(encoder, num_classes, "mean", config.dropout)
+
+
+def _token_transformer(vocab_size: int, max_len: int, config: TransformerEncoderConfig) -> TokenTransformerEncoder:
+    return TokenTransformerEncoder(
+        vocab_size, config.d_model, config.nhead, config.num_layers, config.dim_feedforward, config.dropout, max_len
+    )
+
+
+def _check_recurrent_sizes(embedding_dim: int, hidden_size: int, num_layers: int, dropout: float) -> None:
+    require(
+        min(embedding_dim, hidden_size, num_layers) >= 1,
+        f"embedding_dim, hidden_size and num_layers must be >= 1, got {embedding_dim}, {hidden_size}, {num_layers}",
+    )
+    require(0 <= dropout < 1, f"dropout must be in [0, 1), got {dropout}")

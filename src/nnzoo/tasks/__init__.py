@@ -8,6 +8,7 @@ from nnzoo.tasks import (  # noqa: F401  (each module registers its task)
     forecast,
     g2p,
     gan,
+    memory,
     regression,
     segment,
     seismic,

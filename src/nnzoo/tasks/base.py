@@ -1,17 +1,18 @@
-"""What a task provides to the trainer and the command line.
+"""What a task provides: data, loss, metrics, figures and typed predictions.
 
 A task owns its data, its model head, its loss and its metrics; the :class:`~nnzoo.training.Trainer` knows nothing
 else about it. Subclasses register with ``@register_task("name")`` and their models with
-``@register_model("name", "model")``.
+``@register_model("name", "model")``. A task knows nothing of the command line or of file formats for export:
+``predict`` takes Python inputs and returns Python results (numbers, strings, tensors, small dataclasses), which
+the CLI's adapter for the task (:mod:`nnzoo.cli.predict`) reads from arguments and prints.
 """
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor, nn
@@ -19,13 +20,21 @@ from torch.utils.data import DataLoader, Dataset
 
 from nnzoo import registry
 from nnzoo.config import DataConfig, EvalConfig, RunConfig
-from nnzoo.errors import UserError
 from nnzoo.training.runtime import to_device
 
-if TYPE_CHECKING:
-    from nnzoo.export import ExportSpec
-
 Splits = dict[str, Dataset]  # "train", "val", "test"
+
+
+@dataclass(frozen=True)
+class Classification:
+    """A classifier's answer for one input: the most probable label, and every label's probability."""
+
+    label: str
+    probabilities: Mapping[str, float]
+
+    def top(self, k: int) -> list[tuple[str, float]]:
+        """The ``k`` most probable labels with their probabilities, most probable first."""
+        return sorted(self.probabilities.items(), key=lambda item: -item[1])[:k]
 
 
 @dataclass(frozen=True)
@@ -54,8 +63,6 @@ class Task:
     # Whether the training loss honours train.label_smoothing (classification losses do, regression losses not).
     label_smoothing_applies: ClassVar[bool] = True
     published: ClassVar[tuple[Published, ...]] = ()  # published results on the same data, as reported
-    # Why `nnzoo export` refuses the task's models; the tasks it can export override export_spec() instead.
-    not_exportable_because: ClassVar[str] = "the task defines no ONNX export"
 
     def __init__(self, cfg: RunConfig, device: torch.device | None = None):
         self.cfg = cfg
@@ -101,24 +108,11 @@ class Task:
         return []
 
     # --- prediction --------------------------------------------------------------------------------------------
-    def add_predict_arguments(self, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("inputs", nargs="*")
-
-    def predict(self, model: nn.Module, args: argparse.Namespace) -> str:
-        """Run the model on the user's inputs; return the text to print."""
+    def predict(self, model: nn.Module, inputs: list[Any], **options: Any) -> list[Any]:
+        """The model's answer for each of ``inputs`` (the task's Python types, e.g. rows, words, images), as typed
+        results in the same order. Called in eval mode under ``torch.no_grad()``; bad input is a :class:`UserError`
+        that names what is wrong and what is accepted."""
         raise NotImplementedError
-
-    # --- export ------------------------------------------------------------------------------------------------
-    def export_spec(self, model: nn.Module) -> ExportSpec:
-        """What ``nnzoo export`` traces for ``model``: the module, example inputs, names and variable axes (see
-        :class:`nnzoo.export.ExportSpec`). Tasks whose models answer in one forward pass override it; this one
-        refuses, saying why and which tasks can be exported."""
-        from nnzoo.export import exportable_tasks
-
-        raise UserError(
-            f"{self.name}/{self.cfg.model.name} cannot be exported to ONNX: {self.not_exportable_because}; "
-            f"exportable tasks: {', '.join(exportable_tasks())}"
-        )
 
     # --- helpers for subclasses ------------------------------------------------------------------------------
     def batches(self, dataset: Dataset, batch_size: int | None = None) -> Iterator[Any]:

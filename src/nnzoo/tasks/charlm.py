@@ -20,7 +20,6 @@ every character has at least half a context before it).
 
 from __future__ import annotations
 
-import argparse
 import itertools
 import math
 import re
@@ -32,15 +31,19 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from nnzoo.config import DataConfig, EvalConfig, ModelConfig, check_split_fractions
+from nnzoo.config import DataConfig, EvalConfig, check_split_fractions
 from nnzoo.data import TensorData
 from nnzoo.data.splits import hash_split
 from nnzoo.data.text_corpora import chinese_fortunes, chinese_poems, shakespeare_works
 from nnzoo.data.vocab import Vocabulary
 from nnzoo.decode import sample
 from nnzoo.errors import ConfigError, UserError
-from nnzoo.nn.language_models import RecurrentLanguageModel, TransformerLanguageModel
-from nnzoo.nn.transformer import TransformerEncoderConfig
+from nnzoo.nn.language_models import (
+    RecurrentLanguageModel,
+    RecurrentLMConfig,
+    TransformerLanguageModel,
+    TransformerLMConfig,
+)
 from nnzoo.registry import register_model, register_task
 from nnzoo.tasks.base import Splits, Task
 
@@ -71,31 +74,13 @@ class CharLMEval(EvalConfig):
     validate_chars: int = 64_000  # validation during training reads the first N characters; 0: all
 
 
-@dataclass
-class RecurrentLMConfig(ModelConfig):
-    embedding_dim: int = 64
-    hidden_size: int = 512
-    num_layers: int = 2
-    dropout: float = 0.1
-
-
-@dataclass
-class TransformerLMConfig(TransformerEncoderConfig):
-    d_model: int = 256
-    dim_feedforward: int = 1024
-    num_layers: int = 4
+def _vocab_size(info: dict) -> int:
+    return len(info["symbols"]) + len(Vocabulary.SPECIALS)
 
 
 def _register_recurrent(cell: str, title: str) -> None:
     def build(cfg: RecurrentLMConfig, info: dict) -> nn.Module:
-        return RecurrentLanguageModel(
-            len(info["symbols"]) + len(Vocabulary.SPECIALS),
-            cell,
-            cfg.embedding_dim,
-            cfg.hidden_size,
-            cfg.num_layers,
-            cfg.dropout,
-        )
+        return RecurrentLanguageModel(_vocab_size(info), cell, cfg)
 
     build.__doc__ = f"{title} character model, trained by truncated BPTT with the state carried across batches."
     register_model("charlm", cell, config=RecurrentLMConfig, train_defaults={"shuffle": False})(build)
@@ -108,15 +93,7 @@ for _cell, _title in (("rnn", "Elman RNN"), ("lstm", "LSTM"), ("gru", "GRU")):
 @register_model("charlm", "transformer", config=TransformerLMConfig, train_defaults={"lr": 1e-3, "warmup_steps": 200})
 def build_transformer(cfg: TransformerLMConfig, info: dict) -> nn.Module:
     """Decoder-only Transformer (causal self-attention); its context is data.chunk_length characters."""
-    return TransformerLanguageModel(
-        len(info["symbols"]) + len(Vocabulary.SPECIALS),
-        info["chunk_length"],
-        cfg.d_model,
-        cfg.nhead,
-        cfg.num_layers,
-        cfg.dim_feedforward,
-        cfg.dropout,
-    )
+    return TransformerLanguageModel(_vocab_size(info), info["chunk_length"], cfg)
 
 
 @dataclass(frozen=True)
@@ -164,10 +141,6 @@ class CharLM(Task):
     EvalConfig = CharLMEval
     default_model = "lstm"
     metric_names = ("loss", "bpc")
-    not_exportable_because: ClassVar[str] = (
-        "its text is sampled one character at a time, with the state carried from call to call and constraints "
-        "checked in Python between steps"
-    )
     train_defaults: ClassVar[dict] = {
         "batch_size": 64,
         "epochs": 1,
@@ -374,31 +347,33 @@ class CharLM(Task):
         )
         return "".join(self.vocab.decode(out))
 
-    def add_predict_arguments(self, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("--prompt", default="", help="text to continue (a poem's first characters with --poem)")
-        parser.add_argument("--length", type=int, default=200, help="characters to generate (default 200)")
-        parser.add_argument("--temperature", type=float, default=0.8, help="0: greedy; <1 safer, >1 wilder")
-        parser.add_argument("--top-k", type=int, default=0, help="sample among the k most probable (0: all)")
-        parser.add_argument("--seed", type=int, default=0, help="the same seed gives the same text")
-        parser.add_argument("--samples", type=int, default=1, help="how many texts (seeds seed, seed+1, ...)")
-        parser.add_argument("--poem", default="", help="poetry mode: CHARSxLINES, 5x4, 7x4, 5x8 or 7x8")
-        parser.add_argument("--acrostic", default="", help="with --poem: the head character of every line")
-
-    def predict(self, model: nn.Module, args: argparse.Namespace) -> str:
-        if not 0 <= args.length <= 100_000 or args.temperature < 0 or args.top_k < 0 or args.samples < 1:
-            raise UserError("need 0 <= --length <= 100000, --temperature >= 0, --top-k >= 0 and --samples >= 1")
-        if args.acrostic and not args.poem:
-            raise UserError("--acrostic needs --poem (such as --poem 5x4 --acrostic 春夏秋冬)")
+    def predict(
+        self,
+        model: nn.Module,
+        inputs: list[str],
+        *,
+        length: int = 200,
+        temperature: float = 0.8,
+        top_k: int = 0,
+        seed: int = 0,
+        poem: str = "",
+        acrostic: str = "",
+    ) -> list[str]:
+        """A text for each prompt: the prompt followed by ``length`` sampled characters, or with ``poem``
+        ("CHARSxLINES": 5x4, 7x4, 5x8 or 7x8) a regular poem whose first characters are the prompt (an empty prompt
+        is allowed), with ``acrostic`` the head character of every line. Prompt i is sampled with seed
+        ``seed + i``; ``temperature`` 0 is greedy, ``top_k`` > 0 samples among the k most probable characters."""
+        if not 0 <= length <= 100_000 or temperature < 0 or top_k < 0:
+            raise UserError("need 0 <= length <= 100000, temperature >= 0 and top_k >= 0")
+        if acrostic and not poem:
+            raise UserError("acrostic needs poem, a form such as poem='5x4' with acrostic='春夏秋冬'")
         texts = []
-        for seed in range(args.seed, args.seed + args.samples):
-            if args.poem:
-                form = PoemForm.parse(args.poem, args.acrostic)
-                texts.append(self.poem(model, form, args.prompt, args.temperature, args.top_k, seed))
+        for i, prompt in enumerate(inputs):
+            if poem:
+                texts.append(self.poem(model, PoemForm.parse(poem, acrostic), prompt, temperature, top_k, seed + i))
             else:
-                texts.append(
-                    args.prompt + self.generate(model, args.prompt, args.length, args.temperature, args.top_k, seed)
-                )
-        return "\n\n".join(texts)
+                texts.append(prompt + self.generate(model, prompt, length, temperature, top_k, seed + i))
+        return texts
 
 
 def _line_cuts(text: str, fractions: tuple[float, ...]) -> list[int]:

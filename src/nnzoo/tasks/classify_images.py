@@ -12,7 +12,6 @@ scikit-learn digits have no official test set: val and test are cut from all ima
 
 from __future__ import annotations
 
-import argparse
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar, Literal
@@ -28,16 +27,15 @@ from nnzoo.data.images import (
     class_names,
     digits,
     fashion_mnist,
+    image_input,
     image_splits,
-    load_image_file,
     mnist_subset,
 )
 from nnzoo.errors import ConfigError, UserError
-from nnzoo.export import ExportSpec
 from nnzoo.nn.conv import ConvNet, ConvNetConfig, ImageClassifier, LeNet5, Standardize, image_mlp
 from nnzoo.nn.mlp import MLPConfig
 from nnzoo.registry import register_model, register_task
-from nnzoo.tasks.base import Published, Splits, Task
+from nnzoo.tasks.base import Classification, Published, Splits, Task
 
 
 @dataclass
@@ -188,41 +186,20 @@ class ClassifyImages(Task):
         paths.append(plot_filters(weights, folder / "filters.png", f"{self.cfg.model.name}: first-layer filters"))
         return paths
 
-    # --- export ------------------------------------------------------------------------------------------------
-    def export_spec(self, model: nn.Module) -> ExportSpec:
-        shape, classes = self.info["image_shape"], self.info["classes"]
-        return ExportSpec(
-            model,
-            (torch.rand(2, *shape),),
-            (torch.rand(5, *shape),),
-            ("images",),
-            ("logits",),
-            {"images": {0: "batch"}, "logits": {0: "batch"}},
-            {
-                "images": f"(batch, {', '.join(map(str, shape))}) float32, grey levels in [0, 1], bright object on "
-                "black as in the training images",
-                "logits": f"(batch, {len(classes)}) float32, softmax gives the probabilities of {', '.join(classes)}",
-            },
-        )
-
     # --- prediction --------------------------------------------------------------------------------------------
-    def add_predict_arguments(self, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("images", nargs="+", type=Path, help="image files (PNG, JPEG, … any size or colour)")
-        parser.add_argument("--top", type=int, default=3, help="how many classes to print per image (default 3)")
-
-    def predict(self, model: nn.Module, args: argparse.Namespace) -> str:
+    def predict(self, model: nn.Module, inputs: list, **options) -> list[Classification]:
+        """The class of each image: a file path (any size or colour; see :func:`~nnzoo.data.images.load_image_file`)
+        or an array (H, W) / (1, H, W) of grey levels in [0, 1] at the training size."""
+        if options:
+            raise UserError(f"classify-images' predict takes no options, got {', '.join(options)}")
+        if not inputs:
+            return []
         classes, (_, height, width) = self.info["classes"], self.info["image_shape"]
-        if not 1 <= args.top <= len(classes):
-            raise UserError(f"--top must be between 1 and {len(classes)}")
-        images = torch.stack([load_image_file(path, (height, width)) for path in args.images]).to(self.device)
-        with torch.no_grad():
-            probabilities = torch.softmax(model(images).float(), -1).cpu()
-        lines = []
-        for path, p in zip(args.images, probabilities):
-            top = p.topk(args.top)
-            ranked = ", ".join(f"{classes[i]} {float(v):.3f}" for v, i in zip(top.values, top.indices))
-            lines.append(f"{path}: {ranked}")
-        return "\n".join(lines)
+        images = torch.stack([image_input(image, (height, width)) for image in inputs]).to(self.device)
+        probabilities = torch.softmax(model(images).float(), -1).cpu()
+        return [
+            Classification(classes[int(p.argmax())], {c: float(v) for c, v in zip(classes, p)}) for p in probabilities
+        ]
 
 
 def first_layer_weights(model: nn.Module, image_shape: list[int]) -> Tensor:

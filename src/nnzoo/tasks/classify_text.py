@@ -12,28 +12,26 @@ Splits: distinct reviews by a hash of their text. Reviews are cut to their first
 
 from __future__ import annotations
 
-import argparse
 import functools
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar, Literal
+from typing import ClassVar
 
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
 from nnzoo import metrics
-from nnzoo.config import DataConfig, ModelConfig, check_split_fractions
+from nnzoo.config import DataConfig, check_split_fractions
 from nnzoo.data.reviews import LABELS, sentiment_reviews
 from nnzoo.data.sequences import LabelledBatch, LabelledSequences
 from nnzoo.data.splits import hash_fraction, hash_split
 from nnzoo.data.vocab import Vocabulary
 from nnzoo.errors import ConfigError, UserError
-from nnzoo.export import ExportSpec, token_sequence_spec
-from nnzoo.nn.text_models import RecurrentEncoder, SequenceClassifier, TokenTransformerEncoder
+from nnzoo.nn.text_models import RecurrentClassifier, RecurrentClassifierConfig, TransformerClassifier
 from nnzoo.nn.transformer import TransformerEncoderConfig
 from nnzoo.registry import register_model, register_task
-from nnzoo.tasks.base import Splits, Task
+from nnzoo.tasks.base import Classification, Splits, Task
 
 
 @dataclass
@@ -50,26 +48,13 @@ class ClassifyTextData(DataConfig):
             raise ConfigError("need data.max_chars >= 1, data.min_count >= 1 and data.max_reviews >= 0")
 
 
-@dataclass
-class RecurrentClassifierConfig(ModelConfig):
-    embedding_dim: int = 128
-    hidden_size: int = 128
-    num_layers: int = 1
-    bidirectional: bool = True
-    pooling: Literal["last", "mean"] = "last"
-    dropout: float = 0.3
-
-
 def _vocab_size(info: dict) -> int:
     return len(info["symbols"]) + len(Vocabulary.SPECIALS)
 
 
 def _register_recurrent(cell: str, title: str) -> None:
     def build(cfg: RecurrentClassifierConfig, info: dict) -> nn.Module:
-        encoder = RecurrentEncoder(
-            _vocab_size(info), cell, cfg.embedding_dim, cfg.hidden_size, cfg.num_layers, cfg.dropout, cfg.bidirectional
-        )
-        return SequenceClassifier(encoder, len(LABELS), cfg.pooling, cfg.dropout)
+        return RecurrentClassifier(_vocab_size(info), len(LABELS), cell, cfg)
 
     build.__doc__ = f"{title} over the characters, final states (or mean of the outputs) to a linear layer."
     register_model("classify-text", cell, config=RecurrentClassifierConfig)(build)
@@ -82,10 +67,7 @@ for _cell, _title in (("lstm", "Bidirectional LSTM"), ("gru", "Bidirectional GRU
 @register_model("classify-text", "transformer", config=TransformerEncoderConfig)
 def build_transformer(cfg: TransformerEncoderConfig, info: dict) -> nn.Module:
     """Transformer encoder over the characters, the mean of its outputs to a linear layer."""
-    encoder = TokenTransformerEncoder(
-        _vocab_size(info), cfg.d_model, cfg.nhead, cfg.num_layers, cfg.dim_feedforward, cfg.dropout, info["max_chars"]
-    )
-    return SequenceClassifier(encoder, len(LABELS), "mean", cfg.dropout)
+    return TransformerClassifier(_vocab_size(info), len(LABELS), info["max_chars"], cfg)
 
 
 @register_task("classify-text")
@@ -212,30 +194,17 @@ class ClassifyText(Task):
         path.write_text("\n".join(lines) + "\n", "utf-8")
         return [path]
 
-    # --- export ------------------------------------------------------------------------------------------------
-    def export_spec(self, model: nn.Module) -> ExportSpec:
-        return token_sequence_spec(
-            model,
-            _vocab_size(self.info),
-            self.info["max_chars"],
-            "logits",
-            per_token=False,
-            output_note=f"(batch, {len(LABELS)}) float32 over {', '.join(LABELS)}; tokens are characters",
-        )
-
     # --- prediction --------------------------------------------------------------------------------------------
-    def add_predict_arguments(self, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("reviews", nargs="+", help="Chinese reviews to classify")
-
-    def predict(self, model: nn.Module, args: argparse.Namespace) -> str:
-        lines = []
-        for text in args.reviews:
+    def predict(self, model: nn.Module, inputs: list[str], **options) -> list[Classification]:
+        """The sentiment of each review (Chinese text, read character by character as in training)."""
+        if options:
+            raise UserError(f"classify-text's predict takes no options, got {', '.join(options)}")
+        results = []
+        for text in inputs:
             chars = self.characters(text)
             if not chars:
                 raise UserError(f"nothing to classify in {text!r}")
             tokens = torch.tensor([self.vocab.encode(chars)], device=self.device)
-            with torch.no_grad():
-                probability = torch.softmax(model(tokens, torch.tensor([len(chars)], device=self.device)), -1)[0]
-            label = int(probability.argmax())
-            lines.append(f"{LABELS[label]} ({float(probability[label]):.3f})  {text}")
-        return "\n".join(lines)
+            probability = torch.softmax(model(tokens, torch.tensor([len(chars)], device=self.device)).float(), -1)[0]
+            results.append(Classification(LABELS[int(probability.argmax())], dict(zip(LABELS, probability.tolist()))))
+        return results

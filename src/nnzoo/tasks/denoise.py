@@ -13,21 +13,18 @@ median filter and a Gaussian blur (σ = 1 pixel).
 
 from __future__ import annotations
 
-import argparse
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar, Literal, NamedTuple
 
-import numpy as np
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 from torch.utils.data import Dataset
 
 from nnzoo.config import ImageDataConfig
-from nnzoo.data.images import add_noise, image_splits, load_image_file
-from nnzoo.errors import ConfigError
-from nnzoo.export import ExportSpec, image_to_image_spec
+from nnzoo.data.images import add_noise, image_input, image_splits
+from nnzoo.errors import ConfigError, UserError
 from nnzoo.metrics import mean_ssim
 from nnzoo.nn.unet import UNet, UNetConfig
 from nnzoo.registry import register_model, register_task
@@ -156,37 +153,16 @@ class Denoise(Task):
         path = folder / f"examples_{split}.png"
         return [plot_image_grid(rows, path, columns=10, row_labels=["noisy", "denoised", "clean"], title=title)]
 
-    # --- export ------------------------------------------------------------------------------------------------
-    def export_spec(self, model: nn.Module) -> ExportSpec:
-        noise = f"{self.info['noise']} noise {self.info['level']}"
-        return image_to_image_spec(
-            model,
-            self.info["image_shape"],
-            self.cfg.model.depth,
-            "noisy",
-            f"noisy grey levels in [0, 1] (trained on {noise})",
-            {"image": "(batch, 1, height, width) float32, the clean image; clamp it to [0, 1] as nnzoo does"},
-        )
-
     # --- prediction --------------------------------------------------------------------------------------------
-    def add_predict_arguments(self, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("images", nargs="+", type=Path, help="noisy image files (PNG, JPEG, …)")
-        parser.add_argument("--out-dir", type=Path, default=Path("."), help="where to write NAME.denoised.png")
-
-    def predict(self, model: nn.Module, args: argparse.Namespace) -> str:
-        from PIL import Image
-
+    def predict(self, model: nn.Module, inputs: list, **options) -> list[Tensor]:
+        """The clean image (1, H, W) in [0, 1] of each noisy one: a file path or an array (H, W) / (1, H, W) in
+        [0, 1] at the training size."""
+        if options:
+            raise UserError(f"denoise's predict takes no options, got {', '.join(options)}")
+        if not inputs:
+            return []
         _, height, width = self.info["image_shape"]
-        images = torch.stack([load_image_file(path, (height, width)) for path in args.images])
-        with torch.no_grad():
-            output = self.denoised(model, images)
-        args.out_dir.mkdir(parents=True, exist_ok=True)
-        lines = []
-        for path, image in zip(args.images, output):
-            out = args.out_dir / f"{path.stem}.denoised.png"
-            Image.fromarray((image[0].numpy() * 255).round().astype(np.uint8)).save(out)
-            lines.append(f"{path} -> {out}")
-        return "\n".join(lines)
+        return list(self.denoised(model, torch.stack([image_input(image, (height, width)) for image in inputs])))
 
 
 def image_quality(images: Tensor, clean: Tensor) -> dict[str, float]:

@@ -14,7 +14,6 @@ ARIMA (statsmodels' SARIMAX, orders per series in :data:`SERIES_DEFAULTS`).
 
 from __future__ import annotations
 
-import argparse
 import functools
 import hashlib
 import json
@@ -30,13 +29,17 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from nnzoo import metrics
-from nnzoo.config import DataConfig, ModelConfig, check_split_fractions
+from nnzoo.config import DataConfig, check_split_fractions
 from nnzoo.data import TensorData, cache_folder
 from nnzoo.data.series import BUILTIN_SERIES, Series, load_builtin_series, read_series_csv
 from nnzoo.errors import ConfigError, UserError
-from nnzoo.export import Adapted, ExportSpec
-from nnzoo.nn.forecasters import NextStepForecaster, ScaledForecaster, Seq2SeqForecaster, TransformerForecaster
-from nnzoo.nn.transformer import TransformerEncoderConfig
+from nnzoo.nn.forecasters import (
+    RecurrentForecasterConfig,
+    ScaledForecaster,
+    TransformerForecaster,
+    TransformerForecasterConfig,
+    recurrent_forecaster,
+)
 from nnzoo.registry import register_model, register_task
 from nnzoo.tasks.base import Splits, Task
 
@@ -81,28 +84,13 @@ class ForecastData(DataConfig):
                 raise ConfigError(f"data.{name} must be three orders >= 0, such as [1, 1, 1], got {orders}")
 
 
-@dataclass
-class RecurrentForecasterConfig(ModelConfig):
-    hidden_size: int = 64
-    num_layers: int = 1
-    dropout: float = 0.0
-    strategy: Literal["next-step", "seq2seq"] = "seq2seq"
-
-
-@dataclass
-class TransformerForecasterConfig(TransformerEncoderConfig):
-    d_model: int = 64
-    dim_feedforward: int = 128
-
-
 def _scaled(core: nn.Module, info: dict) -> ScaledForecaster:
     return ScaledForecaster(core, info["center"], info["scale"], info["scaling"] == "relative")
 
 
 def _register_recurrent(cell: str, title: str) -> None:
     def build(cfg: RecurrentForecasterConfig, info: dict) -> nn.Module:
-        kind = NextStepForecaster if cfg.strategy == "next-step" else Seq2SeqForecaster
-        return _scaled(kind(cell, cfg.hidden_size, cfg.num_layers, cfg.dropout), info)
+        return _scaled(recurrent_forecaster(cell, cfg), info)
 
     build.__doc__ = f"{title}: encoder–decoder over the horizon, or many-to-one next-step (model.strategy)."
     register_model("forecast", cell, config=RecurrentForecasterConfig)(build)
@@ -115,10 +103,7 @@ for _cell, _title in (("rnn", "Elman RNN"), ("lstm", "LSTM"), ("gru", "GRU")):
 @register_model("forecast", "transformer", config=TransformerForecasterConfig)
 def build_transformer(cfg: TransformerForecasterConfig, info: dict) -> nn.Module:
     """Transformer encoder over the window; the last position emits the whole horizon at once."""
-    core = TransformerForecaster(
-        info["horizon"], cfg.d_model, cfg.nhead, cfg.num_layers, cfg.dim_feedforward, cfg.dropout, info["window"] + 1
-    )
-    return _scaled(core, info)
+    return _scaled(TransformerForecaster(info["horizon"], info["window"] + 1, cfg), info)
 
 
 @dataclass
@@ -327,50 +312,21 @@ class Forecast(Task):
             ),
         ]
 
-    # --- export ------------------------------------------------------------------------------------------------
-    def export_spec(self, model: ScaledForecaster) -> ExportSpec:
-        """The forecast of the trained horizon from one window (the recurrent decoders unrolled over it)."""
-        window, horizon = self.info["window"], self.info["horizon"]
-        unit = f" ({self.info['unit']})" if self.info["unit"] else ""
-        values = self.info["center"] + self.info["scale"] * torch.randn(7, window).cumsum(1)  # plausible levels
-        return ExportSpec(
-            Adapted(model, lambda forecaster, history: forecaster(history, horizon)),
-            (values[:2],),
-            (values[2:],),
-            ("window",),
-            ("forecast",),
-            {"window": {0: "batch"}, "forecast": {0: "batch"}},
-            {
-                "window": f"(batch, {window}) float32, the last {window} values of the series{unit}, oldest first",
-                "forecast": f"(batch, {horizon}) float32, the next {horizon} values{unit}",
-            },
-        )
-
     # --- prediction --------------------------------------------------------------------------------------------
-    def add_predict_arguments(self, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("--horizon", type=int, default=0, help="values to forecast (default: the trained horizon)")
-        parser.add_argument("--plot", type=Path, default=None, help="where to draw history + forecast (PNG)")
-
-    def predict(self, model: ScaledForecaster, args: argparse.Namespace) -> str:
-        from nnzoo.viz.forecast import plot_future
-
-        steps = args.horizon or self.info["horizon"]
-        if steps < 1 or steps > 10_000:
-            raise UserError(f"--horizon must be between 1 and 10000, got {steps}")
-        series = self.load_series()
-        window = self.info["window"]
-        if len(series) < window:
-            raise UserError(f"{series.source} has {len(series)} values; the model needs the last {window}")
-        history = torch.tensor(series.values[-window:], dtype=torch.float32, device=self.device)
-        future = rolled_forecast(model, history, steps, self.info["horizon"])
-        times = series.times[-1] + series.step * np.arange(1, steps + 1)
-        plot = args.plot or (self.run_dir or Path(".")) / "figures" / "future.png"
-        plot_future(series, times, future, plot, f"{series.name}: {self.cfg.model.name} forecast")
-        digits = 0 if series.step >= 1 else 2
-        lines = [f"{'time':>10}  {series.unit}"]
-        lines += [f"{t:>10.{digits}f}  {v:.4g}" for t, v in zip(times, future)]
-        lines.append(f"plot: {plot}")
-        return "\n".join(lines)
+    def predict(self, model: ScaledForecaster, inputs: list, *, steps: int | None = None) -> list[list[float]]:
+        """The next ``steps`` values (default: the trained horizon) after each history, a sequence of at least
+        ``info["window"]`` values of the series in its own units, oldest first (the last ``window`` are read).
+        Beyond the trained horizon the forecasts are fed back as inputs."""
+        steps = steps or self.info["horizon"]
+        if not 1 <= steps <= 10_000:
+            raise UserError(f"steps must be between 1 and 10000, got {steps}")
+        window, forecasts = self.info["window"], []
+        for values in inputs:
+            history = torch.as_tensor(np.asarray(values, dtype=np.float32)).flatten()
+            if len(history) < window:
+                raise UserError(f"a history of {len(history)} values; the model needs the last {window}")
+            forecasts.append(rolled_forecast(model, history[-window:].to(self.device), steps, self.info["horizon"]))
+        return [forecast.tolist() for forecast in forecasts]
 
 
 def rolled_forecast(model: ScaledForecaster, history: Tensor, steps: int, block: int) -> np.ndarray:

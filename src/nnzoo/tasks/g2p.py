@@ -62,7 +62,6 @@ class G2P(Seq2SeqTask):
         )
     )
     train_defaults: ClassVar[dict] = {**Seq2SeqTask.train_defaults, "epochs": 20, "monitor": "per"}
-    example_input = "pronunciation"
     max_source_length = 64  # the dictionary's longest word has 28 letters
 
     def source_symbols(self, text: str) -> list[str]:

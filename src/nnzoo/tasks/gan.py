@@ -17,7 +17,6 @@ which the figures show training progress as a sheet and an animation.
 
 from __future__ import annotations
 
-import argparse
 import functools
 import math
 from dataclasses import dataclass
@@ -32,7 +31,6 @@ from nnzoo import metrics
 from nnzoo.config import EvalConfig, ImageDataConfig
 from nnzoo.data.images import ImageBatch, LabelledImages, class_names, image_splits
 from nnzoo.errors import ConfigError, UserError
-from nnzoo.export import Adapted, ExportSpec
 from nnzoo.nn.gan import GAN, DCGANConfig, adversarial_losses, slerp
 from nnzoo.registry import register_model, register_task
 from nnzoo.tasks.base import Splits, Task
@@ -105,7 +103,7 @@ class GANTask(Task):
     @functools.cached_property
     def classifier(self) -> nn.Module:
         """The judge: the trained ``classify-images`` model of ``eval.classifier``, frozen."""
-        from nnzoo.training.run import RunDir, open_run
+        from nnzoo.training.run import RunDir, load_trained
 
         path = Path(self.cfg.eval.classifier)
         if not RunDir(path).is_run():
@@ -114,12 +112,12 @@ class GANTask(Task):
                 "(nnzoo train --recipe recipes/classify-images/cnn.toml --run-dir runs/classify-images/cnn) "
                 "or point --set eval.classifier=RUN_DIR at one"
             )
-        opened = open_run(path, device=str(self.device), with_data=False)
+        opened = load_trained(path, device=self.device)
         info = opened.task.info
-        if opened.cfg.task != "classify-images" or info.get("dataset") != self.info["dataset"]:
+        if opened.config.task != "classify-images" or info.get("dataset") != self.info["dataset"]:
             raise UserError(
                 f"{path} must be a classify-images run on {self.info['dataset']}, "
-                f"it is a {opened.cfg.task} run on {info.get('dataset', 'other data')}"
+                f"it is a {opened.config.task} run on {info.get('dataset', 'other data')}"
             )
         if info["image_shape"] != self.info["image_shape"]:
             raise UserError(f"{path} classifies {info['image_shape']} images, the GAN draws {self.info['image_shape']}")
@@ -236,39 +234,18 @@ class GANTask(Task):
         )
         return [sheet, gif]
 
-    # --- export ------------------------------------------------------------------------------------------------
-    def export_spec(self, model: GAN) -> ExportSpec:
-        """The generator alone, its images mapped from [-1, 1] to grey levels in [0, 1] as ``generate`` does."""
-        latent, shape = model.latent_dim, self.info["image_shape"]
-        return ExportSpec(
-            Adapted(model.generator, lambda generator, z: (generator(z) + 1) / 2),
-            (torch.randn(2, latent),),
-            (torch.randn(5, latent),),
-            ("z",),
-            ("images",),
-            {"z": {0: "batch"}, "images": {0: "batch"}},
-            {
-                "z": f"(batch, {latent}) float32, latent points drawn from the standard normal distribution",
-                "images": f"(batch, {', '.join(map(str, shape))}) float32, grey levels in [0, 1]",
-            },
-        )
-
     # --- prediction --------------------------------------------------------------------------------------------
-    def add_predict_arguments(self, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("--samples", type=int, default=64, help="how many images to draw (default 64)")
-        parser.add_argument("--seed", type=int, default=0, help="seed of the latent points")
-        parser.add_argument("--out", type=Path, default=Path("samples.png"), help="PNG file to write")
-
-    def predict(self, model: GAN, args: argparse.Namespace) -> str:
-        from PIL import Image
-
-        if not 1 <= args.samples <= 10_000:
-            raise UserError("--samples must be between 1 and 10000")
-        with torch.no_grad():
-            images = self.generate(model, args.samples, args.seed)
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        Image.fromarray(tile(images, columns=math.ceil(math.sqrt(args.samples)))).save(args.out)
-        return f"wrote {args.samples} images to {args.out}"
+    def predict(self, model: GAN, inputs: list, **options) -> list[Tensor]:
+        """The image (C, H, W) in [0, 1] that the generator draws from each latent point (a vector of
+        ``model.latent_dim`` numbers, e.g. a row of ``torch.randn(n, latent_dim)``)."""
+        if options:
+            raise UserError(f"gan's predict takes no options, got {', '.join(options)}")
+        if not inputs:
+            return []
+        z = torch.stack([torch.as_tensor(point, dtype=torch.float32).flatten() for point in inputs])
+        if z.shape[1] != model.latent_dim:
+            raise UserError(f"latent points have {model.latent_dim} numbers; got {z.shape[1]}")
+        return list(self.draw(model, z.to(self.device)))
 
 
 GAP = 2  # pixels between tiles

@@ -13,7 +13,7 @@ form as a baseline beside every run.
 
 from __future__ import annotations
 
-import argparse
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar, Literal
@@ -29,7 +29,6 @@ from nnzoo.config import DataConfig, ModelConfig
 from nnzoo.data import TensorData, split_indices
 from nnzoo.data.tables import BUILTIN_TABLES, Table, design_matrix, load_builtin, read_csv
 from nnzoo.errors import ConfigError, UserError
-from nnzoo.export import ExportSpec
 from nnzoo.nn.mlp import MLP, LinearRegression, MLPConfig
 from nnzoo.registry import register_model, register_task
 from nnzoo.tasks.base import Published, Splits, Task
@@ -245,57 +244,31 @@ class Regression(Task):
             fig.savefig(paths[1], dpi=110)
         return paths
 
-    # --- export ------------------------------------------------------------------------------------------------
-    def export_spec(self, model: Standardized) -> ExportSpec:
-        features, target = self.info["features"], self.info["target"]
-        mean, std = torch.tensor(self.info["x_mean"]), torch.tensor(self.info["x_std"])
-        return ExportSpec(
-            model,
-            (mean + std * torch.randn(2, len(features)),),
-            (mean + std * torch.randn(5, len(features)),),
-            ("x",),
-            ("prediction",),
-            {"x": {0: "batch"}, "prediction": {0: "batch"}},
-            {
-                "x": f"(batch, {len(features)}) float32 in the table's units, columns {', '.join(features)} "
-                "(a one-hot column is 1 for its category)",
-                "prediction": f"(batch,) float32, {target} in the table's units",
-            },
-        )
-
     # --- prediction --------------------------------------------------------------------------------------------
-    def add_predict_arguments(self, parser: argparse.ArgumentParser) -> None:
+    def predict(self, model: Standardized, inputs: list, **options) -> list[float]:
+        """The target, in its units, for each row: a mapping of every input column to its value (text or number,
+        as in the CSV), or a sequence of the values in ``info["columns"]`` order.
+
+        Example: ``run.predict([{"CRIM": 0.006, …, "LSTAT": 5.0}])`` gives ``[MEDV]`` in k$.
+        """
+        if options:
+            raise UserError(f"regression's predict takes no options, got {', '.join(options)}")
+        if not inputs:
+            return []
         columns = self.info["columns"]
-        parser.add_argument(
-            "csv", nargs="*", help=f"CSV files with a header naming the input columns ({', '.join(columns)})"
-        )
-        parser.add_argument(
-            "--row",
-            action="append",
-            default=[],
-            metavar="V1,V2,...",
-            help=f"one row of {len(columns)} comma-separated values in the order {', '.join(columns)}",
-        )
-
-    def predict(self, model: Standardized, args: argparse.Namespace) -> str:
-        if not args.csv and not args.row:
-            raise UserError("give CSV files or --row values to predict from")
-        columns, target = self.info["columns"], self.info["target"]
-        lines = []
-        for text in args.row:
-            values = [v.strip() for v in text.split(",")]
-            if len(values) != len(columns):
-                raise UserError(f"--row needs {len(columns)} values ({', '.join(columns)}), got {len(values)}")
-            table = Table("--row", {c: np.array([v], dtype=object) for c, v in zip(columns, values)}, np.array([1]))
-            lines.append(f"{target} = {self._predict_table(model, table)[0]:.4g}")
-        for path in args.csv:
-            table = read_csv(path)
-            table.require(columns, "input")
-            for line, value in zip(table.lines, self._predict_table(model, table)):
-                lines.append(f"{path} line {line}: {target} = {value:.4g}")
-        return "\n".join(lines)
-
-    def _predict_table(self, model: Standardized, table: Table) -> list[float]:
-        x, _ = design_matrix(table, self.info["columns"], self.info["one_hot"])
-        with torch.no_grad():
-            return model(torch.tensor(x, dtype=torch.float32, device=self.device)).cpu().tolist()
+        rows = []
+        for row in inputs:
+            if isinstance(row, Mapping):
+                missing = [c for c in columns if c not in row]
+                if missing:
+                    raise UserError(f"a row lacks the column(s) {', '.join(missing)}; it needs {', '.join(columns)}")
+                rows.append([row[c] for c in columns])
+            else:
+                values = list(row)
+                if len(values) != len(columns):
+                    raise UserError(f"a row needs {len(columns)} values ({', '.join(columns)}), got {len(values)}")
+                rows.append(values)
+        values = {c: np.array([r[i] for r in rows], dtype=object) for i, c in enumerate(columns)}
+        table = Table("input", values, np.arange(1, len(rows) + 1), line_name="row")
+        x, _ = design_matrix(table, columns, self.info["one_hot"])
+        return model(torch.tensor(x, dtype=torch.float32, device=self.device)).cpu().tolist()

@@ -11,7 +11,6 @@ Metrics over all pixels of the split: pixel accuracy, mean IoU and mean Dice ove
 
 from __future__ import annotations
 
-import argparse
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar, Literal, NamedTuple
@@ -23,10 +22,9 @@ from torch.nn import functional as F
 from torch.utils.data import Dataset
 
 from nnzoo.config import ImageDataConfig
-from nnzoo.data.images import class_names, image_splits
+from nnzoo.data.images import class_names, image_input, image_splits
 from nnzoo.data.scenes import TEXTURES, Scenes, compose_scenes, textures
 from nnzoo.errors import ConfigError, UserError
-from nnzoo.export import ExportSpec, image_to_image_spec
 from nnzoo.metrics import iou_per_class, segmentation_scores
 from nnzoo.nn.unet import UNet, UNetConfig
 from nnzoo.registry import register_model, register_task
@@ -199,46 +197,27 @@ class Segment(Task):
         )
         return [overlays, per_class]
 
-    # --- export ------------------------------------------------------------------------------------------------
-    def export_spec(self, model: nn.Module) -> ExportSpec:
-        classes = self.info["classes"]
-        return image_to_image_spec(
-            model,
-            (1, self.info["size"], self.info["size"]),
-            self.cfg.model.depth,
-            "images",
-            "grey levels in [0, 1]",
-            {"classes": f"(batch, {len(classes)}, height, width) float32, per-pixel logits of {', '.join(classes)}"},
-        )
-
     # --- prediction --------------------------------------------------------------------------------------------
-    def add_predict_arguments(self, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("images", nargs="+", type=Path, help="image files (PNG, JPEG, …), resized to the scenes'")
-        parser.add_argument("--out-dir", type=Path, default=Path("."), help="where to write NAME.segments.png")
+    def predict(self, model: nn.Module, inputs: list, **options) -> list[Tensor]:
+        """The class map (H, W) of each image, indices into ``info["classes"]`` (0 is the background): a file path
+        (read in grey levels and resized to the scenes' size, without the classifiers' inversion) or an array
+        (H, W) / (1, H, W) in [0, 1] of the scenes' size."""
+        if options:
+            raise UserError(f"segment's predict takes no options, got {', '.join(options)}")
+        if not inputs:
+            return []
+        size = self.info["size"]
+        images = torch.stack([image_input(image, (size, size), load=read_grey) for image in inputs])
+        return list(self.predicted(model, images))
 
-    def predict(self, model: nn.Module, args: argparse.Namespace) -> str:
-        from PIL import Image, UnidentifiedImageError
 
-        from nnzoo.viz.images import plot_segmentations
+def read_grey(path: str | Path, size: tuple[int, int]) -> Tensor:
+    """An image file in grey levels (1, H, W) in [0, 1], resized to ``size`` as it is."""
+    from PIL import Image, UnidentifiedImageError
 
-        size, classes = self.info["size"], self.info["classes"]
-        pictures = []
-        for path in args.images:
-            try:
-                with Image.open(path) as opened:
-                    grey = opened.convert("L").resize((size, size), Image.Resampling.LANCZOS)
-            except (FileNotFoundError, UnidentifiedImageError, OSError) as error:
-                raise UserError(f"cannot read {path} as an image (PNG, JPEG, BMP, …): {error}") from error
-            pictures.append(torch.from_numpy(np.asarray(grey, dtype=np.float32) / 255)[None])
-        images = torch.stack(pictures)
-        with torch.no_grad():
-            predicted = self.predicted(model, images)
-        lines = []
-        for path, image, mask in zip(args.images, images, predicted):
-            out = plot_segmentations(
-                image[None], {"predicted": mask[None]}, classes, args.out_dir / f"{path.stem}.segments.png", path.name
-            )
-            shares = torch.bincount(mask.flatten(), minlength=len(classes)).double() / mask.numel()
-            found = ", ".join(f"{classes[c]} {float(s):.0%}" for c, s in enumerate(shares) if c and s > 0)
-            lines.append(f"{path} -> {out}: {found or 'background only'}")
-        return "\n".join(lines)
+    try:
+        with Image.open(path) as opened:
+            grey = opened.convert("L").resize((size[1], size[0]), Image.Resampling.LANCZOS)
+    except (FileNotFoundError, UnidentifiedImageError, OSError) as error:
+        raise UserError(f"cannot read {path} as an image (PNG, JPEG, BMP, …): {error}") from error
+    return torch.from_numpy(np.asarray(grey, dtype=np.float32) / 255)[None]

@@ -17,7 +17,6 @@ edges head, or for a model without one the velocity's own jumps (|Δv| > 30 m/s 
 
 from __future__ import annotations
 
-import argparse
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar, NamedTuple
@@ -31,7 +30,6 @@ from torch.utils.data import Dataset
 from nnzoo.config import DataConfig
 from nnzoo.data import seismic
 from nnzoo.errors import ConfigError, UserError
-from nnzoo.export import ExportSpec, image_to_image_spec
 from nnzoo.metrics import mean_ssim
 from nnzoo.nn.unet import UNet, UNetConfig
 from nnzoo.registry import register_model, register_task
@@ -235,49 +233,40 @@ class Seismic(Task):
             )
         ]
 
-    # --- export ------------------------------------------------------------------------------------------------
-    def export_spec(self, model: nn.Module) -> ExportSpec:
-        low, high = self.info["v_range"]
-        notes = {
-            "velocity": f"(batch, 1, depth, traces) float32, (v - {low:g}) / ({high:g} - {low:g}) with v in m/s",
-            "edges": "(batch, 1, depth, traces) float32, logits of a layer boundary at each pixel",
-        }
-        return image_to_image_spec(
-            model, (1, *self.info["shape"]), self.cfg.model.depth, "seismic", "a section divided by its RMS", notes
-        )
-
     # --- prediction --------------------------------------------------------------------------------------------
-    def add_predict_arguments(self, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument(
-            "sections", nargs="+", type=Path, help=".npy files, each a section (time samples, traces) as in training"
-        )
-        parser.add_argument("--out-dir", type=Path, default=Path("."), help="where to write NAME.velocity.npy")
-
-    def predict(self, model: nn.Module, args: argparse.Namespace) -> str:
+    def predict(self, model: nn.Module, inputs: list, **options) -> list[Inversion]:
+        """The velocity model (and, with an edges head, the edge probabilities) of each section: an array
+        (time samples, traces) of the training shape, or the path of a ``.npy`` file holding one. A section is
+        divided by its RMS, as in training, so its amplitude unit does not matter."""
+        if options:
+            raise UserError(f"seismic's predict takes no options, got {', '.join(options)}")
+        if not inputs:
+            return []
         shape = tuple(self.info["shape"])
         sections = []
-        for path in args.sections:
-            try:
-                section = np.load(path, allow_pickle=False)
-            except (OSError, ValueError) as error:
-                raise UserError(f"cannot read {path} as a NumPy .npy array: {error}") from error
+        for item in inputs:
+            section = read_section(item) if isinstance(item, (str, Path)) else np.asarray(item, dtype=np.float64)
             if section.shape != shape:
-                raise UserError(f"{path} holds a {section.shape} array; this model takes sections of shape {shape}")
+                raise UserError(f"a section of shape {section.shape}; this model takes sections of shape {shape}")
             sections.append(torch.from_numpy(section / max(seismic.rms(section), 1e-12)).float()[None])
-        with torch.no_grad():
-            out = self.predicted(model, torch.stack(sections))
-        args.out_dir.mkdir(parents=True, exist_ok=True)
-        lines = []
-        for i, path in enumerate(args.sections):
-            target = args.out_dir / f"{path.stem}.velocity.npy"
-            velocity = out["velocity"][i]
-            np.save(target, velocity.numpy())
-            line = f"{path} -> {target}: {float(velocity.min()):.0f}–{float(velocity.max()):.0f} m/s"
-            if "edges" in out:
-                np.save(args.out_dir / f"{path.stem}.edges.npy", out["edges"][i].numpy())
-                line += f", edges in {path.stem}.edges.npy"
-            lines.append(line)
-        return "\n".join(lines)
+        out = self.predicted(model, torch.stack(sections))
+        edges = out.get("edges")
+        return [Inversion(v, None if edges is None else edges[i]) for i, v in enumerate(out["velocity"])]
+
+
+class Inversion(NamedTuple):
+    """A section's inversion: velocity (Z, X) in m/s and, with an edges head, edge probabilities (Z, X)."""
+
+    velocity: Tensor
+    edges: Tensor | None
+
+
+def read_section(path: str | Path) -> np.ndarray:
+    """A section from a NumPy ``.npy`` file (no pickles)."""
+    try:
+        return np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as error:
+        raise UserError(f"cannot read {path} as a NumPy .npy array: {error}") from error
 
 
 def velocity_edges(velocity: Tensor) -> Tensor:

@@ -8,58 +8,30 @@ task with :func:`register_seq2seq_models`.
 
 from __future__ import annotations
 
-import argparse
 import functools
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, NamedTuple
 
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from nnzoo.config import EvalConfig, ModelConfig
+from nnzoo.config import EvalConfig
 from nnzoo.data.sequences import PairBatch, SequencePairs, pad_sequences
 from nnzoo.data.vocab import Vocabulary
 from nnzoo.decode import Hypothesis, beam_search, greedy_search
 from nnzoo.errors import ConfigError, UserError
-from nnzoo.nn.seq2seq import AttentionSeq2Seq, ContextSeq2Seq, TransformerSeq2Seq
-from nnzoo.nn.transformer import TransformerSizes
+from nnzoo.nn.seq2seq import (
+    AttentionSeq2Seq,
+    AttentionSeq2SeqConfig,
+    ContextSeq2Seq,
+    ContextSeq2SeqConfig,
+    TransformerSeq2Seq,
+    TransformerSeq2SeqConfig,
+)
 from nnzoo.registry import register_model
 from nnzoo.tasks.base import Splits, Task
-
-# ----------------------------------------------------------------------------------------------------------------
-# Configurations of the three models
-# ----------------------------------------------------------------------------------------------------------------
-
-
-@dataclass
-class ContextModelConfig(ModelConfig):
-    embed_dim: int = 128
-    hidden_size: int = 256
-    num_layers: int = 2
-    dropout: float = 0.2
-    cell: Literal["gru", "lstm", "rnn"] = "gru"
-    bidirectional: bool = False
-
-
-@dataclass
-class AttentionModelConfig(ModelConfig):
-    embed_dim: int = 128
-    hidden_size: int = 256
-    num_layers: int = 1  # encoder layers; the decoder is one attentive LSTM cell
-    dropout: float = 0.2
-    attention: Literal["additive", "general", "concat"] = "additive"
-
-
-@dataclass
-class TransformerModelConfig(TransformerSizes):
-    d_model: int = 256
-    dim_feedforward: int = 1024
-    encoder_layers: int = 3
-    decoder_layers: int = 3
-    norm_first: bool = True
-    positional: Literal["sinusoidal", "learned"] = "sinusoidal"
 
 
 @dataclass
@@ -84,40 +56,25 @@ def register_seq2seq_models(task: str, what: str) -> None:
             Vocabulary.SPECIALS
         )
 
-    def build_context(cfg: ContextModelConfig, info: dict) -> nn.Module:
-        return ContextSeq2Seq(
-            *sizes(info), cfg.embed_dim, cfg.hidden_size, cfg.num_layers, cfg.dropout, cfg.cell, cfg.bidirectional
-        )
+    def build_context(cfg: ContextSeq2SeqConfig, info: dict) -> nn.Module:
+        return ContextSeq2Seq(*sizes(info), cfg)
 
-    def build_attention(cfg: AttentionModelConfig, info: dict) -> nn.Module:
-        return AttentionSeq2Seq(
-            *sizes(info), cfg.embed_dim, cfg.hidden_size, cfg.num_layers, cfg.dropout, cfg.attention
-        )
+    def build_attention(cfg: AttentionSeq2SeqConfig, info: dict) -> nn.Module:
+        return AttentionSeq2Seq(*sizes(info), cfg)
 
-    def build_transformer(cfg: TransformerModelConfig, info: dict) -> nn.Module:
+    def build_transformer(cfg: TransformerSeq2SeqConfig, info: dict) -> nn.Module:
         longest = max(info["longest_source"], info["longest_target"]) + 2
-        return TransformerSeq2Seq(
-            *sizes(info),
-            cfg.d_model,
-            cfg.nhead,
-            cfg.encoder_layers,
-            cfg.decoder_layers,
-            cfg.dim_feedforward,
-            cfg.dropout,
-            max(256, 2 * longest),
-            cfg.norm_first,
-            cfg.positional,
-        )
+        return TransformerSeq2Seq(*sizes(info), max(256, 2 * longest), cfg)
 
     build_context.__doc__ = f"{what} through one context vector, the encoder's final state (no attention)."
     build_attention.__doc__ = f"{what} with a bidirectional LSTM encoder and a Bahdanau-attention LSTM decoder."
     build_transformer.__doc__ = f"{what} with the Transformer (encoder–decoder, key/value-cached decoding)."
-    register_model(task, "gru-seq2seq", config=ContextModelConfig)(build_context)
-    register_model(task, "lstm-attention", config=AttentionModelConfig)(build_attention)
+    register_model(task, "gru-seq2seq", config=ContextSeq2SeqConfig)(build_context)
+    register_model(task, "lstm-attention", config=AttentionSeq2SeqConfig)(build_attention)
     register_model(
         task,
         "transformer",
-        config=TransformerModelConfig,
+        config=TransformerSeq2SeqConfig,
         train_defaults={"warmup_steps": 1000, "schedule": "cosine", "optimizer": "adamw", "lr": 1e-3},
     )(build_transformer)
 
@@ -135,10 +92,6 @@ class Seq2SeqTask(Task):
     train_defaults: ClassVar[dict] = {"batch_size": 128, "lr": 2e-3, "grad_clip": 1.0, "schedule": "cosine"}
     max_source_length: ClassVar[int] = 200
     strict_input: ClassVar[bool] = True  # refuse input symbols outside the training vocabulary (else: <unk>)
-    not_exportable_because: ClassVar[str] = (
-        "its output is decoded one symbol at a time (greedy or beam search), a loop that stops on the data, "
-        "which one traced forward pass cannot hold"
-    )
 
     # --- what subclasses provide ------------------------------------------------------------------------------------
     def source_symbols(self, text: str) -> list[str]:
@@ -303,31 +256,29 @@ class Seq2SeqTask(Task):
                 f"{' '.join(self.info['source_symbols'])}"
             ) from None
 
-    def add_predict_arguments(self, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("inputs", nargs="*", help="what to transform; quote inputs with spaces")
-        parser.add_argument("--nbest", type=int, default=1, help="show the N best hypotheses with their scores")
-        parser.add_argument("--beam", type=int, default=None, help="beam size (default: eval.beam_size of the run)")
+    def predict(
+        self, model: nn.Module, inputs: list[str], *, beam_size: int | None = None, nbest: int = 1
+    ) -> list[list[Transduction]]:
+        """The ``nbest`` most probable outputs of each input, best first, by beam search of ``beam_size``
+        (default: the run's ``eval.beam_size``; at least ``nbest``)."""
+        beam = beam_size or self.cfg.eval.beam_size
+        if nbest < 1 or beam < 1:
+            raise UserError("nbest (--nbest) and beam_size (--beam) must be >= 1")
+        found = self.decode(model, [self.encode_input(text) for text in inputs], max(beam, nbest), nbest=nbest)
+        results = []
+        for hypotheses in found:
+            symbols = [self.target_vocab.decode(h.tokens) for h in hypotheses]
+            results.append([Transduction(s, self.render(s), h.log_prob) for s, h in zip(symbols, hypotheses)])
+        return results
 
-    def predict(self, model: nn.Module, args: argparse.Namespace) -> str:
-        if not args.inputs:
-            raise UserError(f"give inputs to {self.name}, e.g. nnzoo predict RUN_DIR {self.example_input}")
-        beam = args.beam or self.cfg.eval.beam_size
-        if args.nbest < 1 or beam < 1:
-            raise UserError("--nbest and --beam must be >= 1")
-        beam = max(beam, args.nbest)
-        sources = [self.encode_input(text) for text in args.inputs]
-        found = self.decode(model, sources, beam, nbest=args.nbest)
-        width = max(len(text) for text in args.inputs)
-        lines = []
-        for text, hypotheses in zip(args.inputs, found):
-            for rank, hypothesis in enumerate(hypotheses):
-                label = text if rank == 0 else ""
-                output = self.render(self.target_vocab.decode(hypothesis.tokens))
-                score = f"  (log p = {hypothesis.log_prob:.2f})" if args.nbest > 1 else ""
-                lines.append(f"{label:<{width}}  {output}{score}")
-        return "\n".join(lines)
 
-    example_input: ClassVar[str] = "INPUT"
+class Transduction(NamedTuple):
+    """One output of a sequence-to-sequence model: its symbols, the text they make (phonemes joined by spaces, a
+    sentence), and log P(output, then the end symbol | input)."""
+
+    symbols: list[str]
+    text: str
+    log_prob: float
 
 
 def pairs_with_references(

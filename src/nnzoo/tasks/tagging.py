@@ -15,17 +15,16 @@ Splits: whole sentences by a hash of their text (duplicates stay together). Rare
 
 from __future__ import annotations
 
-import argparse
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar, Literal
+from typing import ClassVar, Literal, NamedTuple
 
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from nnzoo.config import DataConfig, ModelConfig, check_split_fractions
+from nnzoo.config import DataConfig, check_split_fractions
 from nnzoo.data.splits import hash_fraction, hash_split
 from nnzoo.data.tagged_sentences import (
     IGNORE,
@@ -38,8 +37,13 @@ from nnzoo.data.tagged_sentences import (
 )
 from nnzoo.data.vocab import Vocabulary
 from nnzoo.errors import ConfigError, UserError
-from nnzoo.export import ExportSpec, token_sequence_spec
-from nnzoo.nn.text_models import ContextFreeTagger, RecurrentEncoder, Tagger, TokenTransformerEncoder
+from nnzoo.nn.text_models import (
+    ContextFreeTagger,
+    ContextFreeTaggerConfig,
+    RecurrentTagger,
+    RecurrentTaggerConfig,
+    TransformerTagger,
+)
 from nnzoo.nn.transformer import TransformerEncoderConfig
 from nnzoo.registry import register_model, register_task
 from nnzoo.tasks.base import Splits, Task
@@ -62,47 +66,26 @@ class TaggingData(DataConfig):
             raise ConfigError("need data.min_count >= 1, data.max_sentences >= 0 and 0 <= data.word_dropout < 1")
 
 
-@dataclass
-class ContextFreeConfig(ModelConfig):
-    embedding_dim: int = 100
-    hidden: list[int] = field(default_factory=lambda: [128])
-
-
-@dataclass
-class RecurrentTaggerConfig(ModelConfig):
-    cell: Literal["rnn", "lstm", "gru"] = "lstm"
-    embedding_dim: int = 100
-    hidden_size: int = 128
-    num_layers: int = 1
-    dropout: float = 0.3
-
-
 def _sizes(info: dict) -> tuple[int, int]:
     return len(info["words"]) + len(Vocabulary.SPECIALS), len(info["tags"])
 
 
-@register_model("tagging", "mlp", config=ContextFreeConfig)
-def build_mlp(cfg: ContextFreeConfig, info: dict) -> nn.Module:
+@register_model("tagging", "mlp", config=ContextFreeTaggerConfig)
+def build_mlp(cfg: ContextFreeTaggerConfig, info: dict) -> nn.Module:
     """Context-free: an MLP on the word's embedding alone (the baseline a context model must beat)."""
-    return ContextFreeTagger(*_sizes(info), cfg.embedding_dim, cfg.hidden)
+    return ContextFreeTagger(*_sizes(info), cfg)
 
 
 @register_model("tagging", "bilstm", config=RecurrentTaggerConfig)
 def build_bilstm(cfg: RecurrentTaggerConfig, info: dict) -> nn.Module:
     """Bidirectional LSTM (or model.cell = gru/rnn) over the sentence, a tag per step."""
-    vocab_size, num_tags = _sizes(info)
-    encoder = RecurrentEncoder(vocab_size, cfg.cell, cfg.embedding_dim, cfg.hidden_size, cfg.num_layers, cfg.dropout)
-    return Tagger(encoder, num_tags, cfg.dropout)
+    return RecurrentTagger(*_sizes(info), cfg)
 
 
 @register_model("tagging", "transformer", config=TransformerEncoderConfig)
 def build_transformer(cfg: TransformerEncoderConfig, info: dict) -> nn.Module:
     """Transformer encoder over the sentence (self-attention both ways), a tag per word."""
-    vocab_size, num_tags = _sizes(info)
-    encoder = TokenTransformerEncoder(
-        vocab_size, cfg.d_model, cfg.nhead, cfg.num_layers, cfg.dim_feedforward, cfg.dropout, info["longest"] + 1
-    )
-    return Tagger(encoder, num_tags)
+    return TransformerTagger(*_sizes(info), info["longest"] + 1, cfg)
 
 
 @register_task("tagging")
@@ -268,36 +251,32 @@ class Tagging(Task):
         path.write_text("\n".join(lines) + "\n", "utf-8")
         return [path]
 
-    # --- export ------------------------------------------------------------------------------------------------
-    def export_spec(self, model: nn.Module) -> ExportSpec:
-        tags = self.info["tags"]
-        return token_sequence_spec(
-            model,
-            _sizes(self.info)[0],
-            self.info["longest"],
-            "logits",
-            per_token=True,
-            output_note=f"(batch, length, {len(tags)}) float32, per word, over the tags {', '.join(tags)}",
-        )
-
     # --- prediction --------------------------------------------------------------------------------------------
-    def add_predict_arguments(self, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("sentences", nargs="+", help="sentences to tag (People's Daily: words separated by spaces)")
-
-    def predict(self, model: nn.Module, args: argparse.Namespace) -> str:
-        out = []
-        for text in args.sentences:
-            words = english_words(text) if self.info["corpus"] == "apple" else text.split()
+    def predict(self, model: nn.Module, inputs: list, **options) -> list[list[TaggedWord]]:
+        """The tag of every word of each sentence: a list of words, or a text (People's Daily: words separated by
+        spaces; the apple corpus: English, split into words as in training)."""
+        if options:
+            raise UserError(f"tagging's predict takes no options, got {', '.join(options)}")
+        tags, out = self.info["tags"], []
+        for sentence in inputs:
+            if isinstance(sentence, str):
+                words = english_words(sentence) if self.info["corpus"] == "apple" else sentence.split()
+            else:
+                words = [str(word) for word in sentence]
             if not words:
-                raise UserError(f"nothing to tag in {text!r}")
+                raise UserError(f"nothing to tag in {sentence!r}")
             ids = torch.tensor([self.word_vocab.encode(words)], device=self.device)
-            with torch.no_grad():
-                predicted = model(ids, torch.tensor([len(words)], device=self.device)).argmax(-1)[0].tolist()
-            tags = self.info["tags"]
-            out.append(
-                " ".join(f"{w}/{tags[g]}" + ("?" if self.kind(w) == UNKNOWN else "") for w, g in zip(words, predicted))
-            )
-        return "\n".join(out)
+            predicted = model(ids, torch.tensor([len(words)], device=self.device)).argmax(-1)[0].tolist()
+            out.append([TaggedWord(w, tags[g], self.kind(w) != UNKNOWN) for w, g in zip(words, predicted)])
+        return out
+
+
+class TaggedWord(NamedTuple):
+    """A word, its predicted tag, and whether the model saw the word in training (``known``)."""
+
+    word: str
+    tag: str
+    known: bool
 
 
 def accuracies(predicted: Tensor, truth: Tensor, kinds: Tensor) -> dict[str, float]:

@@ -98,7 +98,6 @@ class Translate(Seq2SeqTask):
         "monitor": "bleu",
         "monitor_mode": "max",
     }
-    example_input = '"file not found"'
     strict_input = False  # an unseen character becomes <unk>; the rest of the message still translates
 
     # --- tokenisation -----------------------------------------------------------------------------------------

@@ -20,10 +20,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+import torch
 from torch import nn
 
 from nnzoo import registry
-from nnzoo.config import RunConfig, dump_toml, load_toml, resolve_run_config
+from nnzoo.config import RunConfig, dump_toml, load_toml
 from nnzoo.errors import CheckpointError, UserError
 from nnzoo.training.checkpoint import load_checkpoint
 from nnzoo.training.runtime import resolve_device
@@ -46,9 +47,10 @@ class RunDir:
         return self.config.is_file()
 
     def load_config(self) -> RunConfig:
+        """The run's configuration, checked against the registered tasks and models."""
         if not self.is_run():
             raise UserError(f"{self.path} is not an nnzoo run folder (it has no config.toml)")
-        return resolve_run_config(load_toml(self.config))
+        return registry.resolve_config(load_toml(self.config))
 
     def save_config(self, cfg: RunConfig) -> None:
         self.path.mkdir(parents=True, exist_ok=True)
@@ -80,41 +82,34 @@ class RunDir:
 
 
 @dataclass
-class OpenRun:
+class TrainedModel:
+    """A trained run's configuration, task (with its ``info``, without data) and model (weights loaded, eval mode)."""
+
     run: RunDir
-    cfg: RunConfig
+    config: RunConfig
     task: Any  # nnzoo.tasks.base.Task
     model: nn.Module
-    data: dict | None
 
 
-def open_run(
-    path: str | Path,
-    *,
-    device: str = "auto",
-    checkpoint: Literal["best", "last"] = "best",
-    with_data: bool = True,
-) -> OpenRun:
-    """Rebuild a trained run's task and model (weights loaded, eval mode) and, if asked, its data."""
+def load_trained(
+    path: str | Path, *, device: str | torch.device = "auto", checkpoint: Literal["best", "last"] = "best"
+) -> TrainedModel:
+    """Rebuild a trained run's task and model from its folder: ``config.toml``, ``info.json`` and a checkpoint.
+    The data is not loaded (``nnzoo.open`` loads it when an evaluation needs it)."""
     run = RunDir(path)
     cfg = run.load_config()
     dev = resolve_device(device)
     task = registry.get_task(cfg.task)(cfg, dev)
     task.run_dir = run.path
-    data = None
-    if with_data:
-        data = task.build_data()
-        run.check_info(task.info)
-    else:
-        task.info = run.load_info()
+    task.info = run.load_info()
     model = task.build_model()
     load_checkpoint(run.checkpoint(checkpoint)).restore_model(model)
     model.to(dev).eval()
-    return OpenRun(run, cfg, task, model, data)
+    return TrainedModel(run, cfg, task, model)
 
 
 def default_run_dir(cfg: RunConfig) -> Path:
     return Path("runs") / cfg.task / f"{cfg.model.name}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
-__all__ = ["OpenRun", "RunDir", "default_run_dir", "open_run"]
+__all__ = ["RunDir", "TrainedModel", "default_run_dir", "load_trained"]

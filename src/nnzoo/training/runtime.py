@@ -9,18 +9,27 @@ from typing import Any
 import numpy as np
 import torch
 
+from nnzoo.config import DEVICE_PATTERN
 from nnzoo.errors import UserError
 
 
-def resolve_device(name: str = "auto") -> torch.device:
-    """``auto`` picks CUDA when present, else the CPU; ``cuda`` without a GPU is an error."""
+def resolve_device(name: str | torch.device = "auto") -> torch.device:
+    """The device to compute on: ``auto`` picks CUDA, then Apple's MPS, then the CPU; ``cpu``, ``cuda``,
+    ``cuda:N`` and ``mps`` name one, and one that this machine lacks is an error that says what it has."""
+    if isinstance(name, torch.device):
+        return name
+    mps = getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
     if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise UserError("--device cuda was asked for, but no CUDA device is available; use --device cpu or auto")
-    if name not in ("cpu", "cuda"):
-        raise UserError(f"unknown device {name!r}; choose auto, cpu or cuda")
-    return torch.device(name)
+        return torch.device("cuda" if torch.cuda.is_available() else "mps" if mps else "cpu")
+    if not DEVICE_PATTERN.fullmatch(name):
+        raise UserError(f"unknown device {name!r}; choose auto, cpu, cuda, cuda:N or mps")
+    device = torch.device(name)
+    present = ["cpu", *(f"cuda:{i}" for i in range(torch.cuda.device_count())), *(["mps"] if mps else [])]
+    if device.type == "cuda" and (not torch.cuda.is_available() or (device.index or 0) >= torch.cuda.device_count()):
+        raise UserError(f"--device {name} was asked for, but this machine has {', '.join(present)}")
+    if device.type == "mps" and not mps:
+        raise UserError(f"--device mps was asked for, but this machine has {', '.join(present)}")
+    return device
 
 
 def seed_everything(seed: int) -> None:

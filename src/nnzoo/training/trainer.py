@@ -130,7 +130,7 @@ class Trainer:
         log = MetricsLog(self.run.metrics if main else None, tensorboard)
         if resume:
             self._restore()
-            log.truncate_after(self.state.step)
+        log.truncate_after(self.state.step)  # drop what a killed session logged after its checkpoint
         progress = tqdm(
             total=self.total_steps,
             initial=self.state.step,

@@ -1,7 +1,7 @@
 r"""Export a trained run to ONNX: ``nnzoo export RUN_DIR --format onnx``.
 
 One code path for every task. The run is opened as ``nnzoo eval`` opens it; the task says what to trace
-(:meth:`nnzoo.tasks.base.Task.export_spec` returns an :class:`ExportSpec`: the module, example inputs, the names of
+(:func:`nnzoo.export.specs.export_spec` gives an :class:`ExportSpec`: the module, example inputs, the names of
 the inputs and outputs, and which of their axes may vary); the module is traced into an ONNX file, which is then
 run in onnxruntime and compared with PyTorch on the example inputs and on a second batch of another size (and,
 where it may vary, another sequence length). A file that disagrees is deleted, not written.
@@ -29,7 +29,7 @@ from __future__ import annotations
 import copy
 import json
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -37,37 +37,21 @@ from typing import TYPE_CHECKING, Any, Literal
 import torch
 from torch import Tensor, nn
 
-from nnzoo.data.vocab import Vocabulary
 from nnzoo.errors import UserError
+from nnzoo.export.specs import (  # noqa: F401  TEMPORARY
+    Adapted,
+    ExportSpec,
+    export_spec,
+    exportable_tasks,
+    image_to_image_spec,
+    token_sequence_spec,
+)
 
 if TYPE_CHECKING:
-    from nnzoo.training.run import OpenRun
+    from nnzoo.training.run import TrainedModel
 
 OPSET = 17  # from 17 on, LayerNormalization is one operator instead of a dozen
 TOLERANCE = 1e-4  # largest |onnxruntime - PyTorch|, relative to the outputs' scale when that exceeds 1
-
-
-@dataclass(frozen=True)
-class ExportSpec:
-    """What the exporter traces: ``module(*inputs)``, and how its inputs and outputs are named and sized.
-
-    Attributes:
-        module: the model, or an :class:`Adapted` model (fixed extra arguments, a part that runs alone).
-        inputs: example inputs, a batch of 2, the ones traced.
-        check_inputs: inputs of another batch size (and length, where it may vary) to verify the file on.
-        input_names, output_names: the names in the ONNX graph, in the order of the inputs and outputs.
-        dynamic_axes: name -> {axis: symbolic size} for the axes that may vary; the batch axis always.
-        notes: name -> shape and meaning of each input and output, printed by ``nnzoo export`` and stored in
-            the file's metadata.
-    """
-
-    module: nn.Module
-    inputs: tuple[Tensor, ...]
-    check_inputs: tuple[Tensor, ...]
-    input_names: tuple[str, ...]
-    output_names: tuple[str, ...]
-    dynamic_axes: Mapping[str, Mapping[int, str]]
-    notes: Mapping[str, str]
 
 
 @dataclass(frozen=True)
@@ -77,77 +61,6 @@ class Exported:
     model: str
     notes: dict[str, str]  # the file's inputs and outputs: shape and meaning
     max_abs_diff: float  # onnxruntime against PyTorch, over the example and the check inputs
-
-
-class Adapted(nn.Module):
-    """``fn(model, *inputs)`` as one module to trace: a forecaster with its horizon fixed, a GAN's generator alone."""
-
-    def __init__(self, model: nn.Module, fn: Callable[..., Tensor]):
-        super().__init__()
-        self.model, self.fn = model, fn
-
-    def forward(self, *inputs: Tensor) -> Tensor:
-        return self.fn(self.model, *inputs)
-
-
-# --------------------------------------------------------------------------------------------------------------
-# Specs that several tasks share
-# --------------------------------------------------------------------------------------------------------------
-
-
-def token_sequence_spec(
-    model: nn.Module, vocab_size: int, max_length: int, output: str, per_token: bool, output_note: str
-) -> ExportSpec:
-    """``model(tokens (B, T), lengths (B,))`` -> (B, T, C) with ``per_token``, else (B, C).
-
-    A recurrent model is traced at ``max_length`` (its loop over time is unrolled); a Transformer encoder at
-    ``max_length`` too, with T left free below it. The example batch has one full and one shorter sequence, so that
-    the lengths are traced as a mask (with every sequence full the recurrent layers skip the mask).
-    """
-    recurrent = _has_recurrent_layer(model)
-    check_length = max_length if recurrent else max(1, max_length - 3)
-    lengths = torch.tensor([max_length, (max_length + 1) // 2])
-    check_lengths = torch.tensor([check_length, max(1, check_length // 3), max(1, check_length - 1)])
-    time = {} if recurrent else {1: "length"}
-    length_note = f"{max_length}: pad shorter sequences" if recurrent else f"length <= {max_length}"
-    return ExportSpec(
-        model,
-        (_random_tokens(vocab_size, lengths, max_length), lengths),
-        (_random_tokens(vocab_size, check_lengths, check_length), check_lengths),
-        ("tokens", "lengths"),
-        (output,),
-        {"tokens": {0: "batch", **time}, "lengths": {0: "batch"}, output: {0: "batch", **(time if per_token else {})}},
-        {
-            "tokens": f"(batch, {length_note}) int64, ids of info.json's symbols after the specials "
-            f"{', '.join(Vocabulary.SPECIALS)} (ids 0 to {len(Vocabulary.SPECIALS) - 1}); padding is 0",
-            "lengths": "(batch,) int64, the real length of each sequence (>= 1)",
-            output: output_note,
-        },
-    )
-
-
-def image_to_image_spec(
-    model: nn.Module, shape: Sequence[int], depth: int, input_name: str, input_note: str, head_notes: Mapping[str, str]
-) -> ExportSpec:
-    """A U-Net: images (B, C, H, W) -> one (B, c, H, W) per head, named after the heads. Height and width may vary
-    (any multiples of 2**depth: the network is convolutional)."""
-    channels, height, width = shape
-    factor = 2**depth
-    heads = tuple(model.heads)
-    axes = {0: "batch", 2: "height", 3: "width"}
-    return ExportSpec(
-        model,
-        (torch.rand(2, channels, height, width),),
-        (torch.rand(3, channels, height + factor, width + factor),),
-        (input_name,),
-        heads,
-        {name: axes for name in (input_name, *heads)},
-        {
-            input_name: f"(batch, {channels}, height, width) float32, {input_note}; height and width multiples of "
-            f"{factor} ({height} × {width} in training)",
-            **{head: head_notes[head] for head in heads},
-        },
-    )
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -163,13 +76,13 @@ def export_run(
     format: Literal["onnx"] = "onnx",
 ) -> Exported:
     """Write the run's model as an ONNX file (default ``RUN_DIR/best.onnx`` or ``last.onnx``) and verify it."""
-    from nnzoo.training.run import open_run
+    from nnzoo.training.run import load_trained
 
     if format != "onnx":
         raise UserError(f"unknown export format {format!r}; accepted: onnx")
-    opened = open_run(run_dir, device="cpu", checkpoint=checkpoint, with_data=False)
+    opened = load_trained(run_dir, device="cpu", checkpoint=checkpoint)
     torch.manual_seed(0)  # the example inputs, and so the file, are the same at every export
-    spec = opened.task.export_spec(opened.model)  # a UserError for the models that cannot be exported
+    spec = export_spec(opened.task, opened.model)  # a UserError for the models that cannot be exported
     onnx, onnxruntime = _require_onnx()
     path = Path(out) if out is not None else opened.run.path / f"{checkpoint}.onnx"
     if path.is_dir():
@@ -182,10 +95,10 @@ def export_run(
     except Exception:
         path.unlink(missing_ok=True)  # no file rather than a wrong one
         raise
-    return Exported(path, opened.cfg.task, opened.cfg.model.name, notes, diff)
+    return Exported(path, opened.config.task, opened.config.model.name, notes, diff)
 
 
-def _write(path: Path, spec: ExportSpec, onnx: Any, checkpoint: str, opened: OpenRun) -> dict[str, str]:
+def _write(path: Path, spec: ExportSpec, onnx: Any, checkpoint: str, opened: TrainedModel) -> dict[str, str]:
     """Trace ``spec`` into ``path``, add the metadata, check the file; return the notes of its inputs and outputs."""
     with warnings.catch_warnings(), torch.no_grad():
         # The TracerWarnings say that shape checks became constants: true, and wanted (they guard the inputs).
@@ -208,14 +121,14 @@ def _write(path: Path, spec: ExportSpec, onnx: Any, checkpoint: str, opened: Ope
     names = [i.name for i in proto.graph.input] + [o.name for o in proto.graph.output]
     notes = {name: spec.notes[name] for name in names}
     metadata = {
-        "nnzoo.task": opened.cfg.task,
-        "nnzoo.model": opened.cfg.model.name,
+        "nnzoo.task": opened.config.task,
+        "nnzoo.model": opened.config.model.name,
         "nnzoo.checkpoint": checkpoint,
         "nnzoo.io": "\n".join(f"{name}: {note}" for name, note in notes.items()),
         "nnzoo.info": json.dumps(opened.task.info, ensure_ascii=False),
     }
     onnx.helper.set_model_props(proto, metadata)
-    proto.doc_string = f"nnzoo {opened.cfg.task}/{opened.cfg.model.name}, from {opened.run.path} ({checkpoint})"
+    proto.doc_string = f"nnzoo {opened.config.task}/{opened.config.model.name}, from {opened.run.path} ({checkpoint})"
     onnx.save(proto, str(path))
     onnx.checker.check_model(str(path))
     return notes
@@ -263,14 +176,6 @@ def verify(path: Path, spec: ExportSpec, onnxruntime: Any = None) -> float:
     return worst
 
 
-def exportable_tasks() -> list[str]:
-    """The registered tasks whose models ``nnzoo export`` writes (those that define ``export_spec``)."""
-    from nnzoo import registry
-    from nnzoo.tasks.base import Task
-
-    return [name for name, cls in registry.tasks().items() if cls.export_spec is not Task.export_spec]
-
-
 # --------------------------------------------------------------------------------------------------------------
 
 
@@ -284,18 +189,6 @@ def _require_onnx() -> tuple[Any, Any]:
             "pip install 'nnzoo[export]', or `make setup`, which installs them"
         ) from None
     return onnx, onnxruntime
-
-
-def _has_recurrent_layer(model: nn.Module) -> bool:
-    from nnzoo.nn.recurrent import _RecurrentLayer
-
-    return any(isinstance(m, _RecurrentLayer) for m in model.modules())
-
-
-def _random_tokens(vocab_size: int, lengths: Tensor, length: int) -> Tensor:
-    """Random ids (B, length) of real symbols, padded with 0 after each sequence's length as the data sets are."""
-    tokens = torch.randint(len(Vocabulary.SPECIALS), vocab_size, (len(lengths), length))
-    return tokens.masked_fill(torch.arange(length).unsqueeze(0) >= lengths.unsqueeze(1), 0)
 
 
 def _flat_outputs(outputs: Any) -> list[Tensor]:
@@ -312,9 +205,8 @@ __all__ = [
     "ExportSpec",
     "Exported",
     "export_run",
+    "export_spec",
     "exportable_tasks",
     "for_tracing",
-    "image_to_image_spec",
-    "token_sequence_spec",
     "verify",
 ]

@@ -1,23 +1,28 @@
-"""The ``nnzoo`` command: list, train, eval, predict, export, data, experiment.
+"""The ``nnzoo`` command: list, train, eval, predict, export, data, experiment, report.
 
-Errors in what the user gave (a bad key, a missing file, a wrong row) print one line and exit with 2; a training
-run whose loss became NaN or infinite exits with 3 after keeping its last good checkpoint.
+A thin shell over the Python API (:mod:`nnzoo.api`): each command parses its arguments, calls the API and formats
+what comes back. Errors in what the user gave (a bad key, a missing file, a wrong row) print one line and exit with
+2; a training run whose loss became NaN or infinite exits with 3 after keeping its last good checkpoint. The API's
+messages (the ``nnzoo`` logger) are printed on standard output.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from nnzoo import __version__, registry
+from nnzoo import __version__
 from nnzoo.errors import TrainingDiverged, UserError
 
-# torch and the task modules are imported inside the commands so that `nnzoo --help` answers at once.
+# torch, the API and the task modules are imported inside the commands so that `nnzoo --help` answers at once.
+
+DEVICE_HELP = "auto (CUDA, then MPS, then the CPU), cpu, cuda, cuda:N or mps"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -26,7 +31,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not hasattr(args, "run"):
         parser.print_help()
         return 2
+    show_messages(quiet=getattr(args, "quiet", False))
     return run_command(args)
+
+
+class _Stdout(logging.Handler):
+    """Prints each message on the standard output of the moment (a test may have replaced it)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        print(self.format(record), file=sys.stdout, flush=True)
+
+
+def show_messages(quiet: bool) -> None:
+    """Print the API's messages: all of them, or with ``quiet`` only warnings."""
+    logger = logging.getLogger("nnzoo")
+    logger.handlers = [h for h in logger.handlers if not isinstance(h, _Stdout)] + [_Stdout()]
+    logger.setLevel(logging.WARNING if quiet else logging.INFO)
+    logger.propagate = False
 
 
 def run_command(args: argparse.Namespace) -> int:
@@ -87,9 +108,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--run-dir", type=Path, help="where to write the run (default: runs/TASK/MODEL-TIMESTAMP)")
     p.add_argument("--resume", type=Path, metavar="RUN_DIR", help="continue a run from its last checkpoint")
-    p.add_argument("--device", choices=["auto", "cpu", "cuda"], help="default: auto (CUDA when present)")
+    p.add_argument("--device", help=f"{DEVICE_HELP}; default: the recipe's, else auto")
     p.add_argument("--seed", type=int, help="seed of initialisation, batch order and dropout (default 0)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--print-config", action="store_true", help="print the resolved configuration (TOML) and exit, training nothing"
+    )
     p.add_argument(
         "--nproc",
         type=int,
@@ -109,7 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run_dirs", nargs="+", type=Path, metavar="RUN_DIR")
     p.add_argument("--split", default="test", choices=["train", "val", "test"])
     p.add_argument("--checkpoint", default="best", choices=["best", "last"])
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--device", default="auto", help=f"{DEVICE_HELP}; default: auto")
     p.add_argument("--markdown", action="store_true", help="print the table as Markdown")
     p.add_argument("--quiet", action="store_true", help="print only the table")
     p.set_defaults(run=cmd_eval)
@@ -123,7 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
             "nnzoo predict runs/boston-mlp --row=0.00632,18,2.31,0,0.538,6.575,65.2,4.09,1,296,15.3,396.9,4.98",
         ],
     )
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--device", default="auto", help=f"{DEVICE_HELP}; default: auto")
     p.add_argument("--checkpoint", default="best", choices=["best", "last"])
     p.add_argument("run_dir", type=Path, metavar="RUN_DIR")
     p.add_argument("inputs", nargs=argparse.REMAINDER, metavar="INPUT", help="task-specific inputs and options")
@@ -156,7 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
         "measure one of the notes' claims (or all); write RUN_DIR/NAME/results.json and figures",
         [
             "nnzoo experiment gradients",
-            "nnzoo experiment all --budget small --out-dir runs/experiments",
+            "nnzoo experiment all --budget small --run-dir runs/experiments",
             "nnzoo experiment memory --budget full --set lengths=[500] --set models=[lstm,gru] --set problems=[adding]",
         ],
     )
@@ -164,8 +188,16 @@ def build_parser() -> argparse.ArgumentParser:
         "names", nargs="+", metavar="NAME", help="bottleneck, context, gradients, memory, parallel, skips, or all"
     )
     p.add_argument("--budget", default="small", help="tiny (seconds), small (default; minutes) or full")
-    p.add_argument("--out-dir", type=Path, default=Path("runs/experiments"), help="default: runs/experiments")
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument(
+        "--run-dir",
+        "--out-dir",
+        dest="run_dir",
+        type=Path,
+        default=Path("runs/experiments"),
+        help="the folder of the experiments' results, one subfolder each (default: runs/experiments)",
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress bars, only the results")
+    p.add_argument("--device", default="auto", help=f"{DEVICE_HELP}; default: auto")
     p.add_argument(
         "--set",
         dest="overrides",
@@ -189,7 +221,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--all", type=Path, metavar="DIR", help="every run and experiment folder under DIR, with an index")
     p.add_argument("--out", type=Path, help="the page to write (default: report.html, or DIR/index.html with --all)")
     p.set_defaults(run=cmd_report)
+    _add_completion(parser)
     return parser
+
+
+def _add_completion(parser: argparse.ArgumentParser) -> None:
+    """``nnzoo --print-completion bash|zsh|tcsh`` prints a shell completion script (shtab), e.g.
+    ``nnzoo --print-completion bash > ~/.local/share/bash-completion/completions/nnzoo``."""
+    try:
+        import shtab
+    except ImportError:  # an optional convenience: the CLI works without it
+        return
+    shtab.add_argument_to(parser, "--print-completion", help="print a shell completion script (bash, zsh, tcsh)")
 
 
 def _command(commands: Any, name: str, help_text: str, examples: list[str]) -> argparse.ArgumentParser:
@@ -208,140 +251,100 @@ def _examples(*lines: str) -> str:
 
 # --------------------------------------------------------------------------------------------------------------
 def cmd_list(args: argparse.Namespace) -> int:
+    import nnzoo
+    from nnzoo import registry
+
     print("Tasks and their models (nnzoo train TASK --model MODEL):\n")
-    tasks = registry.tasks()
-    width = 2 + max(len(name) for task in tasks for name in [task, *registry.models(task)])
-    for name, task in tasks.items():
-        print(f"{name:<{width + 2}}{registry.describe(task)}")
-        for model_name, entry in registry.models(name).items():
-            default = "  [default]" if model_name == task.default_model else ""
-            print(f"  {model_name:<{width}}{entry.description}{default}")
+    names = {task: nnzoo.list_models(task) for task in nnzoo.list_tasks()}
+    width = 2 + max(len(name) for task, models in names.items() for name in [task, *models])
+    for task, models in names.items():
+        task_cls = registry.get_task(task)
+        print(f"{task:<{width + 2}}{registry.describe(task_cls)}")
+        for model in sorted(models):
+            default = "  [default]" if model == task_cls.default_model else ""
+            print(f"  {model:<{width}}{registry.get_model(task, model).description}{default}")
         print()
     return 0
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from nnzoo.config import load_toml, resolve_run_config
-    from nnzoo.training import RunDir, Trainer, default_run_dir, distributed, resolve_device, seed_everything
-    from nnzoo.training.checkpoint import load_checkpoint
+    import nnzoo
+    from nnzoo.config import to_toml
+    from nnzoo.training import distributed, resolve_device
 
     if args.nproc < 1:
         raise UserError(f"--nproc must be at least 1, got {args.nproc}")
     if args.nproc > 1 and distributed.launched():
         raise UserError("--nproc starts worker processes itself; under torchrun, leave it out")
-    if args.resume:
-        if args.model or args.recipe or args.seed is not None or args.run_dir:
-            raise UserError("--resume continues a run as configured; only --set train.*/log.* and --device may change")
-        run = RunDir(args.resume)
-        saved = run.load_config()
-        if args.task and args.task != saved.task:
-            raise UserError(f"{run} is a {saved.task!r} run, not {args.task!r}")
-        for override in args.set:
-            if not override.startswith(("train.", "log.")):
-                raise UserError(f"--resume cannot change {override.split('=')[0]!r}; only train.* and log.* keys")
-        cfg = resolve_run_config(load_toml(run.config), overrides=args.set)
-        state = load_checkpoint(run.last).state
-        if state.get("finished"):
-            if distributed.env_rank() == 0:
-                print(f"{run} already finished at step {state['step']} ({state.get('stop_reason', '')}); nothing to do")
-            return 0
-    else:
-        raw = load_toml(args.recipe) if args.recipe else {}
-        cfg = resolve_run_config(
-            raw, task=args.task, model=args.model, overrides=args.set, seed=args.seed, device=args.device
+    if args.print_config:
+        if args.resume:
+            raise UserError("--print-config shows the configuration of a new run; a run's own is RUN_DIR/config.toml")
+        cfg = nnzoo.resolve_config(
+            args.task, model=args.model, recipe=args.recipe, overrides=args.set, seed=args.seed, device=args.device
         )
-        run = RunDir(args.run_dir or default_run_dir(cfg))
-        if run.path.exists() and any(run.path.iterdir()):
-            raise UserError(f"{run} is not empty; resume it with --resume {run} or choose another --run-dir")
-
-    device = resolve_device(args.device or cfg.device)
+        sys.stdout.write(to_toml(cfg))
+        return 0
     if args.nproc > 1:
-        distributed.check_launch(args.nproc, cfg.train.batch_size, device)
+        from nnzoo.training import default_run_dir
+        from nnzoo.training.run import RunDir
+
+        if args.resume:
+            cfg = RunDir(args.resume).load_config()
+        else:
+            cfg = nnzoo.resolve_config(
+                args.task, model=args.model, recipe=args.recipe, overrides=args.set, seed=args.seed, device=args.device
+            )
+        distributed.check_launch(args.nproc, cfg.train.batch_size, resolve_device(args.device or cfg.device))
         # The workers run this command again, as ranks of one process group, into the same folder (a default
         # folder's name has the time in it).
-        workers = argparse.Namespace(**{**vars(args), "nproc": 1, "run_dir": None if args.resume else run.path})
+        run_dir = None if args.resume else args.run_dir or default_run_dir(cfg)
+        workers = argparse.Namespace(**{**vars(args), "nproc": 1, "run_dir": run_dir})
         return distributed.launch(args.nproc, run_command, workers)
 
-    # Every process (one, or each rank of a multi-process run) trains; rank 0 alone writes to the run folder.
-    with distributed.setup(device) as (world, device):
-        if not args.resume:  # under torchrun each worker named its own default folder: rank 0's wins
-            run = RunDir(world.broadcast(str(run.path)))
-        task = registry.get_task(cfg.task)(cfg, device)
-        with world.main_first():  # rank 0 fills any data cache, then the others read it
-            data = task.build_data()
-        if args.resume:
-            run.check_info(task.info)
-        world.barrier()  # every rank has read config.toml and info.json before rank 0 rewrites them
-        if world.is_main:
-            run.save_config(cfg)
-            run.save_info(task.info)
-        seed_everything(cfg.seed)
-        model = task.build_model()
-        if not args.quiet and world.is_main:
-            n_params = sum(p.numel() for p in model.parameters())
-            sizes = ", ".join(f"{k} {len(v)}" for k, v in data.items())
-            where = f"{device}" if world.size == 1 else f"{device.type} × {world.size} processes"
-            print(f"{cfg.task}/{cfg.model.name}: {n_params:,} parameters on {where}; data: {sizes}; run folder {run}")
-        trainer = Trainer(task, model, data, run, quiet=args.quiet)
-        state = trainer.fit(resume=bool(args.resume))
-    if not world.is_main:
+    run = nnzoo.train(
+        args.task,
+        model=args.model,
+        recipe=args.recipe,
+        overrides=args.set,
+        run_dir=args.run_dir,
+        seed=args.seed,
+        device=args.device,
+        progress=not args.quiet,
+        resume=args.resume,
+    )
+    if distributed.env_rank() != 0:
         return 0
-
-    from nnzoo.training.run import open_run
-
-    best = open_run(run.path, device=device.type, with_data=False)
-    figures = write_figures(run, task, best.model, data, "val")
-    minutes = state.elapsed_seconds / 60
-    best = f"best val {cfg.train.monitor} {state.best:.4g} at step {state.best_step}"
-    print(f"{state.stop_reason} in {minutes:.1f} min; {best}")
-    print(f"run folder: {run}")
-    for path in figures:
+    state, cfg = run.state, run.config
+    minutes = state["elapsed_seconds"] / 60
+    print(f"{state['stop_reason']} in {minutes:.1f} min; best val {cfg.train.monitor} {state['best']:.4g} at step "
+          f"{state['best_step']}")  # fmt: skip
+    print(f"run folder: {run.path}")
+    for path in sorted(run.folder.figures.glob("*")):
         print(f"figure: {path}")
     return 0
 
 
-def write_figures(run: Any, task: Any, model: Any, data: dict, split: str) -> list[Path]:
-    """Training curves and the task's own figures for ``split``."""
-    import torch
-
-    from nnzoo.training.metrics_log import read_metrics
-    from nnzoo.viz import plot_training_curves
-
-    paths = []
-    records = read_metrics(run.metrics)
-    if records:
-        paths.append(plot_training_curves(records, run.figures / "curves.png"))
-    model.eval()
-    with torch.no_grad():
-        paths += task.figures(model, data, split, run.figures)
-    return paths
-
-
 def cmd_eval(args: argparse.Namespace) -> int:
+    import nnzoo
     from nnzoo.config import to_dict
-    from nnzoo.training.run import open_run
-    from nnzoo.training.trainer import evaluate
 
     rows: list[tuple[str, dict[str, float]]] = []
     baselines_by_data: dict[tuple[str, str], tuple[str, dict[str, float], str]] = {}
     columns: list[str] = []
     for path in args.run_dirs:
-        opened = open_run(path, device=args.device, checkpoint=args.checkpoint)
-        dataset = opened.data.get(args.split)
-        if dataset is None or len(dataset) == 0:
-            raise UserError(f"{path} has no {args.split} split (check its data.* fractions)")
-        metrics = evaluate(opened.task, opened.model, dataset)
-        baselines = opened.task.baselines(opened.data, args.split)
+        run = nnzoo.open(path, checkpoint=args.checkpoint, device=args.device)
+        metrics = run.evaluate(args.split)
+        baselines = run.baselines(args.split)
         result = {"split": args.split, "checkpoint": args.checkpoint, "metrics": metrics, "baselines": baselines}
-        out = opened.run.path / f"eval_{args.split}.json"
+        out = run.path / f"eval_{args.split}.json"
         out.write_text(json.dumps(result, indent=1))
-        figures = write_figures(opened.run, opened.task, opened.model, opened.data, args.split)
-        columns += [c for c in opened.task.metric_names if c not in columns]
-        rows.append((f"{opened.run.path.name} ({opened.cfg.task}/{opened.cfg.model.name})", metrics))
+        figures = run.figures(args.split)
+        columns += [c for c in run.task.metric_names if c not in columns]
+        rows.append((f"{run.path.name} ({run.config.task}/{run.config.model.name})", metrics))
         # Runs on the same data share their baselines: show each once.
-        data_key = json.dumps({"task": opened.cfg.task, **to_dict(opened.cfg.data)}, sort_keys=True)
+        data_key = json.dumps({"task": run.config.task, **to_dict(run.config.data)}, sort_keys=True)
         for name, values in baselines.items():
-            baselines_by_data.setdefault((data_key, name), (name, values, opened.run.path.name))
+            baselines_by_data.setdefault((data_key, name), (name, values, run.path.name))
         if not args.quiet:
             print(f"{path}: wrote {out}", file=sys.stderr)
             for figure in figures:
@@ -355,15 +358,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    from nnzoo.training.run import open_run
+    import nnzoo
+    from nnzoo.cli.predict import predict
 
-    opened = open_run(args.run_dir, device=args.device, checkpoint=args.checkpoint, with_data=False)
-    parser = argparse.ArgumentParser(
-        prog=f"nnzoo predict {args.run_dir}",
-        description=f"Predict with a trained {opened.cfg.task}/{opened.cfg.model.name} model.",
-    )
-    opened.task.add_predict_arguments(parser)
-    print(opened.task.predict(opened.model, parser.parse_args(args.inputs)))
+    run = nnzoo.open(args.run_dir, device=args.device, checkpoint=args.checkpoint)
+    print(predict(run, args.inputs, prog=f"nnzoo predict {args.run_dir}"))
     return 0
 
 
@@ -380,8 +379,11 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_data(args: argparse.Namespace) -> int:
-    for name, task in registry.tasks().items():
-        summary = task.prepare_data()
+    import nnzoo
+    from nnzoo import registry
+
+    for name in nnzoo.list_tasks():
+        summary = registry.get_task(name).prepare_data()
         if not args.quiet:
             print(f"{name}: {summary}")
     return 0
@@ -396,8 +398,8 @@ def cmd_experiment(args: argparse.Namespace) -> int:
         raise UserError("--set changes the settings of one experiment; name only that one")
     device = resolve_device(args.device)
     for name in names:
-        results = run_experiment(name, args.budget, args.out_dir / name, device, args.overrides)
-        print(f"{name} ({results['seconds']:.0f} s, {args.out_dir / name}/results.json)")
+        results = run_experiment(name, args.budget, args.run_dir / name, device, args.overrides, not args.quiet)
+        print(f"{name} ({results['seconds']:.0f} s, {args.run_dir / name}/results.json)")
         print(f"  claim: {results['claim']}")
         print(f"  measured: {results['answer']}")
     return 0
@@ -436,7 +438,3 @@ def _cell(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.4g}"
     return str(value)
-
-
-if __name__ == "__main__":  # python -m nnzoo.cli, e.g. under torchrun
-    sys.exit(main())

@@ -1,0 +1,355 @@
+"""nnzoo's Python API: the one place a run's life is written.
+
+:func:`train` creates (or resumes) a run folder and trains it; :func:`open` opens a trained one. Both give a
+:class:`Run`, which evaluates, predicts and draws. The command line, the experiments and the tests call these
+functions; nothing else resolves a configuration, seeds, builds a model and fits it.
+
+Example::
+
+    >>> import nnzoo
+    >>> run = nnzoo.train("regression", model="mlp", overrides=["train.max_steps=50"], run_dir=tmp / "r",
+    ...                   progress=False)
+    >>> run.config.model.hidden, run.state["step"]
+    ([64, 64], 50)
+    >>> nnzoo.open(tmp / "r").evaluate("test")["rmse"] < 8  # k$; predicting the mean gives 7.9
+    True
+
+Messages (the start of a training, a resume with nothing left to do) go to the ``nnzoo`` logger; the CLI shows
+them, a Python program sees warnings only, unless it configures :mod:`logging`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any, Literal, NamedTuple
+
+import torch
+from torch import nn
+
+import nnzoo.tasks  # noqa: F401  (registers every task and model)
+from nnzoo import registry
+from nnzoo.config import RunConfig, load_toml
+from nnzoo.errors import UserError
+from nnzoo.tasks.base import Splits, Task
+from nnzoo.training import distributed
+from nnzoo.training.checkpoint import load_checkpoint
+from nnzoo.training.metrics_log import read_metrics
+from nnzoo.training.run import RunDir, TrainedModel, default_run_dir, load_trained
+from nnzoo.training.runtime import resolve_device, seed_everything
+from nnzoo.training.trainer import Trainer, evaluate
+
+log = logging.getLogger("nnzoo")
+
+Checkpoint = Literal["best", "last"]
+
+
+def list_tasks() -> list[str]:
+    """The registered tasks, by name.
+
+    Example::
+
+        >>> "regression" in nnzoo.list_tasks()
+        True
+    """
+    return list(registry.tasks())
+
+
+def list_models(task: str) -> list[str]:
+    """The models registered for ``task``, its default first.
+
+    Example::
+
+        >>> nnzoo.list_models("regression")
+        ['linear', 'mlp']
+    """
+    default = registry.get_task(task).default_model
+    return sorted(registry.models(task), key=lambda name: name != default)
+
+
+def resolve_config(
+    task: str | None = None,
+    *,
+    model: str | None = None,
+    recipe: str | Path | None = None,
+    overrides: Sequence[str] = (),
+    seed: int | None = None,
+    device: str | None = None,
+) -> RunConfig:
+    """The configuration a run with these choices would have: every field, typed and checked, without training.
+
+    Example::
+
+        >>> cfg = nnzoo.resolve_config("regression", model="mlp", overrides=["model.hidden=[32]"])
+        >>> cfg.model.hidden, cfg.train.optimizer
+        ([32], 'adamw')
+    """
+    raw = load_toml(recipe) if recipe is not None else {}
+    return registry.resolve_config(
+        raw, task=task, model=model, overrides=_override_list(overrides), seed=seed, device=device
+    )
+
+
+def train(
+    task: str | None = None,
+    *,
+    model: str | None = None,
+    recipe: str | Path | None = None,
+    overrides: Sequence[str] = (),
+    run_dir: str | Path | None = None,
+    seed: int | None = None,
+    device: str | None = None,
+    progress: bool = True,
+    figures: bool = True,
+    resume: str | Path | None = None,
+) -> Run:
+    """Train ``model`` on ``task`` into a new run folder, or continue the run in ``resume``; return it, opened.
+
+    Args:
+        task, model: registered names (:func:`list_tasks`, :func:`list_models`); the task's default model if
+            ``model`` is None. A ``recipe`` (TOML) may name them instead.
+        recipe: a TOML file with any of the config sections.
+        overrides: ``"section.key=value"`` strings, as ``nnzoo train --set`` takes them; they win over the recipe.
+        run_dir: the run folder, new or empty (default ``runs/TASK/MODEL-TIME``).
+        seed: of initialisation, batch order and dropout (default: the recipe's, else 0).
+        device: ``auto``, ``cpu``, ``cuda``, ``cuda:N`` or ``mps`` (default: the recipe's, else ``auto``).
+        progress: show a progress bar and log what is trained where.
+        figures: write the training curves and the task's figures of the validation split at the end.
+        resume: a run folder to continue from its last checkpoint, as configured; only ``train.*`` and ``log.*``
+            overrides and the device may change.
+
+    A run killed at any moment continues with ``train(resume=path)`` and, on the CPU, ends with the same weights
+    as an uninterrupted one. Inside ``torchrun`` every process calls ``train`` and trains its shard of each batch
+    (:mod:`nnzoo.training.distributed`); rank 0 writes the folder.
+
+    Example::
+
+        >>> run = nnzoo.train("regression", overrides=["train.max_steps=20"], run_dir=tmp / "linear",
+        ...                   progress=False, figures=False)
+        >>> run.config.model.name, run.state["finished"]
+        ('linear', True)
+    """
+    overrides = _override_list(overrides)
+    state: dict[str, Any] = {}  # the training state to resume from
+    if resume is not None:
+        if task or model or recipe or seed is not None or run_dir:
+            raise UserError("--resume continues a run as configured; only --set train.*/log.* and --device may change")
+        folder = RunDir(resume)
+        saved = folder.load_config()
+        for override in overrides:
+            if not override.startswith(("train.", "log.")):
+                raise UserError(f"--resume cannot change {override.split('=')[0]!r}; only train.* and log.* keys")
+        cfg = registry.resolve_config(load_toml(folder.config), overrides=overrides)
+        # A run killed before its first checkpoint starts again from step 0.
+        state = load_checkpoint(folder.last).state if folder.last.is_file() else {}
+        if state.get("finished"):
+            if distributed.env_rank() == 0:
+                log.warning(
+                    "%s already finished at step %s (%s); nothing to do", folder, state["step"], state["stop_reason"]
+                )
+            return open(folder.path, device=device or saved.device)
+    else:
+        cfg = resolve_config(task, model=model, recipe=recipe, overrides=overrides, seed=seed, device=device)
+        folder = RunDir(run_dir or default_run_dir(cfg))
+        if folder.path.exists() and any(folder.path.iterdir()):
+            raise UserError(f"{folder} is not empty; resume it with --resume {folder} or choose another --run-dir")
+
+    # Every process (one, or each rank of a multi-process run) trains; rank 0 alone writes to the run folder.
+    with distributed.setup(resolve_device(device or cfg.device)) as (world, dev):
+        if resume is None:  # under torchrun each process named its own default folder: rank 0's wins
+            folder = RunDir(world.broadcast(str(folder.path)))
+        runner, data, network = _start(cfg, dev, world)
+        if resume is not None:
+            folder.check_info(runner.info)
+        world.barrier()  # every rank has read config.toml and info.json before rank 0 rewrites them
+        if world.is_main:
+            folder.save_config(cfg)
+            folder.save_info(runner.info)
+        if progress and world.is_main:
+            parameters = sum(p.numel() for p in network.parameters())
+            sizes = ", ".join(f"{k} {len(v)}" for k, v in data.items())
+            where = f"{dev}" if world.size == 1 else f"{dev.type} × {world.size} processes"
+            log.info("%s/%s: %s parameters on %s; data: %s; run folder %s", cfg.task, cfg.model.name,
+                     f"{parameters:,}", where, sizes, folder)  # fmt: skip
+        Trainer(runner, network, data, folder, quiet=not progress).fit(resume=bool(state))
+    # The training task, which built the data (and any state a task keeps from it), with the best weights.
+    best = load_trained(folder.path, device=dev).model
+    run = Run(TrainedModel(folder, cfg, runner, best), data)
+    if figures and world.is_main:
+        run.figures("val")
+    return run
+
+
+class Start(NamedTuple):
+    """What a run starts from: its configuration, the task (data loaded), the splits, the untrained model."""
+
+    config: RunConfig
+    task: Task
+    data: Splits
+    model: nn.Module
+
+
+def build(
+    task: str | None = None,
+    *,
+    model: str | None = None,
+    recipe: str | Path | None = None,
+    overrides: Sequence[str] = (),
+    seed: int | None = None,
+    device: str | None = None,
+) -> Start:
+    """What :func:`train` with these choices would start from, without training or writing anything: the config,
+    the task with its data, and the model with the same initial weights (to inspect them, or to measure something
+    at initialisation).
+
+    Example::
+
+        >>> start = nnzoo.build("regression", model="mlp", overrides=["model.hidden=[8]"])
+        >>> sum(p.numel() for p in start.model.parameters()), len(start.data["train"])
+        (121, 354)
+    """
+    cfg = resolve_config(task, model=model, recipe=recipe, overrides=overrides, seed=seed, device=device)
+    return Start(cfg, *_start(cfg, resolve_device(cfg.device), distributed.World()))
+
+
+def _start(cfg: RunConfig, device: torch.device, world: distributed.World) -> tuple[Task, Splits, nn.Module]:
+    """The task, its data and its freshly initialised model: the one sequence every run starts with."""
+    task = registry.get_task(cfg.task)(cfg, device)
+    with world.main_first():  # rank 0 fills any data cache, then the others read it
+        data = task.build_data()
+    seed_everything(cfg.seed)
+    return task, data, task.build_model()
+
+
+def open(path: str | Path, *, checkpoint: Checkpoint = "best", device: str = "auto") -> Run:
+    """A trained run, its ``checkpoint`` loaded onto ``device``, in eval mode. The data is read when an evaluation
+    or a figure needs it.
+
+    Example::
+
+        >>> run = nnzoo.open(tmp / "r", checkpoint="last")
+        >>> run.config.task, run.model.training
+        ('regression', False)
+    """
+    return Run(load_trained(path, device=device, checkpoint=checkpoint))
+
+
+class Run:
+    """A run folder, opened: what it was trained as, its model, its log; it evaluates, predicts and draws.
+
+    Attributes:
+        path: the run folder.
+        config: the resolved :class:`~nnzoo.config.RunConfig` (its ``config.toml``).
+        task: the :class:`~nnzoo.tasks.base.Task`, with the ``info`` the model was built from.
+        model: the ``nn.Module``, weights of ``checkpoint`` loaded, in eval mode.
+        checkpoint: ``best`` (the best validation score) or ``last``.
+    """
+
+    def __init__(self, trained: TrainedModel, data: Splits | None = None, checkpoint: Checkpoint = "best"):
+        self.folder = trained.run
+        self.path: Path = trained.run.path
+        self.config: RunConfig = trained.config
+        self.task: Task = trained.task
+        self.model: nn.Module = trained.model
+        self.checkpoint = checkpoint
+        self._data = data
+
+    def __repr__(self) -> str:
+        return f"Run('{self.path}', task={self.config.task!r}, model={self.config.model.name!r})"
+
+    @property
+    def device(self) -> torch.device:
+        return self.task.device
+
+    @property
+    def data(self) -> Splits:
+        """The train/val/test splits, loaded on first use and checked against what the model was trained on."""
+        if self._data is None:
+            info = self.task.info
+            data = self.task.build_data()
+            self.folder.check_info(self.task.info)
+            self.task.info, self._data = info, data
+        return self._data
+
+    @property
+    def metrics(self) -> list[dict[str, Any]]:
+        """The training log (``metrics.jsonl``): one record per logged step or evaluation, with ``step``,
+        ``epoch``, ``split`` ("train" or "val") and the values.
+
+        Example::
+
+            >>> [r["split"] for r in nnzoo.open(tmp / "r").metrics][-2:]
+            ['train', 'val']
+        """
+        return read_metrics(self.folder.metrics)
+
+    @property
+    def state(self) -> dict[str, Any]:
+        """The training state in the last checkpoint: ``step``, ``finished``, ``stop_reason``, ``best`` (the best
+        value of ``train.monitor``), ``best_step``, ``elapsed_seconds``."""
+        state = load_checkpoint(self.folder.last).state
+        return {key: value for key, value in state.items() if key != "window"}
+
+    def evaluate(self, split: str = "test") -> dict[str, float]:
+        """The task's metrics (``task.metric_names``) of the model on ``split``.
+
+        Example::
+
+            >>> sorted(nnzoo.open(tmp / "r").evaluate("val"))
+            ['loss', 'mae', 'r2', 'rmse']
+        """
+        dataset = self.data.get(split)
+        if dataset is None or len(dataset) == 0:
+            raise UserError(f"{self.path} has no {split} split (check its data.* fractions)")
+        return evaluate(self.task, self.model, dataset)
+
+    def baselines(self, split: str = "test") -> dict[str, dict[str, float]]:
+        """Reference results on ``split`` that need no training (closed forms, naive predictors), by name."""
+        return self.task.baselines(self.data, split)
+
+    def predict(self, inputs: Iterable[Any], **options: Any) -> list[Any]:
+        """The model's answer for each input, as the task's typed results (not text): e.g. a number for a table
+        row, phonemes for a word, a label with probabilities for an image. ``options`` are the task's
+        (``beam_size=``, ``temperature=`` …; see its ``predict``).
+
+        Example::
+
+            >>> row = {"CRIM": 0.006, "ZN": 18, "INDUS": 2.3, "CHAS": 0, "NOX": 0.54, "RM": 6.6, "AGE": 65,
+            ...        "DIS": 4.1, "RAD": 1, "TAX": 296, "PTRATIO": 15.3, "B": 397, "LSTAT": 5}
+            >>> [value] = nnzoo.open(tmp / "r").predict([row])
+            >>> 10 < value < 50  # k$
+            True
+        """
+        if isinstance(inputs, (str, bytes)):
+            raise UserError("predict takes a list of inputs; put a single one in a list")
+        with torch.no_grad():
+            return self.task.predict(self.model, list(inputs), **options)
+
+    def figures(self, split: str = "val", folder: str | Path | None = None) -> list[Path]:
+        """Draw the training curves and the task's figures of ``split`` into ``folder`` (default: the run's
+        ``figures/``); return the paths written."""
+        from nnzoo.viz import plot_training_curves
+
+        folder = Path(folder) if folder is not None else self.folder.figures
+        paths = []
+        records = self.metrics
+        if records:
+            paths.append(plot_training_curves(records, folder / "curves.png"))
+        self.model.eval()
+        with torch.no_grad():
+            paths += self.task.figures(self.model, self.data, split, folder)
+        return paths
+
+    def resume(self, *, overrides: Sequence[str] = (), device: str | None = None, progress: bool = True) -> Run:
+        """Continue training this run from its last checkpoint (:func:`train` with ``resume=``)."""
+        return train(resume=self.path, overrides=overrides, device=device, progress=progress)
+
+
+def _override_list(overrides: Sequence[str]) -> list[str]:
+    if isinstance(overrides, str):
+        raise UserError(f"overrides is a list of 'key=value' strings, e.g. [{overrides!r}]")
+    return list(overrides)
+
+
+__all__ = ["Run", "Start", "build", "list_models", "list_tasks", "open", "resolve_config", "train"]

@@ -1,0 +1,188 @@
+r"""Tasks ``adding`` and ``copy-memory``: the synthetic problems that need a memory over T steps
+(Hochreiter & Schmidhuber 1997; :mod:`nnzoo.data.memory_tasks`).
+
+* ``adding``: T steps of (value, marker); predict the sum of the two marked values. Metric: the MSE, against the
+  constant predictor's 1/6 ≈ 0.167 (the floor a model must beat to show that it remembers anything).
+* ``copy-memory``: 10 symbols, ``length`` blanks, then repeat the 10 symbols. Metric: the accuracy on the 10
+  recalled symbols, against guessing's 1/8.
+
+The training split is drawn afresh for every example (example i from the seed ``data_seed`` and i), so a run of
+``train.max_steps`` steps over ``data.train_examples = steps × batch`` examples sees new sequences at every step,
+as the problems are usually trained; the validation and test splits are fixed draws. Models: the Elman RNN (tanh,
+or ReLU with ``model.nonlinearity``), the LSTM, the GRU and a Transformer encoder
+(:class:`~nnzoo.nn.sequence_models.SequenceModel`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import ClassVar
+
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+from torch.utils.data import Dataset
+
+from nnzoo.config import DataConfig
+from nnzoo.data import TensorData
+from nnzoo.data.memory_tasks import ADDING_CONSTANT_MSE, COPY_SYMBOLS, COPY_TOKENS, IGNORE, adding_problem, copy_memory
+from nnzoo.errors import ConfigError, UserError
+from nnzoo.nn.sequence_models import SequenceModel, SequenceModelConfig
+from nnzoo.registry import register_model, register_task
+from nnzoo.tasks.base import Splits, Task
+
+Draw = Callable[[int, int, torch.Generator], tuple[Tensor, Tensor]]  # (examples, length, generator) -> (x, y)
+SPLIT_SEEDS = {"val": 1, "test": 2}  # training examples use seeds from 3 on (see GeneratedProblems)
+
+
+@dataclass
+class MemoryData(DataConfig):
+    length: int = 50  # T: the adding problem's steps, copy memory's delay
+    train_examples: int = 64_000  # drawn afresh, one per index; steps × batch of them give fresh data every step
+    val_examples: int = 1000
+    test_examples: int = 1000
+    data_seed: int = 0  # the examples depend on this seed only, not on the training seed
+
+    def __post_init__(self) -> None:
+        if self.length < 2 or min(self.train_examples, self.val_examples, self.test_examples) < 1:
+            raise ConfigError("need data.length >= 2 and at least one train, val and test example")
+
+
+class GeneratedProblems(Dataset):
+    """``size`` examples of a problem, example i drawn with its own generator (seed ``seed``, index i): a batch
+    depends only on its indices, so a resumed run sees what an uninterrupted one saw."""
+
+    def __init__(self, draw: Draw, size: int, length: int, seed: int):
+        self.draw, self.size, self.length, self.seed = draw, size, length, seed
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __getitems__(self, indices: Sequence[int]) -> tuple[Tensor, Tensor]:
+        pairs = [self.draw(1, self.length, torch.Generator().manual_seed(self.seed + 3 + i)) for i in indices]
+        return torch.cat([x for x, _ in pairs]), torch.cat([y for _, y in pairs])
+
+    @staticmethod
+    def collate(batch: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor]:
+        return batch
+
+
+class MemoryProblem(Task):
+    """What the two problems share: data drawn by ``draw``, models, training defaults."""
+
+    DataConfig = MemoryData
+    default_model = "lstm"
+    label_smoothing_applies: ClassVar[bool] = False
+    train_defaults: ClassVar[dict] = {
+        "optimizer": "adam",
+        "lr": 3e-3,
+        "batch_size": 64,
+        "epochs": 1,
+        "grad_clip": 1.0,  # the ReLU RNN explodes without it
+        "shuffle": False,  # every example is new anyway
+    }
+    draw: ClassVar[Draw]
+    step_shape: ClassVar[tuple[int, ...]]  # of one step of an input sequence
+
+    def build_data(self) -> Splits:
+        cfg = self.cfg.data
+        seed = cfg.data_seed * 1_000_003
+        self.info = {"length": cfg.length, "sequence_length": self.sequence_length(cfg.length)}
+        data: Splits = {"train": GeneratedProblems(type(self).draw, cfg.train_examples, cfg.length, seed)}
+        for split, size in (("val", cfg.val_examples), ("test", cfg.test_examples)):
+            generator = torch.Generator().manual_seed(seed + SPLIT_SEEDS[split])
+            data[split] = TensorData(*type(self).draw(size, cfg.length, generator))
+        return data
+
+    @staticmethod
+    def sequence_length(length: int) -> int:
+        return length
+
+    def predict(self, model: nn.Module, inputs: list, **options) -> list:
+        if options:
+            raise UserError(f"{self.name}'s predict takes no options, got {', '.join(options)}")
+        if not inputs:
+            return []
+        x = torch.stack([torch.as_tensor(item) for item in inputs]).to(self.device)
+        expected = (self.info["sequence_length"], *self.step_shape)
+        if tuple(x.shape[1:]) != expected:
+            raise UserError(f"a sequence of shape {tuple(x.shape[1:])}; this model reads sequences of shape {expected}")
+        return self.answers(model, x)
+
+    def answers(self, model: nn.Module, x: Tensor) -> list:
+        raise NotImplementedError
+
+
+@register_task("adding")
+class Adding(MemoryProblem):
+    """The adding problem: the sum of two marked values among T (test MSE; the constant predictor's is 0.167)."""
+
+    metric_names = ("loss",)
+    draw = staticmethod(adding_problem)
+    step_shape = (2,)  # value, marker
+
+    def loss(self, model: nn.Module, batch: tuple[Tensor, Tensor]) -> Tensor:
+        x, y = batch
+        return F.mse_loss(model(x).squeeze(-1), y)
+
+    def evaluate(self, model: nn.Module, dataset: TensorData) -> dict[str, float]:
+        x, y = dataset.tensors
+        prediction = torch.cat([model(chunk.to(self.device)).squeeze(-1).float().cpu() for chunk in x.split(500)])
+        return {"loss": float(F.mse_loss(prediction, y))}
+
+    def baselines(self, data: Splits, split: str) -> dict[str, dict[str, float]]:
+        _, y = data[split].tensors
+        return {"constant 1 (expected MSE 1/6)": {"loss": float(F.mse_loss(torch.ones_like(y), y))}}
+
+    def answers(self, model: nn.Module, x: Tensor) -> list[float]:
+        """The predicted sum of each sequence (T, 2) of (value, marker) pairs."""
+        return model(x.float()).squeeze(-1).cpu().tolist()
+
+
+@register_task("copy-memory")
+class CopyMemory(MemoryProblem):
+    """Copy memory: repeat 10 symbols after T blanks (accuracy on the recalled symbols; guessing gives 1/8)."""
+
+    metric_names = ("loss", "accuracy")
+    draw = staticmethod(copy_memory)
+    step_shape = ()  # a token id
+
+    @staticmethod
+    def sequence_length(length: int) -> int:
+        return length + 20  # 10 symbols, the delay, 10 recalled
+
+    def loss(self, model: nn.Module, batch: tuple[Tensor, Tensor]) -> Tensor:
+        x, y = batch
+        return F.cross_entropy(model(x).flatten(0, 1), y.flatten(), ignore_index=IGNORE)
+
+    def evaluate(self, model: nn.Module, dataset: TensorData) -> dict[str, float]:
+        x, y = dataset.tensors
+        logits = torch.cat([model(chunk.to(self.device)).float().cpu() for chunk in x.split(500)])
+        scored = y != IGNORE
+        return {
+            "loss": float(F.cross_entropy(logits.flatten(0, 1), y.flatten(), ignore_index=IGNORE)),
+            "accuracy": float((logits.argmax(-1)[scored] == y[scored]).double().mean()),
+        }
+
+    def answers(self, model: nn.Module, x: Tensor) -> list[list[int]]:
+        """The 10 symbols each token sequence (delay + 20 ids) recalls at its end."""
+        return model(x.long()).argmax(-1)[:, -10:].cpu().tolist()
+
+
+def _register(task: str, readout: str, inputs: int, outputs: int, tokens: bool) -> None:
+    for core, title in (("rnn", "Elman RNN"), ("lstm", "LSTM"), ("gru", "GRU"), ("transformer", "Transformer")):
+
+        def build(cfg: SequenceModelConfig, info: dict, core: str = core) -> nn.Module:
+            return SequenceModel(core, inputs, outputs, readout, cfg, tokens=tokens, max_len=info["sequence_length"])
+
+        layers = "encoder (pre-norm, sinusoidal positions)" if core == "transformer" else "layer"
+        steps = "the last step" if readout == "last" else "every step"
+        build.__doc__ = f"{title} {layers} and a linear readout of {steps}."
+        register_model(task, core, config=SequenceModelConfig)(build)
+
+
+_register("adding", "last", 2, 1, tokens=False)
+_register("copy-memory", "every", COPY_TOKENS, COPY_SYMBOLS, tokens=True)
+
+__all__ = ["ADDING_CONSTANT_MSE", "Adding", "CopyMemory", "MemoryData"]

@@ -1,0 +1,277 @@
+"""The Python API: every registered task × model trains through ``nnzoo.train``, reopens with ``nnzoo.open``,
+evaluates and predicts typed results (timm's habit: a test that walks the registry); the documented examples run;
+the layers point down."""
+
+from __future__ import annotations
+
+import ast
+import doctest
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+import nnzoo
+import nnzoo.api
+from nnzoo.errors import UserError
+from nnzoo.tasks.base import Classification
+
+SRC = Path(__file__).resolve().parents[1] / "src" / "nnzoo"
+
+# A run of each task small enough for seconds: little data, a few steps, small models.
+TINY = {
+    "regression": [],
+    "classify-images": ["data.dataset=digits", "data.image_size=28"],
+    "denoise": ["data.dataset=mnist", "data.max_train=200"],
+    "segment": ["data.train_scenes=40", "data.val_scenes=8", "data.test_scenes=8", "data.size=32", "model.depth=2"],
+    "seismic": ["data.train_examples=16", "data.val_examples=4", "data.test_examples=4"],
+    "gan": ["data.dataset=mnist", "data.max_train=128", "eval.samples=32"],
+    "charlm": ["data.max_chars=20000", "eval.validate_chars=2000", "data.chunk_length=16"],
+    "tagging": ["data.corpus=apple"],
+    "classify-text": ["data.max_reviews=300"],
+    "forecast": ["data.series=nile"],
+    "g2p": ["data.max_words=300", "eval.beam_size=2"],
+    "translate": ["data.max_pairs=300", "data.vocab_size=300", "eval.beam_size=2"],
+    "adding": ["data.length=8", "data.train_examples=64", "data.val_examples=16", "data.test_examples=16"],
+    "copy-memory": ["data.length=4", "data.train_examples=64", "data.val_examples=16", "data.test_examples=16"],
+}
+SMALL_TRANSFORMER = ["model.d_model=16", "model.nhead=2", "model.dim_feedforward=16", "model.num_layers=1"]
+SMALL_MODEL = {  # by task/model, or by task for all its models
+    "denoise": ["model.base_channels=4"],
+    "segment": ["model.base_channels=4"],
+    "seismic": ["model.base_channels=4"],
+    "gan": ["model.width=8", "model.latent_dim=8"],
+    "charlm": ["model.hidden_size=16", "model.embedding_dim=8"],
+    "charlm/transformer": SMALL_TRANSFORMER,
+    "classify-text": ["model.hidden_size=8"],
+    "classify-text/transformer": SMALL_TRANSFORMER,
+    "forecast": ["model.hidden_size=8"],
+    "forecast/transformer": SMALL_TRANSFORMER,
+    "g2p": ["model.hidden_size=16", "model.embed_dim=8"],
+    "g2p/transformer": [*SMALL_TRANSFORMER[:3], "model.encoder_layers=1", "model.decoder_layers=1"],
+    "translate": ["model.hidden_size=16", "model.embed_dim=8"],
+    "translate/transformer": [*SMALL_TRANSFORMER[:3], "model.encoder_layers=1", "model.decoder_layers=1"],
+    "adding": ["model.width=8"],
+    "copy-memory": ["model.width=8"],
+}
+STEPS = ["train.max_steps=4", "train.eval_every=4", "train.batch_size=16", "train.warmup_steps=0"]
+BOSTON_ROW = [0.00632, 18, 2.31, 0, 0.538, 6.575, 65.2, 4.09, 1, 296, 15.3, 396.9, 4.98]
+
+
+def registered() -> list[tuple[str, str]]:
+    return [(task, model) for task in nnzoo.list_tasks() if task in TINY for model in nnzoo.list_models(task)]
+
+
+@pytest.fixture(scope="module")
+def judge(tmp_path_factory):
+    """The classifier that scores the GAN's samples (a tiny LeNet-5 on MNIST)."""
+    folder = tmp_path_factory.mktemp("judge") / "lenet5"
+    overrides = ["data.dataset=mnist", "data.max_train=256", *STEPS]
+    run = nnzoo.train(
+        "classify-images", model="lenet5", overrides=overrides, run_dir=folder, progress=False, figures=False
+    )
+    return run.path
+
+
+def check_predictions(run: nnzoo.Run) -> None:
+    """Feed ``run.predict`` inputs of the task's own kind; check the results' types and meaning."""
+    task, data = run.config.task, run.data
+    if task == "regression":
+        rows = [BOSTON_ROW, dict(zip(run.task.info["columns"], BOSTON_ROW))]
+        first, second = run.predict(rows)
+        assert isinstance(first, float) and first == second  # a sequence and a mapping mean the same row
+    elif task == "classify-images":
+        images = data["test"].images[:3]
+        results = run.predict(list(images))
+        assert all(isinstance(r, Classification) for r in results)
+        expected = run.model(images).argmax(-1)
+        assert [r.label for r in results] == [run.task.info["classes"][i] for i in expected]
+        assert all(abs(sum(r.probabilities.values()) - 1) < 1e-5 for r in results)
+    elif task == "denoise":
+        noisy = data["test"].noisy[:2]
+        clean = run.predict(list(noisy))
+        assert [tuple(c.shape) for c in clean] == [tuple(noisy.shape[1:])] * 2
+        assert all(float(c.min()) >= 0 and float(c.max()) <= 1 for c in clean)
+    elif task == "segment":
+        masks = run.predict(list(data["test"].images[:2]))
+        size = run.task.info["size"]
+        assert [(tuple(m.shape), m.dtype) for m in masks] == [((size, size), torch.int64)] * 2
+        assert all(int(m.min()) >= 0 and int(m.max()) < len(run.task.info["classes"]) for m in masks)
+    elif task == "seismic":
+        sections = data["test"].seismic[:2, 0].numpy()
+        (velocity, edges), _ = run.predict(list(sections))
+        low, high = run.task.info["v_range"]
+        assert velocity.shape == edges.shape and velocity.dim() == 2
+        assert low - 2 * (high - low) < float(velocity.mean()) < high + 2 * (high - low)  # m/s, not scaled units
+    elif task == "gan":
+        images = run.predict(torch.randn(3, run.model.latent_dim))
+        assert len(images) == 3 and images[0].shape == (1, 28, 28)
+        assert all(float(i.min()) >= 0 and float(i.max()) <= 1 for i in images)
+    elif task == "charlm":
+        first, second = run.predict(["the ", "the "], length=12, seed=3)
+        assert first.startswith("the ") and len(first) == 16 and first != second  # seeds 3 and 4
+        assert run.predict(["the "], length=12, seed=4)[0] == second
+    elif task == "tagging":
+        (sentence,) = run.predict(["I ate an apple"])
+        assert [w.word for w in sentence] == ["i", "ate", "an", "apple"]
+        assert all(w.tag in run.task.info["tags"] and isinstance(w.known, bool) for w in sentence)
+    elif task == "classify-text":
+        results = run.predict(["质量很好，非常满意", "太差了"])
+        assert [set(r.probabilities) for r in results] == [{"negative", "positive"}] * 2
+        assert all(r.label == max(r.probabilities, key=r.probabilities.get) for r in results)
+    elif task == "forecast":
+        series = run.task.load_series().values
+        (trained, rolled) = run.predict([series, series[:-5]], steps=run.task.info["horizon"] + 3)
+        assert len(trained) == len(rolled) == run.task.info["horizon"] + 3 and all(isinstance(v, float) for v in rolled)
+    elif task in ("g2p", "translate"):
+        word = "hello" if task == "g2p" else "file not found"
+        (outputs,) = run.predict([word], nbest=2)
+        assert len(outputs) == 2 and outputs[0].log_prob >= outputs[1].log_prob
+        assert outputs[0].text == run.task.render(outputs[0].symbols)
+    elif task == "adding":
+        x, _ = run.data["test"].tensors
+        predicted = run.predict(list(x[:4]))
+        assert len(predicted) == 4 and all(isinstance(v, float) for v in predicted)
+    elif task == "copy-memory":
+        tokens, _ = run.data["test"].tensors
+        (recalled,) = run.predict([tokens[0]])
+        assert len(recalled) == 10 and all(0 <= s < 8 for s in recalled)
+    else:  # pragma: no cover - a task added to TINY needs its check here
+        raise AssertionError(f"no prediction check for {task}")
+
+
+@pytest.mark.parametrize(("task", "model"), registered())
+def test_every_model_trains_reopens_evaluates_and_predicts(task, model, tmp_path, judge):
+    model_sizes = SMALL_MODEL.get(f"{task}/{model}", SMALL_MODEL.get(task, []))
+    overrides = [*TINY[task], *model_sizes, *STEPS]
+    if task == "gan":
+        overrides.append(f"eval.classifier={judge}")
+    trained = nnzoo.train(
+        task, model=model, overrides=overrides, run_dir=tmp_path / "run", progress=False, figures=False
+    )
+    assert trained.state["step"] == 4 and trained.state["finished"]
+    assert [r["split"] for r in trained.metrics][-1] == "val"
+
+    run = nnzoo.open(tmp_path / "run", device="cpu")
+    assert run.config == trained.config and not run.model.training
+    metrics = run.evaluate("test")
+    assert set(metrics) == set(run.task.metric_names) and all(isinstance(v, float) for v in metrics.values())
+    check_predictions(run)
+
+
+def test_the_tiny_settings_cover_every_task():
+    assert set(nnzoo.list_tasks()) <= set(TINY)
+
+
+# --- the API's documented examples ----------------------------------------------------------------------------------
+def test_the_api_docstring_examples_run(tmp_path):
+    globs = {"nnzoo": nnzoo, "tmp": tmp_path, "torch": torch}
+    finder, runner = doctest.DocTestFinder(), doctest.DocTestRunner(optionflags=doctest.ELLIPSIS)
+    tests = sorted(finder.find(nnzoo.api, globs=globs), key=lambda t: t.lineno or 0)
+    assert sum(len(t.examples) for t in tests) >= 10
+    for test in tests:
+        runner.run(test)
+    assert runner.summarize(verbose=False).failed == 0
+
+
+def test_the_readme_quickstart_runs_and_prints_what_it_says(tmp_path, monkeypatch, capsys):
+    readme = (SRC.parents[1] / "README.md").read_text()
+    start = readme.index("The same from Python")
+    code = readme[readme.index("```python\n", start) + 10 : readme.index("```\n", readme.index("```python", start) + 9)]
+    monkeypatch.chdir(tmp_path)
+    exec(compile(code, "README.md", "exec"), {})
+    metrics, prediction, tasks = capsys.readouterr().out.splitlines()
+    written = {"loss": 0.106, "rmse": 2.94, "mae": 2.15, "r2": 0.863}  # the numbers in the README's comments
+    assert {k: round(v, len(str(written[k]).split(".")[1])) for k, v in ast.literal_eval(metrics).items()} == written
+    assert round(ast.literal_eval(prediction)[0], 2) == 25.45
+    assert ast.literal_eval(tasks)[:3] == ["adding", "charlm", "classify-images"]
+
+
+@pytest.mark.parametrize(
+    "module",
+    [
+        "nnzoo.nn.mlp",
+        "nnzoo.nn.conv",
+        "nnzoo.nn.unet",
+        "nnzoo.nn.gan",
+        "nnzoo.nn.language_models",
+        "nnzoo.nn.text_models",
+        "nnzoo.nn.forecasters",
+        "nnzoo.nn.seq2seq",
+        "nnzoo.nn.sequence_models",
+    ],
+)
+def test_the_nn_docstring_examples_run(module):
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
+    assert result.attempted >= 1 and result.failed == 0
+
+
+def test_nnzoo_nn_is_reachable_from_import_nnzoo_and_exports_every_architecture():
+    code = "import nnzoo; print(nnzoo.nn.UNet.__name__, nnzoo.nn.MultiheadAttention.__name__)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split() == [
+        "UNet",
+        "MultiheadAttention",
+    ]
+    from nnzoo.nn import LSTM, MultiheadAttention, Transformer, TransformerEncoderLayer, UNet  # noqa: F401
+
+    assert set(nnzoo.nn.__all__) >= {"GRU", "Jordan", "LeNet5", "ConvNet", "GAN", "ContextSeq2Seq", "MLP"}
+
+
+# --- errors and resuming ------------------------------------------------------------------------------------------
+def test_bad_calls_are_one_clear_line(tmp_path):
+    with pytest.raises(UserError, match="overrides is a list of 'key=value' strings"):
+        nnzoo.train("regression", overrides="train.lr=0.1")
+    with pytest.raises(UserError, match="unknown task 'regresion'; registered tasks: adding, charlm"):
+        nnzoo.train("regresion")
+    with pytest.raises(UserError, match="is not an nnzoo run folder"):
+        nnzoo.open(tmp_path)
+    with pytest.raises(UserError, match="device must be auto, cpu, cuda, cuda:N or mps; got 'gpu'"):
+        nnzoo.resolve_config("regression", device="gpu")
+
+
+def test_a_run_resumes_through_the_api_and_extends_nothing_when_finished(tmp_path):
+    first = nnzoo.train("regression", overrides=["train.max_steps=10"], run_dir=tmp_path / "r", progress=False)
+    again = first.resume(progress=False)
+    assert again.state == first.state  # finished: nothing to do
+    with pytest.raises(UserError, match="not empty"):
+        nnzoo.train("regression", run_dir=tmp_path / "r", progress=False)
+
+
+def test_a_run_killed_before_its_first_checkpoint_resumes_from_step_zero(tmp_path):
+    first = nnzoo.train("regression", overrides=["train.max_steps=10"], run_dir=tmp_path / "a", progress=False)
+    for name in ("last.safetensors", "best.safetensors", "metrics.jsonl"):
+        (tmp_path / "a" / name).unlink()  # as if killed after writing config.toml and info.json
+    again = nnzoo.train(resume=tmp_path / "a", progress=False, figures=False)
+    assert again.state["step"] == 10 and json.loads((tmp_path / "a" / "info.json").read_text())
+    assert torch.equal(again.model.core.weight, first.model.core.weight)  # the same seed: the same run
+
+
+# --- layering -----------------------------------------------------------------------------------------------------
+def imports_of(path: Path) -> set[str]:
+    """The nnzoo modules (and argparse) that a file imports, at its top or inside functions."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            found.add(node.module)
+    return {name for name in found if name.startswith("nnzoo") or name == "argparse"}
+
+
+def test_the_layers_point_down():
+    for path in (SRC / "tasks").glob("*.py"):
+        bad = {m for m in imports_of(path) if m == "argparse" or m.startswith(("nnzoo.cli", "nnzoo.export"))}
+        bad |= {m for m in imports_of(path) if m in ("nnzoo.api", "nnzoo.report", "nnzoo.experiments")}
+        assert not bad, f"{path.name} imports {bad}"
+    for path in (SRC / "nn").glob("*.py"):  # beside nn in the bottom layer: errors and the decoders (no cycle)
+        above = {m for m in imports_of(path) if not m.startswith(("nnzoo.nn", "nnzoo.errors", "nnzoo.decode"))}
+        assert not above, f"nn/{path.name} imports {above}"
+    assert not {m for m in imports_of(SRC / "decode.py") if m.startswith("nnzoo.")}
+    # config, registry and tasks: no cycle, lazy or not
+    assert not {m for m in imports_of(SRC / "config.py") if m.startswith(("nnzoo.registry", "nnzoo.tasks"))}
+    assert not {m for m in imports_of(SRC / "registry.py") if m.startswith("nnzoo.tasks")}
