@@ -76,9 +76,9 @@ def judge(tmp_path_factory):
     return run.path
 
 
-def check_predictions(run: nnzoo.Run) -> None:
-    """Feed ``run.predict`` inputs of the task's own kind; check the results' types and meaning."""
-    task, data = run.config.task, run.data
+def check_predictions(run: nnzoo.Run, data: dict) -> None:
+    """Feed ``run.predict`` inputs of the task's own kind (from ``data``); check the results' types and meaning."""
+    task = run.config.task
     if task == "regression":
         rows = [BOSTON_ROW, dict(zip(run.task.info["columns"], BOSTON_ROW))]
         first, second = run.predict(rows)
@@ -132,11 +132,11 @@ def check_predictions(run: nnzoo.Run) -> None:
         assert len(outputs) == 2 and outputs[0].log_prob >= outputs[1].log_prob
         assert outputs[0].text == run.task.render(outputs[0].symbols)
     elif task == "adding":
-        x, _ = run.data["test"].tensors
+        x, _ = data["test"].tensors
         predicted = run.predict(list(x[:4]))
         assert len(predicted) == 4 and all(isinstance(v, float) for v in predicted)
     elif task == "copy-memory":
-        tokens, _ = run.data["test"].tensors
+        tokens, _ = data["test"].tensors
         (recalled,) = run.predict([tokens[0]])
         assert len(recalled) == 10 and all(0 <= s < 8 for s in recalled)
     else:  # pragma: no cover - a task added to TINY needs its check here
@@ -155,11 +155,46 @@ def test_every_model_trains_reopens_evaluates_and_predicts(task, model, tmp_path
     assert trained.state["step"] == 4 and trained.state["finished"]
     assert [r["split"] for r in trained.metrics][-1] == "val"
 
-    run = nnzoo.open(tmp_path / "run", device="cpu")
+    metrics = trained.evaluate("test")  # the data of the training, in memory
+    assert set(metrics) == set(trained.task.metric_names) and all(isinstance(v, float) for v in metrics.values())
+
+    run = nnzoo.open(tmp_path / "run", device="cpu")  # from the folder alone
     assert run.config == trained.config and not run.model.training
-    metrics = run.evaluate("test")
-    assert set(metrics) == set(run.task.metric_names) and all(isinstance(v, float) for v in metrics.values())
-    check_predictions(run)
+    check_predictions(run, trained.data)
+    # the same inputs give the same answers from the reopened run as from the run that trained
+    assert same(predictions_of(run, trained.data), predictions_of(trained, trained.data))
+
+
+def predictions_of(run: nnzoo.Run, data: dict) -> list:
+    """What ``run`` predicts for the first test inputs (a fixed seed where the task samples)."""
+    inputs = {
+        "regression": [BOSTON_ROW],
+        "classify-images": lambda: list(data["test"].images[:2]),
+        "denoise": lambda: list(data["test"].noisy[:2]),
+        "segment": lambda: list(data["test"].images[:2]),
+        "seismic": lambda: list(data["test"].seismic[:2, 0].numpy()),
+        "gan": lambda: list(torch.randn(2, run.model.latent_dim, generator=torch.Generator().manual_seed(0))),
+        "charlm": ["the "],
+        "tagging": ["I ate an apple"],
+        "classify-text": ["质量很好"],
+        "forecast": lambda: [run.task.load_series().values],
+        "g2p": ["hello"],
+        "translate": ["file not found"],
+        "adding": lambda: list(data["test"].tensors[0][:2]),
+        "copy-memory": lambda: list(data["test"].tensors[0][:2]),
+    }[run.config.task]
+    return run.predict(inputs() if callable(inputs) else inputs)
+
+
+def same(a, b) -> bool:
+    """Equal results, tensors and floats included (bitwise: the same weights on the same device)."""
+    if isinstance(a, torch.Tensor):
+        return isinstance(b, torch.Tensor) and torch.equal(a, b)
+    if isinstance(a, (list, tuple)):
+        return type(a) is type(b) and len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
+    return a == b
 
 
 def test_the_tiny_settings_cover_every_task():

@@ -11,6 +11,7 @@ import torch
 from torch.func import functional_call
 from torch.nn import functional as F
 
+import nnzoo
 from nnzoo.data.text_corpora import chinese_fortunes, chinese_poems, shakespeare_works, strip_gutenberg
 from nnzoo.decode import sample
 from nnzoo.errors import UserError
@@ -22,7 +23,7 @@ from nnzoo.nn.language_models import (
 )
 from nnzoo.registry import resolve_config
 from nnzoo.tasks.charlm import CharLM, PoemForm, chunked_streams, stream_nll
-from nnzoo.training import RunDir, Trainer, seed_everything
+from nnzoo.training import seed_everything
 
 
 def make_task(model="lstm", overrides=()):
@@ -189,15 +190,14 @@ def test_sampling_is_fixed_by_the_seed_and_greedy_at_temperature_zero():
 
 # --- training runs, generation and errors --------------------------------------------------------------------------
 def train(tmp_path, model, overrides):
-    task = make_task(model, ["data.max_chars=300000", "eval.validate_chars=20000", *overrides])
-    data = task.build_data()
-    seed_everything(0)
-    net = task.build_model()
-    Trainer(task, net, data, RunDir(tmp_path / model), quiet=True).fit()
-    net.eval()
+    overrides = ["data.max_chars=300000", "eval.validate_chars=20000", *overrides]
+    run = nnzoo.train(
+        "charlm", model=model, overrides=overrides, run_dir=tmp_path / model, progress=False, figures=False
+    )
+    assert run.state["best_step"] == run.state["step"]  # one evaluation, at the end: the best is the last
     with torch.no_grad():
-        result = task.evaluate(net, data["val"][:30000])
-    return task, net, result
+        result = run.task.evaluate(run.model, run.data["val"][:30000])
+    return run.task, run.model, result
 
 
 @pytest.mark.parametrize(

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+import nnzoo
 from nnzoo import metrics
 from nnzoo.cli import main
 from nnzoo.data.series import load_builtin_series
@@ -28,7 +29,7 @@ from nnzoo.tasks.forecast import (
     naive_forecasts,
     seasonal_naive_forecasts,
 )
-from nnzoo.training import RunDir, Trainer, seed_everything
+from nnzoo.training import seed_everything
 
 
 def write_series(path, values, column="value"):
@@ -42,19 +43,13 @@ def sine(n=240, period=20, noise=0.0, seed=0):
     return 10 + 3 * np.sin(2 * np.pi * t / period) + noise * rng.standard_normal(n)
 
 
+def on_csv(csv, overrides=()) -> list[str]:
+    """The overrides of a forecast of the CSV's column ``value``: windows of 20, horizon 5, period 20."""
+    return [f"data.csv={csv}", "data.column=value", "data.period=20", "data.window=20", "data.horizon=5", *overrides]
+
+
 def make_task(csv, model="lstm", overrides=()):
-    cfg = resolve_config(
-        task="forecast",
-        model=model,
-        overrides=[
-            f"data.csv={csv}",
-            "data.column=value",
-            "data.period=20",
-            "data.window=20",
-            "data.horizon=5",
-            *overrides,
-        ],
-    )
+    cfg = resolve_config(task="forecast", model=model, overrides=on_csv(csv, overrides))
     return Forecast(cfg)
 
 
@@ -164,19 +159,13 @@ def test_perturbing_a_future_value_never_changes_a_past_forecast(tmp_path, model
 
 # --- a metric-gated run --------------------------------------------------------------------------------------------
 def test_an_lstm_beats_the_naive_forecast_on_a_sine(tmp_path):
-    task = make_task(
-        write_series(tmp_path / "sine.csv", sine()),
-        "lstm",
-        ["data.period=1", "model.hidden_size=32", "train.epochs=40", "train.patience=0", "train.lr=1e-2"],
-    )
-    data = task.build_data()
-    seed_everything(0)
-    model = task.build_model()
-    Trainer(task, model, data, RunDir(tmp_path / "run"), quiet=True).fit()
-    model.eval()
-    with torch.no_grad():
-        result = task.evaluate(model, data["test"])
-    naive = task.baselines(data, "test")["naive"]
+    overrides = ["data.period=1", "model.hidden_size=32", "train.epochs=40", "train.patience=0", "train.lr=1e-2"]
+    csv = write_series(tmp_path / "sine.csv", sine())
+    run = nnzoo.train(
+        "forecast", model="lstm", overrides=on_csv(csv, overrides), run_dir=tmp_path / "run", progress=False,
+        figures=False,
+    )  # fmt: skip
+    result, naive = run.evaluate("test"), run.baselines("test")["naive"]
     assert result["mase"] < 0.5 * naive["mase"], (result, naive)
     assert result["mase"] < 0.3
 

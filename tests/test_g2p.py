@@ -7,12 +7,11 @@ import math
 import pytest
 import torch
 
+import nnzoo
 from nnzoo.errors import UserError
 from nnzoo.metrics import edit_distance, error_rates
 from nnzoo.registry import resolve_config
 from nnzoo.tasks.g2p import G2P, LONG_WORD_PHONEMES, g2p_scores
-from nnzoo.training import RunDir, Trainer, seed_everything
-from nnzoo.training.trainer import evaluate
 
 
 @pytest.mark.parametrize(
@@ -117,19 +116,13 @@ QUICK = {
 
 
 def train_small(tmp_path, model: str):
-    task = make_task(
-        "data.max_words=2000",
-        "train.batch_size=64",
-        "train.eval_every=350",
-        "eval.beam_size=1",
-        *QUICK[model],
-        model=model,
-    )
-    data = task.build_data()
-    seed_everything(task.cfg.seed)
-    trainer = Trainer(task, task.build_model(), data, RunDir(tmp_path / model), quiet=True)
-    trainer.fit()
-    return evaluate(task, trainer.model, data["val"])
+    overrides = ["data.max_words=2000", "train.batch_size=64", "train.eval_every=350", "eval.beam_size=1"]
+    run = nnzoo.train(
+        "g2p", model=model, overrides=[*overrides, *QUICK[model]], run_dir=tmp_path / model, progress=False,
+        figures=False,
+    )  # fmt: skip
+    assert run.state["best_step"] == run.state["step"] == 350  # one evaluation, at the end: the best is the last
+    return run.evaluate("val")
 
 
 @pytest.fixture(scope="module")

@@ -6,24 +6,20 @@ import numpy as np
 import pytest
 import torch
 
+import nnzoo
 from nnzoo.errors import UserError
 from nnzoo.registry import resolve_config
 from nnzoo.tasks.regression import Regression
-from nnzoo.training import RunDir, Trainer, seed_everything
-from nnzoo.training.trainer import evaluate
 
 
 def make_task(*overrides: str, model: str = "linear") -> Regression:
     return Regression(resolve_config(task="regression", model=model, overrides=overrides))
 
 
-def train(tmp_path, *overrides: str, model: str = "linear"):
-    task = make_task(*overrides, model=model)
-    data = task.build_data()
-    seed_everything(task.cfg.seed)
-    trainer = Trainer(task, task.build_model(), data, RunDir(tmp_path / "run"), quiet=True)
-    trainer.fit()
-    return task, data, trainer
+def train(tmp_path, *overrides: str, model: str = "linear") -> nnzoo.Run:
+    return nnzoo.train(
+        "regression", model=model, overrides=overrides, run_dir=tmp_path / "run", progress=False, figures=False
+    )
 
 
 @pytest.mark.parametrize(
@@ -32,19 +28,19 @@ def train(tmp_path, *overrides: str, model: str = "linear"):
 )
 def test_gradient_descent_reaches_the_closed_form_solution(tmp_path, optimizer):
     full_batch = ["train.batch_size=1024", "train.epochs=800", "train.eval_every=800", "train.schedule=cosine"]
-    task, data, trainer = train(tmp_path, *full_batch, *optimizer)
-    weights, bias = task.closed_form(data)
-    linear = trainer.model.core
+    run = train(tmp_path, *full_batch, *optimizer)  # one evaluation, at the end: the best is the last
+    weights, bias = run.task.closed_form(run.data)
+    linear = run.model.core
     assert np.abs(linear.weight.detach().numpy().ravel() - weights).max() < 1e-3
     assert abs(float(linear.bias.detach()) - bias) < 1e-3
     assert len(weights) == 13
 
 
 def test_mlp_beats_linear_regression_on_boston(tmp_path):
-    task, data, trainer = train(tmp_path, "train.epochs=60", model="mlp")
-    mlp = evaluate(task, trainer.model, data["test"])
-    least_squares = task.baselines(data, "test")["closed-form least squares"]
-    mean = task.baselines(data, "test")["training mean"]
+    run = train(tmp_path, "train.epochs=60", model="mlp")
+    mlp = run.evaluate("test")
+    least_squares = run.baselines("test")["closed-form least squares"]
+    mean = run.baselines("test")["training mean"]
     assert mean["r2"] == pytest.approx(0, abs=0.02)
     assert least_squares["rmse"] == pytest.approx(3.841, abs=1e-3)  # fixed split: a changed split fails here
     assert mlp["rmse"] < least_squares["rmse"] - 0.4, (mlp, least_squares)
@@ -95,7 +91,7 @@ def test_user_csv_with_one_hot_and_a_constant_column(tmp_path):
         size, colour = rng.uniform(20, 200), rng.choice(["red", "blue"])
         lines.append(f"{size:.2f},{colour},1,{3 * size + (50 if colour == 'red' else 0) + rng.normal():.2f}")
     path = write_csv(tmp_path / "homes.csv", "\n".join(lines) + "\n")
-    task, data, trainer = train(
+    run = train(
         tmp_path,
         f"data.csv={path}",
         "data.target=price",
@@ -104,9 +100,9 @@ def test_user_csv_with_one_hot_and_a_constant_column(tmp_path):
         "train.epochs=400",
         "train.lr=0.05",
     )
-    assert task.info["features"] == ["size", "colour=blue", "colour=red", "constant"]
-    assert task.info["x_std"][-1] == 1.0  # a constant column is left unscaled instead of divided by zero
-    assert evaluate(task, trainer.model, data["test"])["r2"] > 0.99
+    assert run.task.info["features"] == ["size", "colour=blue", "colour=red", "constant"]
+    assert run.task.info["x_std"][-1] == 1.0  # a constant column is left unscaled instead of divided by zero
+    assert run.evaluate("test")["r2"] > 0.99
 
 
 @pytest.mark.parametrize(

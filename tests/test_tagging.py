@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+import nnzoo
 from nnzoo import metrics
 from nnzoo.data.reviews import sentiment_reviews
 from nnzoo.data.tagged_sentences import apple_sentences, english_words, peoples_daily
@@ -21,21 +22,15 @@ from nnzoo.nn.text_models import (
 from nnzoo.registry import resolve_config
 from nnzoo.tasks.classify_text import ClassifyText
 from nnzoo.tasks.tagging import AMBIGUOUS, UNKNOWN, Tagging, accuracies
-from nnzoo.training import RunDir, Trainer, seed_everything
 
 
 def make(task_class, name, model, overrides=()):
     return task_class(resolve_config(task=name, model=model, overrides=list(overrides)))
 
 
-def fit(task, tmp_path):
-    data = task.build_data()
-    seed_everything(0)
-    model = task.build_model()
-    Trainer(task, model, data, RunDir(tmp_path / task.cfg.model.name), quiet=True).fit()
-    model.eval()
-    with torch.no_grad():
-        return data, model, task.evaluate(model, data["test"])
+def fit(task: str, model: str, overrides: list[str], tmp_path) -> nnzoo.Run:
+    run_dir = tmp_path / model
+    return nnzoo.train(task, model=model, overrides=overrides, run_dir=run_dir, progress=False, figures=False)
 
 
 # --- corpora -----------------------------------------------------------------------------------------------------
@@ -131,26 +126,24 @@ def test_context_beats_the_context_free_models_on_apple(tmp_path):
     common = ["data.corpus=apple", "train.epochs=20", "train.monitor=ambiguous_accuracy"]
     results = {}
     for model in ("mlp", "bilstm"):
-        task = make(Tagging, "tagging", model, common)
-        data, _, results[model] = fit(task, tmp_path)
-    baseline = task.baselines(data, "test")["most frequent tag of the word"]
+        run = fit("tagging", model, common, tmp_path)
+        results[model] = run.evaluate("test")
+    baseline = run.baselines("test")["most frequent tag of the word"]
     assert 0.3 < baseline["ambiguous_accuracy"] < 0.7 and 0.3 < results["mlp"]["ambiguous_accuracy"] < 0.7
     assert results["bilstm"]["ambiguous_accuracy"] >= 0.75, results
     assert results["bilstm"]["ambiguous_accuracy"] > results["mlp"]["ambiguous_accuracy"] + 0.2
 
 
 def test_a_bilstm_beats_the_most_frequent_tag_on_ambiguous_peoples_daily_words(tmp_path):
-    task = make(Tagging, "tagging", "bilstm", ["data.max_sentences=3000", "train.epochs=4", "model.hidden_size=64"])
-    data, _, result = fit(task, tmp_path)
-    baseline = task.baselines(data, "test")["most frequent tag of the word"]
+    run = fit("tagging", "bilstm", ["data.max_sentences=3000", "train.epochs=4", "model.hidden_size=64"], tmp_path)
+    result, baseline = run.evaluate("test"), run.baselines("test")["most frequent tag of the word"]
     assert result["ambiguous_accuracy"] > baseline["ambiguous_accuracy"] + 0.02, (result, baseline)
     assert result["accuracy"] > 0.8
 
 
 def test_a_short_classifier_run_learns_the_sentiment(tmp_path):
-    task = make(ClassifyText, "classify-text", "gru", ["data.max_reviews=3000", "train.epochs=4", "train.lr=5e-3"])
-    data, _, result = fit(task, tmp_path)
-    baselines = task.baselines(data, "test")
+    run = fit("classify-text", "gru", ["data.max_reviews=3000", "train.epochs=4", "train.lr=5e-3"], tmp_path)
+    result, baselines = run.evaluate("test"), run.baselines("test")
     assert result["accuracy"] > 0.7 and result["f1"] > 0.7, result
     assert baselines["majority class (negative)"]["accuracy"] < 0.6
 

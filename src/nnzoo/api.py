@@ -287,7 +287,14 @@ class Run:
     @property
     def state(self) -> dict[str, Any]:
         """The training state in the last checkpoint: ``step``, ``finished``, ``stop_reason``, ``best`` (the best
-        value of ``train.monitor``), ``best_step``, ``elapsed_seconds``."""
+        value of ``train.monitor``), ``best_step``, ``elapsed_seconds``.
+
+        Example::
+
+            >>> state = nnzoo.open(tmp / "r").state
+            >>> state["step"], state["finished"], state["stop_reason"]
+            (50, True, 'finished 50 steps')
+        """
         state = load_checkpoint(self.folder.last).state
         return {key: value for key, value in state.items() if key != "window"}
 
@@ -305,7 +312,13 @@ class Run:
         return evaluate(self.task, self.model, dataset)
 
     def baselines(self, split: str = "test") -> dict[str, dict[str, float]]:
-        """Reference results on ``split`` that need no training (closed forms, naive predictors), by name."""
+        """Reference results on ``split`` that need no training (closed forms, naive predictors), by name.
+
+        Example::
+
+            >>> sorted(nnzoo.open(tmp / "r").baselines("test"))
+            ['closed-form least squares', 'training mean']
+        """
         return self.task.baselines(self.data, split)
 
     def predict(self, inputs: Iterable[Any], **options: Any) -> list[Any]:
@@ -328,7 +341,13 @@ class Run:
 
     def figures(self, split: str = "val", folder: str | Path | None = None) -> list[Path]:
         """Draw the training curves and the task's figures of ``split`` into ``folder`` (default: the run's
-        ``figures/``); return the paths written."""
+        ``figures/``); return the paths written.
+
+        Example::
+
+            >>> [path.name for path in nnzoo.open(tmp / "r").figures("test", folder=tmp / "drawn")]
+            ['curves.png', 'predicted_vs_true_test.png']
+        """
         from nnzoo.viz import plot_training_curves
 
         folder = Path(folder) if folder is not None else self.folder.figures
@@ -342,7 +361,15 @@ class Run:
         return paths
 
     def resume(self, *, overrides: Sequence[str] = (), device: str | None = None, progress: bool = True) -> Run:
-        """Continue training this run from its last checkpoint (:func:`train` with ``resume=``)."""
+        """Continue training this run from its last checkpoint (:func:`train` with ``resume=``); ``overrides`` may
+        change ``train.*`` and ``log.*`` keys.
+
+        Example::
+
+            >>> run = nnzoo.open(tmp / "r")
+            >>> run.resume(progress=False).state["step"]  # already finished: nothing to do
+            50
+        """
         return train(resume=self.path, overrides=overrides, device=device, progress=progress)
 
 
