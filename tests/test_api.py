@@ -310,3 +310,22 @@ def test_the_layers_point_down():
     # config, registry and tasks: no cycle, lazy or not
     assert not {m for m in imports_of(SRC / "config.py") if m.startswith(("nnzoo.registry", "nnzoo.tasks"))}
     assert not {m for m in imports_of(SRC / "registry.py") if m.startswith("nnzoo.tasks")}
+
+
+@pytest.mark.parametrize(
+    "script",
+    [
+        "from nnzoo.export import export_run; export_run(RUN, OUT / 'model.onnx')",
+        "from nnzoo.report import build_report; build_report([RUN], OUT / 'report.html')",
+        "from nnzoo.cli import main; assert main(['eval', str(RUN), '--quiet']) == 0",
+        "import torch; from nnzoo.experiments import run_experiment; run_experiment('memory', 'tiny', OUT, "
+        "torch.device('cpu'), ['lengths=[5]', 'models=[lstm]', 'problems=[adding]', 'steps=2'], progress=False)",
+    ],
+    ids=["export", "report", "cli", "experiment"],
+)
+def test_each_tool_works_in_a_fresh_interpreter(tmp_path, script):
+    """A tool that reads runs needs the registered tasks: each must get them itself, not from an earlier import."""
+    nnzoo.train("regression", overrides=["train.max_steps=5"], run_dir=tmp_path / "r", progress=False, figures=False)
+    prelude = f"from pathlib import Path; RUN, OUT = Path({str(tmp_path / 'r')!r}), Path({str(tmp_path)!r}); "
+    done = subprocess.run([sys.executable, "-c", prelude + script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import nnzoo.tasks  # noqa: F401  (registers every task: a run's config is read against them)
 from nnzoo.errors import UserError
 
 STYLE = """
@@ -164,7 +165,6 @@ def metrics_table(metrics: dict[str, float], baselines: dict[str, dict[str, floa
 def results_tables(runs: list[RunFolder], link: dict[Path, str] | None = None) -> str:
     """One README-style table per task: a row per run (final metrics, steps, training time), then the task's
     published results that apply to the runs' data."""
-    import nnzoo.tasks  # noqa: F401  (registers every task)
     from nnzoo import registry
 
     by_task: dict[str, list[RunFolder]] = {}

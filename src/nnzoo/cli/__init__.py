@@ -55,6 +55,8 @@ def run_command(args: argparse.Namespace) -> int:
     # A worker of a multi-process run says which one it is; only rank 0 tells how to resume after Ctrl-C.
     rank = int(os.environ.get("RANK", "0")) if int(os.environ.get("WORLD_SIZE", "1")) > 1 else None
     try:
+        import nnzoo.api  # noqa: F401  (every command works on registered tasks: the API registers them)
+
         return args.run(args) or 0
     except (UserError, TrainingDiverged) as error:
         print(f"nnzoo: error{f' (rank {rank})' if rank else ''}: {error}", file=sys.stderr)

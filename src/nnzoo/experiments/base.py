@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+import nnzoo.tasks  # noqa: F401  (registers every task and model, which the experiments train)
 from nnzoo.config import apply_overrides, from_dict, to_dict
 from nnzoo.errors import ConfigError, UserError, require
 

@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import torch
 from torch import Tensor, nn
 
+import nnzoo.tasks  # noqa: F401  (registers every task: a run is opened against them)
 from nnzoo.errors import UserError
 from nnzoo.export.specs import (  # noqa: F401  TEMPORARY
     Adapted,
