@@ -238,27 +238,21 @@ class ConvNet(ImageClassifier):
 
     def __init__(self, image_shape: Sequence[int], num_classes: int, config: ConvNetConfig | None = None):
         config = config or ConvNetConfig()
-        channels, convs_per_stage, hidden, dropout = (
-            config.channels,
-            config.convs_per_stage,
-            config.hidden,
-            config.dropout,
-        )
         in_channels, height, width = image_shape
-        if height % 2 ** len(channels) or width % 2 ** len(channels):
-            raise ValueError(f"a {height}×{width} image cannot be halved {len(channels)} times (one per stage)")
+        if height % 2 ** len(config.channels) or width % 2 ** len(config.channels):
+            raise ValueError(f"a {height}×{width} image cannot be halved {len(config.channels)} times (one per stage)")
         layers: list[nn.Module] = []
-        for out_channels in channels:
-            for i in range(convs_per_stage):
+        for out_channels in config.channels:
+            for i in range(config.convs_per_stage):
                 layers.append(conv_bn_relu(in_channels if i == 0 else out_channels, out_channels))
-            layers += [nn.MaxPool2d(2), nn.Dropout(dropout)]
+            layers += [nn.MaxPool2d(2), nn.Dropout(config.dropout)]
             in_channels = out_channels
-        cells = (height // 2 ** len(channels)) * (width // 2 ** len(channels))
+        cells = (height // 2 ** len(config.channels)) * (width // 2 ** len(config.channels))
         layers += [
             nn.Flatten(),
-            nn.Linear(channels[-1] * cells, hidden, bias=False),
-            nn.BatchNorm1d(hidden),
+            nn.Linear(config.channels[-1] * cells, config.hidden, bias=False),
+            nn.BatchNorm1d(config.hidden),
             nn.ReLU(inplace=True),
-            nn.Dropout(2 * dropout),
+            nn.Dropout(2 * config.dropout),
         ]
-        super().__init__(nn.Sequential(*layers), hidden, num_classes)
+        super().__init__(nn.Sequential(*layers), config.hidden, num_classes)

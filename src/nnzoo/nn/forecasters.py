@@ -200,19 +200,14 @@ class TransformerForecaster(nn.Module):
     def __init__(self, horizon: int, max_len: int, config: TransformerForecasterConfig | None = None):
         super().__init__()
         config = config or TransformerForecasterConfig()
-        d_model, nhead, num_layers, dim_feedforward, dropout = (
-            config.d_model,
-            config.nhead,
-            config.num_layers,
-            config.dim_feedforward,
-            config.dropout,
-        )
         self.horizon = horizon
-        self.input = nn.Linear(1, d_model)
-        self.position = SinusoidalPositionalEncoding(d_model, max_len)
-        layer = TransformerEncoderLayer(d_model, nhead, dim_feedforward, dropout, batch_first=True, norm_first=True)
-        self.encoder = TransformerEncoder(layer, num_layers, nn.LayerNorm(d_model))
-        self.head = nn.Linear(d_model, horizon)
+        self.input = nn.Linear(1, config.d_model)
+        self.position = SinusoidalPositionalEncoding(config.d_model, max_len)
+        layer = TransformerEncoderLayer(
+            config.d_model, config.nhead, config.dim_feedforward, config.dropout, batch_first=True, norm_first=True
+        )
+        self.encoder = TransformerEncoder(layer, config.num_layers, nn.LayerNorm(config.d_model))
+        self.head = nn.Linear(config.d_model, horizon)
 
     def forward(self, z: Tensor, steps: int) -> Tensor:
         _check_window(z, steps)

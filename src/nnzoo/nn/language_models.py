@@ -85,17 +85,11 @@ class RecurrentLanguageModel(nn.Module):
     def __init__(self, vocab_size: int, cell: Literal["rnn", "lstm", "gru"], config: RecurrentLMConfig | None = None):
         super().__init__()
         config = config or RecurrentLMConfig()
-        embedding_dim, hidden_size, num_layers, dropout = (
-            config.embedding_dim,
-            config.hidden_size,
-            config.num_layers,
-            config.dropout,
-        )
         self.vocab_size = vocab_size
-        self.embedding = nn.Embedding(vocab_size, embedding_dim)
-        self.rnn = recurrent_layer(cell, embedding_dim, hidden_size, num_layers, dropout)
-        self.dropout = nn.Dropout(dropout)
-        self.head = nn.Linear(hidden_size, vocab_size)
+        self.embedding = nn.Embedding(vocab_size, config.embedding_dim)
+        self.rnn = recurrent_layer(cell, config.embedding_dim, config.hidden_size, config.num_layers, config.dropout)
+        self.dropout = nn.Dropout(config.dropout)
+        self.head = nn.Linear(config.hidden_size, vocab_size)
 
     def forward(self, tokens: Tensor, state=None) -> tuple[Tensor, object]:
         _check_tokens(tokens)
@@ -150,24 +144,23 @@ class TransformerLanguageModel(nn.Module):
     def __init__(self, vocab_size: int, context: int, config: TransformerLMConfig | None = None):
         super().__init__()
         config = config or TransformerLMConfig()
-        d_model, nhead, num_layers, dim_feedforward, dropout = (
+        self.vocab_size, self.context = vocab_size, context
+        self.embedding = nn.Embedding(vocab_size, config.d_model)
+        nn.init.normal_(self.embedding.weight, std=0.02)
+        self.positions = LearnedPositionalEncoding(config.d_model, context)
+        self.dropout = nn.Dropout(config.dropout)
+        layer = TransformerEncoderLayer(
             config.d_model,
             config.nhead,
-            config.num_layers,
             config.dim_feedforward,
             config.dropout,
+            activation="gelu",
+            batch_first=True,
+            norm_first=True,
         )
-        self.vocab_size, self.context = vocab_size, context
-        self.embedding = nn.Embedding(vocab_size, d_model)
-        nn.init.normal_(self.embedding.weight, std=0.02)
-        self.positions = LearnedPositionalEncoding(d_model, context)
-        self.dropout = nn.Dropout(dropout)
-        layer = TransformerEncoderLayer(
-            d_model, nhead, dim_feedforward, dropout, activation="gelu", batch_first=True, norm_first=True
-        )
-        self.encoder = TransformerEncoder(layer, num_layers)
-        self.norm = nn.LayerNorm(d_model)
-        self.head = nn.Linear(d_model, vocab_size)
+        self.encoder = TransformerEncoder(layer, config.num_layers)
+        self.norm = nn.LayerNorm(config.d_model)
+        self.head = nn.Linear(config.d_model, vocab_size)
 
     def forward(self, tokens: Tensor, state: Tensor | None = None) -> tuple[Tensor, Tensor]:
         _check_tokens(tokens)

@@ -112,29 +112,23 @@ class ContextSeq2Seq(nn.Module):
     ):
         super().__init__()
         config = config or ContextSeq2SeqConfig()
-        embed_dim, hidden_size, num_layers, dropout = (
-            config.embed_dim,
-            config.hidden_size,
-            config.num_layers,
-            config.dropout,
-        )
         layer = RECURRENT_LAYERS[config.cell]
-        between = dropout if num_layers > 1 else 0.0
-        self.src_embed = nn.Embedding(source_vocab_size, embed_dim, padding_idx=pad_id)
-        self.tgt_embed = nn.Embedding(target_vocab_size, embed_dim, padding_idx=pad_id)
+        between = config.dropout if config.num_layers > 1 else 0.0
+        self.src_embed = nn.Embedding(source_vocab_size, config.embed_dim, padding_idx=pad_id)
+        self.tgt_embed = nn.Embedding(target_vocab_size, config.embed_dim, padding_idx=pad_id)
         self.core = EncoderDecoder(
             layer(
-                embed_dim,
-                hidden_size,
-                num_layers,
+                config.embed_dim,
+                config.hidden_size,
+                config.num_layers,
                 batch_first=True,
                 dropout=between,
                 bidirectional=config.bidirectional,
             ),
-            layer(embed_dim, hidden_size, num_layers, batch_first=True, dropout=between),
-            nn.Linear(hidden_size, target_vocab_size),
+            layer(config.embed_dim, config.hidden_size, config.num_layers, batch_first=True, dropout=between),
+            nn.Linear(config.hidden_size, target_vocab_size),
         )
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = nn.Dropout(config.dropout)
         self.has_cell_state = config.cell == "lstm"
 
     def encode(self, src: Tensor, src_lengths: Tensor) -> Any:
@@ -217,38 +211,31 @@ class AttentionSeq2Seq(nn.Module):
     ):
         super().__init__()
         config = config or AttentionSeq2SeqConfig()
-        embed_dim, hidden_size, num_layers, dropout, attention = (
+        memory = 2 * config.hidden_size
+        self.src_embed = nn.Embedding(source_vocab_size, config.embed_dim, padding_idx=pad_id)
+        self.tgt_embed = nn.Embedding(target_vocab_size, config.embed_dim, padding_idx=pad_id)
+        self.encoder = LSTM(
             config.embed_dim,
             config.hidden_size,
             config.num_layers,
-            config.dropout,
-            config.attention,
-        )
-        memory = 2 * hidden_size
-        self.src_embed = nn.Embedding(source_vocab_size, embed_dim, padding_idx=pad_id)
-        self.tgt_embed = nn.Embedding(target_vocab_size, embed_dim, padding_idx=pad_id)
-        self.encoder = LSTM(
-            embed_dim,
-            hidden_size,
-            num_layers,
             batch_first=True,
             bidirectional=True,
-            dropout=dropout if num_layers > 1 else 0.0,
+            dropout=config.dropout if config.num_layers > 1 else 0.0,
         )
         scores = {
-            "additive": lambda: AdditiveAttention(hidden_size, memory, hidden_size),
-            "general": lambda: GeneralAttention(hidden_size, memory),
-            "concat": lambda: ConcatAttention(hidden_size, memory, hidden_size),
+            "additive": lambda: AdditiveAttention(config.hidden_size, memory, config.hidden_size),
+            "general": lambda: GeneralAttention(config.hidden_size, memory),
+            "concat": lambda: ConcatAttention(config.hidden_size, memory, config.hidden_size),
         }
-        if attention not in scores:
-            raise ValueError(f"attention must be one of {', '.join(scores)}, got {attention!r}")
-        self.attention = scores[attention]()
-        self.bridge_h, self.bridge_c = nn.Linear(memory, hidden_size), nn.Linear(memory, hidden_size)
-        self.decoder = LSTMCell(embed_dim + memory, hidden_size)
-        self.combine = nn.Linear(hidden_size + memory, hidden_size)
-        self.head = nn.Linear(hidden_size, target_vocab_size)
-        self.dropout = nn.Dropout(dropout)
-        self.num_layers = num_layers
+        if config.attention not in scores:
+            raise ValueError(f"config.attention must be one of {', '.join(scores)}, got {config.attention!r}")
+        self.attention = scores[config.attention]()
+        self.bridge_h, self.bridge_c = nn.Linear(memory, config.hidden_size), nn.Linear(memory, config.hidden_size)
+        self.decoder = LSTMCell(config.embed_dim + memory, config.hidden_size)
+        self.combine = nn.Linear(config.hidden_size + memory, config.hidden_size)
+        self.head = nn.Linear(config.hidden_size, target_vocab_size)
+        self.dropout = nn.Dropout(config.dropout)
+        self.num_layers = config.num_layers
 
     def encode(self, src: Tensor, src_lengths: Tensor) -> dict[str, Tensor]:
         _check_source(src, src_lengths)
