@@ -273,6 +273,8 @@ def test_a_run_resumes_through_the_api_and_extends_nothing_when_finished(tmp_pat
     first = nnzoo.train("regression", overrides=["train.max_steps=10"], run_dir=tmp_path / "r", progress=False)
     again = first.resume(progress=False)
     assert again.state == first.state  # finished: nothing to do
+    last = nnzoo.open(tmp_path / "r", checkpoint="last")
+    assert (first.checkpoint, last.checkpoint) == ("best", "last")
     with pytest.raises(UserError, match="not empty"):
         nnzoo.train("regression", run_dir=tmp_path / "r", progress=False)
 

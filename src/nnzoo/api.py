@@ -42,7 +42,7 @@ from nnzoo.training.trainer import Trainer, evaluate
 
 log = logging.getLogger("nnzoo")
 
-Checkpoint = Literal["best", "last"]
+CheckpointName = Literal["best", "last"]  # which of a run's checkpoints
 
 
 def list_tasks() -> list[str]:
@@ -135,12 +135,11 @@ def train(
     if resume is not None:
         if task or model or recipe or seed is not None or run_dir:
             raise UserError("--resume continues a run as configured; only --set train.*/log.* and --device may change")
-        folder = RunDir(resume)
-        saved = folder.load_config()
         for override in overrides:
             if not override.startswith(("train.", "log.")):
                 raise UserError(f"--resume cannot change {override.split('=')[0]!r}; only train.* and log.* keys")
-        cfg = registry.resolve_config(load_toml(folder.config), overrides=overrides)
+        folder = RunDir(resume)
+        cfg = folder.load_config(overrides)
         # A run killed before its first checkpoint starts again from step 0.
         state = load_checkpoint(folder.last).state if folder.last.is_file() else {}
         if state.get("finished"):
@@ -148,7 +147,7 @@ def train(
                 log.warning(
                     "%s already finished at step %s (%s); nothing to do", folder, state["step"], state["stop_reason"]
                 )
-            return open(folder.path, device=device or saved.device)
+            return open(folder.path, device=device or cfg.device)
     else:
         cfg = resolve_config(task, model=model, recipe=recipe, overrides=overrides, seed=seed, device=device)
         folder = RunDir(run_dir or default_run_dir(cfg))
@@ -222,7 +221,7 @@ def _start(cfg: RunConfig, device: torch.device, world: distributed.World) -> tu
     return task, data, task.build_model()
 
 
-def open(path: str | Path, *, checkpoint: Checkpoint = "best", device: str = "auto") -> Run:
+def open(path: str | Path, *, checkpoint: CheckpointName = "best", device: str = "auto") -> Run:
     """A trained run, its ``checkpoint`` loaded onto ``device``, in eval mode. The data is read when an evaluation
     or a figure needs it.
 
@@ -232,7 +231,7 @@ def open(path: str | Path, *, checkpoint: Checkpoint = "best", device: str = "au
         >>> run.config.task, run.model.training
         ('regression', False)
     """
-    return Run(load_trained(path, device=device, checkpoint=checkpoint))
+    return Run(load_trained(path, device=device, checkpoint=checkpoint), checkpoint=checkpoint)
 
 
 class Run:
@@ -246,7 +245,7 @@ class Run:
         checkpoint: ``best`` (the best validation score) or ``last``.
     """
 
-    def __init__(self, trained: TrainedModel, data: Splits | None = None, checkpoint: Checkpoint = "best"):
+    def __init__(self, trained: TrainedModel, data: Splits | None = None, checkpoint: CheckpointName = "best"):
         self.folder = trained.run
         self.path: Path = trained.run.path
         self.config: RunConfig = trained.config

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -46,11 +47,12 @@ class RunDir:
     def is_run(self) -> bool:
         return self.config.is_file()
 
-    def load_config(self) -> RunConfig:
-        """The run's configuration, checked against the registered tasks and models."""
+    def load_config(self, overrides: Sequence[str] = ()) -> RunConfig:
+        """The run's configuration (with ``--set``-style ``overrides``), checked against the registered tasks and
+        models."""
         if not self.is_run():
             raise UserError(f"{self.path} is not an nnzoo run folder (it has no config.toml)")
-        return registry.resolve_config(load_toml(self.config))
+        return registry.resolve_config(load_toml(self.config), overrides=overrides)
 
     def save_config(self, cfg: RunConfig) -> None:
         self.path.mkdir(parents=True, exist_ok=True)
