@@ -314,20 +314,24 @@ def test_the_layers_point_down():
     assert not {m for m in imports_of(SRC / "registry.py") if m.startswith("nnzoo.tasks")}
 
 
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("tiny") / "regression"
+    return nnzoo.train("regression", overrides=["train.max_steps=5"], run_dir=folder, progress=False, figures=False).path
+
+
 @pytest.mark.parametrize(
     "script",
     [
         "from nnzoo.export import export_run; export_run(RUN, OUT / 'model.onnx')",
         "from nnzoo.report import build_report; build_report([RUN], OUT / 'report.html')",
-        "from nnzoo.cli import main; assert main(['eval', str(RUN), '--quiet']) == 0",
-        "import torch; from nnzoo.experiments import run_experiment; run_experiment('memory', 'tiny', OUT, "
-        "torch.device('cpu'), ['lengths=[5]', 'models=[lstm]', 'problems=[adding]', 'steps=2'], progress=False)",
+        "from nnzoo.experiments.memory import matched_width; assert matched_width('adding', 'lstm') == 64",
     ],
-    ids=["export", "report", "cli", "experiment"],
+    ids=["export", "report", "experiments"],
 )
-def test_each_tool_works_in_a_fresh_interpreter(tmp_path, script):
-    """A tool that reads runs needs the registered tasks: each must get them itself, not from an earlier import."""
-    nnzoo.train("regression", overrides=["train.max_steps=5"], run_dir=tmp_path / "r", progress=False, figures=False)
-    prelude = f"from pathlib import Path; RUN, OUT = Path({str(tmp_path / 'r')!r}), Path({str(tmp_path)!r}); "
+def test_each_tool_works_in_a_fresh_interpreter(tiny_run, tmp_path, script):
+    """A tool that reads runs needs the registered tasks: each must get them itself, not from an earlier import.
+    (The command line is run in fresh processes by test_cli's and test_distributed's tests.)"""
+    prelude = f"from pathlib import Path; RUN, OUT = Path({str(tiny_run)!r}), Path({str(tmp_path)!r}); "
     done = subprocess.run([sys.executable, "-c", prelude + script], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-2000:]

