@@ -317,7 +317,8 @@ def test_the_layers_point_down():
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
     folder = tmp_path_factory.mktemp("tiny") / "regression"
-    return nnzoo.train("regression", overrides=["train.max_steps=5"], run_dir=folder, progress=False, figures=False).path
+    run = nnzoo.train("regression", overrides=["train.max_steps=5"], run_dir=folder, progress=False, figures=False)
+    return run.path
 
 
 @pytest.mark.parametrize(
