@@ -16,6 +16,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import functools
+import math
 import re
 import sys
 import types
@@ -27,6 +28,7 @@ from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 import tomli_w
 
 from nnzoo.errors import ConfigError, require
+from nnzoo.files import write_atomic
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -111,7 +113,11 @@ class TrainConfig:
     amp: bool = True  # mixed precision (bfloat16 autocast) when running on CUDA
 
     def __post_init__(self) -> None:
+        for name in ("lr", "momentum", "weight_decay", "beta1", "beta2", "lr_gamma", "grad_clip", "min_lr_ratio"):
+            require(math.isfinite(getattr(self, name)), f"train.{name} must be a finite number")
         require(self.lr > 0, "train.lr must be > 0")
+        require(0 <= self.momentum < 1, "train.momentum must be in [0, 1)")
+        require(self.lr_gamma > 0, "train.lr_gamma must be > 0")
         require(self.batch_size >= 1, "train.batch_size must be >= 1")
         require(self.eval_batch_size >= 0, "train.eval_batch_size must be >= 0")
         require(self.epochs >= 1 or self.max_steps >= 1, "train.epochs or train.max_steps must be >= 1")
@@ -326,14 +332,21 @@ def _has_no_default(f: dataclasses.Field) -> bool:
 
 
 def load_toml(path: str | Path) -> dict:
+    """A recipe or ``config.toml``, parsed; any reason it cannot be read is one :class:`ConfigError` line."""
     path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"{path} is a folder; give a TOML file (a recipe, or a run's config.toml)")
     try:
         with path.open("rb") as fh:
             return tomllib.load(fh)
     except FileNotFoundError:
         raise ConfigError(f"recipe file not found: {path}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path} is not UTF-8 text; a recipe is a TOML file") from None
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"{path} is not valid TOML: {error}") from None
+    except OSError as error:
+        raise ConfigError(f"cannot read {path}: {error.strerror}") from None
 
 
 def to_toml(cfg: RunConfig) -> str:
@@ -342,7 +355,8 @@ def to_toml(cfg: RunConfig) -> str:
 
 
 def dump_toml(cfg: RunConfig, path: str | Path) -> None:
-    Path(path).write_text(to_toml(cfg))
+    """Write ``cfg`` as TOML, atomically."""
+    write_atomic(path, to_toml(cfg))
 
 
 def parse_override(text: str) -> tuple[list[str], RawValue]:

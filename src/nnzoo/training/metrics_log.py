@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
 from nnzoo.errors import UserError
+from nnzoo.files import write_atomic
+
+log = logging.getLogger("nnzoo")
 
 
 class MetricsLog:
@@ -26,11 +30,12 @@ class MetricsLog:
             self._writer = SummaryWriter(str(tensorboard_dir))
 
     def truncate_after(self, step: int) -> None:
-        """Drop records written after ``step`` (a resumed run rewrites them)."""
+        """Drop records written after ``step`` (a resumed run rewrites them), and a line torn by a kill or a full
+        disk. The file is replaced atomically: a kill now leaves the old log or the new one."""
         if self.path is None:
             return
         kept = [r for r in read_metrics(self.path) if r["step"] <= step]
-        self.path.write_text("".join(json.dumps(r) + "\n" for r in kept))
+        write_atomic(self.path, "".join(json.dumps(r) + "\n" for r in kept))
 
     def write(self, record: dict[str, Any]) -> None:
         if self.path is None:
@@ -65,7 +70,24 @@ class MetricsLog:
 
 
 def read_metrics(path: str | Path) -> list[dict[str, Any]]:
+    """The records of a ``metrics.jsonl``. A torn final line (the writer was killed, or the disk filled, while
+    appending) is dropped with a warning; a damaged line before it is an error, since records would be lost."""
     path = Path(path)
     if not path.is_file():
         return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    lines = path.read_bytes().decode("utf-8", errors="replace").splitlines()
+    records = []
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+            if not isinstance(record, dict) or not isinstance(record.get("step"), int):
+                raise ValueError("not a record with an integer step")
+        except ValueError as error:
+            if number == len(lines):
+                log.warning("%s: dropped its last line, which is incomplete (%s)", path, error)
+                break
+            raise UserError(f"{path} line {number} is damaged ({error}); fix or delete that line") from None
+        records.append(record)
+    return records
