@@ -86,7 +86,7 @@ def test_file_is_plain_safetensors_with_json_metadata(tmp_path):
     raw = path.read_bytes()
     (header_size,) = struct.unpack("<Q", raw[:8])
     header = json.loads(raw[8 : 8 + header_size])
-    assert json.loads(header["__metadata__"]["nnzoo"])["format"] == "nnzoo.checkpoint/1"
+    assert json.loads(header["__metadata__"]["nnzoo"])["format"] == "nnzoo.checkpoint/2"
     assert "model.0.weight" in header and "rng.torch" in header and "optimizer.0.exp_avg" in header
 
 

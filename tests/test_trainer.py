@@ -95,7 +95,7 @@ def test_resume_after_an_interruption_is_bitwise_exact(tmp_path, stop_at, optimi
 
     # A fresh process would build a model with other initial weights: the checkpoint must override all of them.
     resumed = toy_trainer(tmp_path, "interrupted", model_seed=99, **train)
-    state = resumed.fit(resume=True)
+    state = resumed.fit(load_checkpoint(resumed.run.last))
     assert state.finished and state.step == reference.total_steps
     for key, value in weights(reference).items():
         assert torch.equal(value, weights(resumed)[key]), key
@@ -110,7 +110,7 @@ def test_resume_takes_the_learning_rate_of_the_current_config(tmp_path):
     resumed = toy_trainer(tmp_path, max_steps=10, epochs=1, lr=0.001)
     resumed.callbacks.append(lambda t: (_ for _ in ()).throw(Interrupt))
     with pytest.raises(Interrupt):
-        resumed.fit(resume=True)
+        resumed.fit(load_checkpoint(resumed.run.last))
     assert resumed.optimizer.param_groups[0]["lr"] == pytest.approx(0.001)
 
 

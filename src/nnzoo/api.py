@@ -21,7 +21,9 @@ them, a Python program sees warnings only, unless it configures :mod:`logging`.
 from __future__ import annotations
 
 import logging
+import shutil
 from collections.abc import Iterable, Sequence
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
@@ -131,7 +133,6 @@ def train(
         ('linear', True)
     """
     overrides = _override_list(overrides)
-    state: dict[str, Any] = {}  # the training state to resume from
     if resume is not None:
         if task or model or recipe or seed is not None or run_dir:
             raise UserError("--resume continues a run as configured; only --set train.*/log.* and --device may change")
@@ -140,41 +141,68 @@ def train(
                 raise UserError(f"--resume cannot change {override.split('=')[0]!r}; only train.* and log.* keys")
         folder = RunDir(resume)
         cfg = folder.load_config(overrides)
-        # A run killed before its first checkpoint starts again from step 0.
-        state = load_checkpoint(folder.last).state if folder.last.is_file() else {}
-        if state.get("finished"):
-            if distributed.env_rank() == 0:
-                log.warning(
-                    "%s already finished at step %s (%s); nothing to do", folder, state["step"], state["stop_reason"]
-                )
-            return open(folder.path, device=device or cfg.device)
     else:
         cfg = resolve_config(task, model=model, recipe=recipe, overrides=overrides, seed=seed, device=device)
         folder = RunDir(run_dir or default_run_dir(cfg))
-        if folder.path.exists() and any(folder.path.iterdir()):
-            raise UserError(f"{folder} is not empty; resume it with --resume {folder} or choose another --run-dir")
+    created = resume is None and not folder.path.exists()
+    try:
+        with ExitStack() as holding:
+            # One training per folder, for its whole life; under torchrun rank 0 holds it (its folder is the run's).
+            if distributed.env_rank() == 0:
+                holding.enter_context(folder.locked())
+            return _train_locked(cfg, folder, resume is not None, bool(overrides), device, progress, figures)
+    except BaseException:
+        if created and folder.is_empty():  # a new run that failed before writing anything leaves no folder
+            shutil.rmtree(folder.path, ignore_errors=True)
+        raise
+
+
+def _train_locked(
+    cfg: RunConfig, folder: RunDir, resuming: bool, changed: bool, device: str | None, progress: bool, figures: bool
+) -> Run:
+    """:func:`train`'s work, with the run folder locked (on rank 0). Nothing is written to the folder until the
+    whole configuration has been checked against the task and its data."""
+    resume_from = None
+    if resuming:
+        resume_from = folder.resume_checkpoint(cfg)  # None: killed before its first checkpoint, so from step 0
+        if resume_from is not None and resume_from.state.get("finished") and not changed:
+            if distributed.env_rank() == 0:
+                state = resume_from.state
+                log.warning("%s already finished at step %s (%s); nothing to do", folder, state["step"],
+                            state["stop_reason"])  # fmt: skip
+            return open(folder.path, device=device or cfg.device)
+    elif not folder.is_empty():
+        raise UserError(f"{folder} is not empty; resume it with --resume {folder} or choose another --run-dir")
 
     # Every process (one, or each rank of a multi-process run) trains; rank 0 alone writes to the run folder.
     with distributed.setup(resolve_device(device or cfg.device)) as (world, dev):
-        if resume is None:  # under torchrun each process named its own default folder: rank 0's wins
+        if not resuming:  # under torchrun each process named its own default folder: rank 0's wins
             folder = RunDir(world.broadcast(str(folder.path)))
         runner, data, network = _start(cfg, dev, world)
-        if resume is not None:
+        if resuming:
             folder.check_info(runner.info)
+        trainer = Trainer(runner, network, data, folder, quiet=not progress)  # checks the config against the task
         world.barrier()  # every rank has read config.toml and info.json before rank 0 rewrites them
         if world.is_main:
-            folder.save_config(cfg)
+            if not resuming:
+                folder.create_identity()
             folder.save_info(runner.info)
+            folder.save_config(cfg)  # last: a folder with a config.toml is a run
+            trainer.identity = folder.identity(cfg)
         if progress and world.is_main:
             parameters = sum(p.numel() for p in network.parameters())
             sizes = ", ".join(f"{k} {len(v)}" for k, v in data.items())
             where = f"{dev}" if world.size == 1 else f"{dev.type} × {world.size} processes"
             log.info("%s/%s: %s parameters on %s; data: %s; run folder %s", cfg.task, cfg.model.name,
                      f"{parameters:,}", where, sizes, folder)  # fmt: skip
-        Trainer(runner, network, data, folder, quiet=not progress).fit(resume=bool(state))
-    # The training task, which built the data (and any state a task keeps from it), with the best weights.
-    best = load_trained(folder.path, device=dev).model
-    run = Run(TrainedModel(folder, cfg, runner, best), data)
+        trainer.fit(resume_from)
+    # The training task, which built the data (and any state a task keeps from it), with the best weights (the
+    # last ones if no validation score was ever finite).
+    which: CheckpointName = "best" if folder.best.is_file() else "last"
+    if which == "last":
+        log.warning("%s: no validation score was finite, so there is no best checkpoint; opened the last", folder)
+    run = Run(TrainedModel(folder, cfg, runner, load_trained(folder.path, device=dev, checkpoint=which).model), data,
+              checkpoint=which)  # fmt: skip
     if figures and world.is_main:
         run.figures("val")
     return run

@@ -1,6 +1,8 @@
 """Errors that reach the user as one clear line instead of a traceback.
 
-The CLI maps each class to its exit code: bad input is 2 (as argparse does), a training run that diverged is 3.
+The CLI maps each class to its exit code: bad input is 2 (as argparse does), a training run that diverged is 3;
+an ``OSError`` (a full disk, a read-only folder) is the machine's refusal, one line with exit code 1. Every other
+exception is a bug in nnzoo and keeps its traceback: raise these classes only for what the user can fix.
 """
 
 
@@ -25,13 +27,19 @@ class CheckpointError(UserError):
 
 
 class TrainingDiverged(Exception):
-    """The loss or the gradient became NaN or infinite; the last good checkpoint was kept."""
+    """The loss or the gradient became NaN or infinite; training stopped before the step that would spoil the
+    weights, and the last good checkpoint (if one was written) was kept."""
 
     exit_code = 3
 
-    def __init__(self, step: int, what: str, value: float):
+    def __init__(self, step: int, what: str, value: float, kept: bool = True):
+        where = (
+            "the last good checkpoint was kept"
+            if kept
+            else "no checkpoint had been written yet, so the run resumes from step 0"
+        )
         super().__init__(
-            f"the {what} became {value} at step {step}; training stopped and the last good checkpoint was kept "
+            f"the {what} became {value} at step {step}; training stopped and {where} "
             "(try a smaller train.lr or set train.grad_clip)"
         )
         self.step = step

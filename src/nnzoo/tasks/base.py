@@ -70,7 +70,7 @@ class Task:
         # JSON-able facts the model is built from (sizes, vocabularies, scaler statistics). build_data() fills
         # it; it is saved with the run so that predict() can rebuild the model without loading the data.
         self.info: dict[str, Any] = {}
-        self.run_dir: Path | None = None  # the run folder, once there is one (predict writes figures there)
+        self.run_dir: Path | None = None  # the run folder while training (the GAN records its progress there)
 
     # --- data and model --------------------------------------------------------------------------------------
     def build_data(self) -> Splits:
@@ -89,6 +89,15 @@ class Task:
     def loss(self, model: nn.Module, batch: Any) -> Tensor | dict[str, Tensor]:
         """The training loss of one batch: a scalar, or a dict whose "loss" is optimised and the rest logged."""
         raise NotImplementedError
+
+    def training_state(self) -> dict[str, Tensor]:
+        """What the task carries from one training batch to the next (a recurrent state, say), as named tensors.
+        The trainer saves it in every checkpoint and hands it to :meth:`load_training_state` on resume, so that a
+        resumed run trains exactly as an uninterrupted one. Most tasks carry nothing."""
+        return {}
+
+    def load_training_state(self, state: Mapping[str, Tensor]) -> None:
+        """Take back what :meth:`training_state` returned (an empty mapping: nothing carried yet)."""
 
     def evaluate(self, model: nn.Module, dataset: Dataset) -> dict[str, float]:
         """Metrics of ``model`` on a split; called in eval mode under ``torch.no_grad()``."""

@@ -23,6 +23,7 @@ from __future__ import annotations
 import itertools
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar, Literal
@@ -237,6 +238,23 @@ class CharLM(Task):
         if model.carries_state:
             self._carried = (int(chunk[0]), model.detach_state(state))
         return F.cross_entropy(logits.flatten(0, 1), targets.flatten(), label_smoothing=self.cfg.train.label_smoothing)
+
+    def training_state(self) -> dict[str, Tensor]:
+        """The recurrent state carried into the next chunk and the index of the chunk it came from: ``chunk``,
+        ``state.<i>`` (an LSTM carries a tuple (h, c), the other cells h alone: ``is_tuple``)."""
+        if self._carried is None:
+            return {}
+        chunk, state = self._carried
+        parts = state if isinstance(state, tuple) else (state,)
+        named = {f"state.{i}": part for i, part in enumerate(parts)}
+        return {"chunk": torch.tensor(chunk), "is_tuple": torch.tensor(isinstance(state, tuple)), **named}
+
+    def load_training_state(self, state: Mapping[str, Tensor]) -> None:
+        if "chunk" not in state:
+            self._carried = None
+            return
+        parts = tuple(state[f"state.{i}"].to(self.device) for i in range(len(state) - 2))
+        self._carried = (int(state["chunk"]), parts if bool(state["is_tuple"]) else parts[0])
 
     def evaluate(self, model: nn.Module, ids: Tensor) -> dict[str, float]:
         nats = stream_nll(model, ids.to(self.device), self.cfg.eval.streams, eval_chunk(model))

@@ -7,20 +7,22 @@ Layout of ``*.safetensors``::
     rng.torch, rng.cuda.<d>  torch's CPU / CUDA generator states
     rng.numpy                NumPy's legacy MT19937 key
     rng.rank<r>.<key>        the same for rank r > 0 of a multi-process run (rank 0's are the ones above)
-    header metadata "nnzoo"  JSON: format tag, training state (step, epoch, best metric …), the resolved config,
-                             optimizer param groups and scalar state, scheduler state, Python/NumPy RNG scalars
-                             (those of rank r > 0 under "rng" → "ranks" → "<r>")
+    task.<name>              state a task carries from one training batch to the next (Task.training_state)
+    header metadata "nnzoo"  JSON: format tag, the run's identity (run id, task, model, hash of the fixed config),
+                             training state (step, epoch, best metric …), the resolved config, optimizer param
+                             groups and scalar state, scheduler state, Python/NumPy RNG scalars (those of rank r > 0
+                             under "rng" → "ranks" → "<r>"), and a SHA-256 of all of the above and every tensor's
+                             bytes, verified on load
 
 safetensors stores only tensors and strings, so nothing in a run folder is unpickled.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
-import os
 import random
 import struct
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,8 +35,10 @@ from safetensors import SafetensorError
 from safetensors.torch import save_file
 
 from nnzoo.errors import CheckpointError
+from nnzoo.files import replacing
 
-FORMAT = "nnzoo.checkpoint/1"
+FORMAT = "nnzoo.checkpoint/2"
+OLD_FORMATS = ("nnzoo.checkpoint/1",)  # readable for their weights; they carry no identity and no checksum
 
 # One process's random generators: tensors (torch CPU, each CUDA device, NumPy's key) and JSON scalars.
 RNGState = tuple[dict[str, torch.Tensor], dict[str, Any]]
@@ -60,14 +64,21 @@ def save_checkpoint(
     state: Mapping[str, Any] | None = None,
     config: Mapping[str, Any] | None = None,
     rng: bool | Sequence[RNGState] = False,
+    identity: Mapping[str, str] | None = None,
+    extra: Mapping[str, torch.Tensor] | None = None,
 ) -> None:
     """Write a checkpoint to ``path`` atomically: a temporary file in the same folder, fsync, rename.
 
     ``rng``: True saves this process's random states; a list saves those of every rank, in rank order.
+    ``identity``: the run's (:meth:`nnzoo.training.run.RunDir.identity`); a resume refuses a checkpoint of another.
+    ``extra``: more tensors, by full name (``task.*``).
     """
     # Cloning breaks storage sharing (tied weights), which safetensors refuses to save.
     tensors = {f"model.{k}": v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}
+    tensors.update({k: v.detach().cpu().contiguous().clone() for k, v in (extra or {}).items()})
     meta: dict[str, Any] = {"format": FORMAT, "state": dict(state or {}), "config": dict(config or {})}
+    if identity is not None:
+        meta["run"] = dict(identity)
     if optimizer is not None:
         saved = optimizer.state_dict()
         scalars: dict[str, dict[str, Any]] = {}
@@ -91,23 +102,20 @@ def save_checkpoint(
             else:
                 meta["rng"].setdefault("ranks", {})[str(rank)] = scalars
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        save_file(tensors, tmp, metadata={"nnzoo": json.dumps(meta)})
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    meta = json.loads(json.dumps(meta))  # as it will be read back (tuples become lists)
+    meta["checksum"] = checksum(tensors, meta)
+    with replacing(path) as temporary:
+        save_file(tensors, temporary, metadata={"nnzoo": json.dumps(meta)})
+
+
+def checksum(tensors: Mapping[str, torch.Tensor], meta: Mapping[str, Any]) -> str:
+    """SHA-256 over the metadata (without its checksum) and every tensor's name, dtype, shape and bytes."""
+    digest = hashlib.sha256(json.dumps({k: v for k, v in meta.items() if k != "checksum"}, sort_keys=True).encode())
+    for name in sorted(tensors):
+        tensor = tensors[name].contiguous().reshape(-1)
+        digest.update(f"\n{name}:{tensor.dtype}:{tuple(tensors[name].shape)}\n".encode())
+        digest.update(tensor.view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
 
 
 @dataclass
@@ -119,6 +127,26 @@ class Checkpoint:
     @property
     def state(self) -> dict[str, Any]:
         return self.meta.get("state", {})
+
+    def check_identity(self, expected: Mapping[str, str]) -> None:
+        """Refuse, in one line, a checkpoint written by another run (or by an nnzoo that recorded no identity)."""
+        found = self.meta.get("run")
+        if not isinstance(found, dict):
+            raise CheckpointError(
+                f"{self.path} records no run identity (written by an older nnzoo, or not by a training); "
+                "it cannot be checked against this run, so it is not resumed"
+            )
+        for key in ("task", "model", "id", "config"):
+            if found.get(key) != expected.get(key):
+                what = {"id": "run id", "config": "configuration hash"}.get(key, key)
+                raise CheckpointError(
+                    f"{self.path} belongs to another run ({what} {found.get(key)!r}, this run's "
+                    f"{expected.get(key)!r}); remove it to restart this run, or resume the run it came from"
+                )
+
+    def task_state(self) -> dict[str, torch.Tensor]:
+        """The tensors a task carried between training batches (``task.*``), by their names without the prefix."""
+        return {k.removeprefix("task."): v for k, v in self.tensors.items() if k.startswith("task.")}
 
     def model_state(self) -> dict[str, torch.Tensor]:
         return {k.removeprefix("model."): v for k, v in self.tensors.items() if k.startswith("model.")}
@@ -192,8 +220,15 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
         raise CheckpointError(f"{path} is truncated or not a safetensors file ({error})") from None
     try:
         meta = json.loads(header["nnzoo"])
-        if meta.get("format") != FORMAT:
+        if meta.get("format") not in (FORMAT, *OLD_FORMATS):
             raise KeyError("format")
-    except (KeyError, json.JSONDecodeError, AttributeError):
+    except (KeyError, TypeError, json.JSONDecodeError, AttributeError):
         raise CheckpointError(f"{path} is a safetensors file but not an nnzoo checkpoint ({FORMAT})") from None
+    if meta["format"] == FORMAT and meta.get("checksum") != checksum(tensors, meta):
+        raise CheckpointError(
+            f"{path} is corrupt: its content does not match the checksum written with it (a disk or copy error, "
+            "or an edited file); use the run's other checkpoint or train again"
+        )
+    if not isinstance(meta.get("state", {}), dict) or not isinstance(meta.get("config", {}), dict):
+        raise CheckpointError(f"{path} has malformed metadata (state and config must be JSON objects)")
     return Checkpoint(path, tensors, meta)

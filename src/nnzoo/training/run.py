@@ -5,18 +5,25 @@
     runs/<task>/<name>/
         config.toml         the resolved configuration (every field, after recipe and --set)
         info.json           what the task's model is built from (sizes, vocabularies, scaler statistics)
+        run.json            the run's id (written once, at creation; every checkpoint records it)
         last.safetensors    everything needed to resume: model, optimizer, scheduler, RNG states, step
         best.safetensors    the model at its best validation score
         metrics.jsonl       training and validation records
         eval_<split>.json   written by `nnzoo eval`
         figures/*.png
+        .lock, .lock.owner  held by the process that trains the run (an OS lock: it dies with the process)
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
+import socket
 import time
-from collections.abc import Sequence
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -25,10 +32,13 @@ import torch
 from torch import nn
 
 from nnzoo import registry
-from nnzoo.config import RunConfig, dump_toml, load_toml
+from nnzoo.config import RunConfig, dump_toml, load_toml, to_dict
 from nnzoo.errors import CheckpointError, UserError
-from nnzoo.training.checkpoint import load_checkpoint
+from nnzoo.files import remove_temporaries, write_atomic
+from nnzoo.training.checkpoint import Checkpoint, load_checkpoint
 from nnzoo.training.runtime import resolve_device
+
+LOCK_FILES = (".lock", ".lock.owner")
 
 
 class RunDir:
@@ -40,12 +50,70 @@ class RunDir:
         self.best = self.path / "best.safetensors"
         self.metrics = self.path / "metrics.jsonl"
         self.figures = self.path / "figures"
+        self.identity_file = self.path / "run.json"
 
     def __str__(self) -> str:
         return str(self.path)
 
     def is_run(self) -> bool:
         return self.config.is_file()
+
+    def is_empty(self) -> bool:
+        """No folder yet, or one holding only what a training writes before its ``config.toml`` (the lock,
+        ``info.json``, ``run.json``): a run killed at that moment had not started."""
+        written_first = {*LOCK_FILES, self.info.name, self.identity_file.name}
+        return not self.path.exists() or all(p.name in written_first for p in self.path.iterdir())
+
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold the run's exclusive lock: one training per folder. The lock is the operating system's (through
+        ``filelock``), so a killed holder releases it; a second process gets one line naming the holder."""
+        from filelock import FileLock, Timeout
+
+        self.path.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(self.path / LOCK_FILES[0])
+        owner = self.path / LOCK_FILES[1]
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            try:
+                holder = owner.read_text().strip()
+            except OSError:
+                holder = "unknown"
+            raise UserError(
+                f"{self.path} is being trained by another process ({holder}); wait for it, or stop it and resume"
+            ) from None
+        try:
+            write_atomic(owner, f"PID {os.getpid()} on {socket.gethostname()}\n")
+            remove_temporaries(self.path)  # of saves killed mid-write; no one else writes here now
+            yield
+        finally:
+            lock.release()
+
+    def create_identity(self) -> None:
+        """Give a new run its id (``run.json``), recorded in every checkpoint it writes."""
+        write_atomic(self.identity_file, json.dumps({"id": uuid.uuid4().hex, "created": time.strftime("%FT%T%z")}))
+
+    def identity(self, cfg: RunConfig) -> dict[str, str]:
+        """What a checkpoint of this run must record: the run id, task, model and a hash of the configuration that
+        a resume cannot change (everything but ``train``, ``log`` and ``device``)."""
+        try:
+            run_id = json.loads(self.identity_file.read_text())["id"]
+        except FileNotFoundError:
+            raise UserError(f"{self.path} has no run.json (made by an older nnzoo?); train a new run") from None
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            raise UserError(f"{self.identity_file} is unreadable ({error}); train a new run") from None
+        fixed = {k: v for k, v in to_dict(cfg).items() if k not in ("train", "log", "device")}
+        digest = hashlib.sha256(json.dumps(fixed, sort_keys=True).encode()).hexdigest()[:16]
+        return {"id": str(run_id), "task": cfg.task, "model": cfg.model.name, "config": digest}
+
+    def resume_checkpoint(self, cfg: RunConfig) -> Checkpoint | None:
+        """The last checkpoint, checked to be this run's; None if training was killed before writing one."""
+        if not self.last.is_file():
+            return None
+        checkpoint = load_checkpoint(self.last)
+        checkpoint.check_identity(self.identity(cfg))
+        return checkpoint
 
     def load_config(self, overrides: Sequence[str] = ()) -> RunConfig:
         """The run's configuration (with ``--set``-style ``overrides``), checked against the registered tasks and
@@ -55,16 +123,21 @@ class RunDir:
         return registry.resolve_config(load_toml(self.config), overrides=overrides)
 
     def save_config(self, cfg: RunConfig) -> None:
-        self.path.mkdir(parents=True, exist_ok=True)
         dump_toml(cfg, self.config)
 
     def load_info(self) -> dict[str, Any]:
         if not self.info.is_file():
             raise UserError(f"{self.path} has no info.json; was its training started?")
-        return json.loads(self.info.read_text())
+        try:
+            info = json.loads(self.info.read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise UserError(f"{self.info} is not valid JSON ({error}); it was damaged — train the run again") from None
+        if not isinstance(info, dict):
+            raise UserError(f"{self.info} holds {type(info).__name__}, not the JSON object nnzoo wrote")
+        return info
 
     def save_info(self, info: dict[str, Any]) -> None:
-        self.info.write_text(json.dumps(info, indent=1))
+        write_atomic(self.info, json.dumps(info, indent=1))
 
     def check_info(self, info: dict[str, Any]) -> None:
         """Refuse data that differs from what the run was trained on (vocabularies, scalers, columns)."""
@@ -75,11 +148,14 @@ class RunDir:
             )
 
     def checkpoint(self, which: Literal["best", "last"] = "best") -> Path:
-        """The best checkpoint (falling back to the last one), or the last one."""
-        candidates = [self.best, self.last] if which == "best" else [self.last]
-        for path in candidates:
-            if path.is_file():
-                return path
+        """The path of the best or the last checkpoint; a clear error if the run has none of that kind."""
+        path = self.best if which == "best" else self.last
+        if path.is_file():
+            return path
+        if which == "best" and self.last.is_file():
+            raise CheckpointError(
+                f"{self.path} has no best checkpoint (no validation score was finite yet); use --checkpoint last"
+            )
         raise CheckpointError(f"{self.path} has no {which} checkpoint yet; train it first")
 
 
@@ -105,7 +181,10 @@ def load_trained(
     task.run_dir = run.path
     task.info = run.load_info()
     model = task.build_model()
-    load_checkpoint(run.checkpoint(checkpoint)).restore_model(model)
+    saved = load_checkpoint(run.checkpoint(checkpoint))
+    if "run" in saved.meta and run.identity_file.is_file():  # a run's own checkpoint must be of this run
+        saved.check_identity(run.identity(cfg))
+    saved.restore_model(model)
     model.to(dev).eval()
     return TrainedModel(run, cfg, task, model)
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import tempfile
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -16,9 +17,9 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from nnzoo.config import to_dict
-from nnzoo.errors import ConfigError, TrainingDiverged
+from nnzoo.errors import CheckpointError, ConfigError, TrainingDiverged
 from nnzoo.training import distributed
-from nnzoo.training.checkpoint import capture_rng, load_checkpoint, save_checkpoint
+from nnzoo.training.checkpoint import Checkpoint, capture_rng, save_checkpoint
 from nnzoo.training.metrics_log import MetricsLog
 from nnzoo.training.optim import build_optimizer, build_scheduler, lr_factor
 from nnzoo.training.run import RunDir
@@ -27,6 +28,8 @@ from nnzoo.training.sampler import EpochBatchSampler
 
 if TYPE_CHECKING:
     from nnzoo.tasks.base import Splits, Task
+
+logger = logging.getLogger("nnzoo")
 
 
 @dataclass
@@ -52,7 +55,8 @@ class Trainer:
     with :meth:`fit` ``(resume=True)`` from its last checkpoint and, on the CPU, ends with bitwise the same
     weights as an uninterrupted run: batch order depends only on (seed, epoch), and every RNG state is saved.
 
-    ``callbacks`` are called as ``callback(trainer)`` after every optimiser step.
+    ``callbacks`` are called as ``callback(trainer)`` after every optimiser step. ``identity`` (the run's, see
+    :meth:`~nnzoo.training.run.RunDir.identity`) is recorded in every checkpoint.
 
     Inside a process group (``torchrun``, ``nnzoo train --nproc``; see :mod:`nnzoo.training.distributed`) every rank
     builds a Trainer: each takes a ``train.batch_size / world_size`` shard of every batch, DDP averages the
@@ -68,6 +72,7 @@ class Trainer:
         *,
         quiet: bool = False,
         callbacks: Iterable[Callable[[Trainer], Any]] = (),
+        identity: Mapping[str, str] | None = None,
     ):
         self.task, self.cfg, self.run, self.data = task, task.cfg, run, data
         task.run_dir = run.path  # a task may record things of its own during validation (the GAN's samples)
@@ -75,6 +80,7 @@ class Trainer:
         self.model = model.to(self.device)
         self.quiet = quiet
         self.callbacks = list(callbacks)
+        self.identity = identity
         train = self.cfg.train
         if train.monitor not in task.metric_names:
             raise ConfigError(
@@ -122,14 +128,16 @@ class Trainer:
                 seed_everything(distributed.rank_seed(self.cfg.seed, self.world.rank))
 
     # ------------------------------------------------------------------------------------------------------------
-    def fit(self, resume: bool = False) -> TrainState:
+    def fit(self, resume_from: Checkpoint | None = None) -> TrainState:
+        """Train until the step budget is spent or early stopping ends it; continue from ``resume_from`` (the run's
+        last checkpoint, already checked to be this run's) if given."""
         main = self.world.is_main  # only rank 0 writes to the run folder
         if main:
             self.run.path.mkdir(parents=True, exist_ok=True)
         tensorboard = self.run.path / "tensorboard" if self.cfg.log.tensorboard and main else None
         log = MetricsLog(self.run.metrics if main else None, tensorboard)
-        if resume:
-            self._restore()
+        if resume_from is not None:
+            self._restore(resume_from)
         log.truncate_after(self.state.step)  # drop what a killed session logged after its checkpoint
         progress = tqdm(
             total=self.total_steps,
@@ -160,8 +168,9 @@ class Trainer:
                         window.clear()
                     if step % self.eval_every == 0 or step == self.total_steps:
                         self._evaluate_and_checkpoint(log)
-                        postfix[f"best_val_{self.cfg.train.monitor}"] = f"{self.state.best:.4g}"
-                        progress.set_postfix(postfix)
+                        if self.state.best is not None:
+                            postfix[f"best_val_{self.cfg.train.monitor}"] = f"{self.state.best:.4g}"
+                            progress.set_postfix(postfix)
                     elif self.cfg.train.checkpoint_every and step % self.cfg.train.checkpoint_every == 0:
                         self._save_last()
                     progress.update(1)
@@ -189,13 +198,13 @@ class Trainer:
         values = self.world.mean({key: float(value.detach()) for key, value in parts.items()})
         step = self.state.step + 1
         if not math.isfinite(values["loss"]):
-            raise TrainingDiverged(step, "loss", values["loss"])
+            raise TrainingDiverged(step, "loss", values["loss"], kept=self.run.last.is_file())
         self.optimizer.zero_grad(set_to_none=True)
         parts["loss"].backward()
         max_norm = self.cfg.train.grad_clip or math.inf
         grad_norm = float(torch.nn.utils.clip_grad_norm_(self.model.parameters(), max_norm))
         if not math.isfinite(grad_norm):
-            raise TrainingDiverged(step, "gradient norm", grad_norm)
+            raise TrainingDiverged(step, "gradient norm", grad_norm, kept=self.run.last.is_file())
         self.optimizer.step()
         self.scheduler.step()
         return {**values, "grad_norm": grad_norm}
@@ -219,11 +228,21 @@ class Trainer:
             self._log_figures(log)
         train, state = self.cfg.train, self.state
         value = metrics[train.monitor]
-        improved = state.best is None or (value < state.best if train.monitor_mode == "min" else value > state.best)
+        if not math.isfinite(value):  # NaN compares false with everything: it must never become (or block) best
+            logger.warning("step %d: val %s is %s; not a candidate for the best checkpoint", state.step, train.monitor,
+                        value)  # fmt: skip
+            improved = False
+        else:
+            lower = train.monitor_mode == "min"
+            improved = state.best is None or (value < state.best if lower else value > state.best)
         if improved:
             state.best, state.best_step, state.bad_evals = value, state.step, 0
             save_checkpoint(
-                self.run.best, self.model, state={**asdict(state), "metrics": metrics}, config=to_dict(self.cfg)
+                self.run.best,
+                self.model,
+                state={**asdict(state), "metrics": metrics},
+                config=to_dict(self.cfg),
+                identity=self.identity,
             )
         else:
             state.bad_evals += 1
@@ -259,21 +278,41 @@ class Trainer:
             state=asdict(self.state),
             config=to_dict(self.cfg),
             rng=rng,
+            identity=self.identity,
+            extra={f"task.{k}": v for k, v in self.task.training_state().items()},
         )
 
-    def _restore(self) -> None:
-        checkpoint = load_checkpoint(self.run.last)
+    def _restore(self, checkpoint: Checkpoint) -> None:
         checkpoint.restore_model(self.model)
-        checkpoint.restore_optimizer(self.optimizer)
-        checkpoint.restore_scheduler(self.scheduler)
-        self.state = TrainState(**checkpoint.state)
-        if not checkpoint.restore_rng(self.world.rank) and self.world.rank > 0:
+        try:
+            checkpoint.restore_optimizer(self.optimizer)
+            checkpoint.restore_scheduler(self.scheduler)
+            self.state = TrainState(**checkpoint.state)
+            restored_rng = checkpoint.restore_rng(self.world.rank)
+        except (KeyError, TypeError, ValueError, IndexError) as error:  # metadata that passed the checksum
+            raise CheckpointError(f"{checkpoint.path} has training state nnzoo cannot use ({error!r})") from None
+        self.task.load_training_state(checkpoint.task_state())
+        self._reopen_if_extended()
+        if not restored_rng and self.world.rank > 0:
             # Written by fewer processes: this rank starts a fresh stream of its own.
             seed_everything(distributed.rank_seed(self.cfg.seed, self.world.rank, self.state.step))
         # The rate of the next step, from the current configuration (which --resume --set may have changed).
         rate = self.cfg.train.lr * lr_factor(self.cfg.train, self.scheduler.last_epoch, self.total_steps)
         for group in self.optimizer.param_groups:
             group["lr"] = rate
+
+    def _reopen_if_extended(self) -> None:
+        """A finished run resumed with a larger step budget (``--set train.max_steps=N``, more epochs) or a
+        larger patience trains on."""
+        state, patience = self.state, self.cfg.train.patience
+        stopped_early = bool(patience) and state.bad_evals >= patience
+        if state.finished and state.step < self.total_steps and not stopped_early:
+            logger.info("continuing a finished run: step %d of now %d", state.step, self.total_steps)
+            state.finished, state.stop_reason = False, ""
+        elif state.finished and self.world.is_main:
+            logger.warning(
+                "%s already finished at step %d (%s); nothing to do", self.run, state.step, state.stop_reason
+            )
 
     def _record(self, split: str, metrics: dict[str, float]) -> dict[str, Any]:
         epoch = round(self.state.step / self.steps_per_epoch, 4)
