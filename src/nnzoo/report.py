@@ -7,7 +7,9 @@ and the resolved config. Experiment folders (``nnzoo experiment``'s ``results.js
 numbers and figures. ``--all DIR`` writes one page per run folder (``RUN/report.html``) and an index over them.
 
 Every string that came from a file — config values, class names, predictions, a user's text — is HTML-escaped:
-the page contains no script, and a prediction reading ``<script>`` shows as text.
+the page contains no script, and a prediction reading ``<script>`` shows as text. Only regular files inside a
+run folder are read (:func:`nnzoo.files.contained_file`: no absolute names, no ``..``, no symlinks), links are
+percent-encoded relative paths, and pages are written atomically, never through an existing file or symlink.
 """
 
 from __future__ import annotations
@@ -18,12 +20,14 @@ import json
 import math
 import os
 import tempfile
+import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import nnzoo.tasks  # noqa: F401  (registers every task: a run's config is read against them)
 from nnzoo.errors import UserError
+from nnzoo.files import contained_file, write_atomic
 
 STYLE = """
 body { font: 15px/1.45 system-ui, sans-serif; max-width: 1100px; margin: 2em auto; padding: 0 1em; color: #222; }
@@ -78,35 +82,54 @@ class RunFolder:
 
 
 def read_run_folder(path: str | Path) -> RunFolder:
-    """Read a run or experiment folder; a clear error if ``path`` is neither."""
+    """Read a run or experiment folder; a clear error if ``path`` is neither. Only regular files inside the folder
+    are read: a crafted folder cannot bring another file into the page."""
     from nnzoo.training import RunDir
     from nnzoo.training.metrics_log import read_metrics
 
     folder = Path(path)
-    if (folder / "results.json").is_file():
-        results = json.loads((folder / "results.json").read_text())
-        figures = [folder / name for name in results.get("figures", []) if (folder / name).is_file()]
-        return RunFolder(folder, experiment=results, figures=figures)
+    if contained_file(folder, "results.json"):
+        results = _read_json(folder / "results.json")
+        names = results.get("figures", [])
+        named = [contained_file(folder, name) for name in (names if isinstance(names, list) else [])]
+        return RunFolder(folder, experiment=results, figures=[path for path in named if path is not None])
     run = RunDir(folder)
-    if not run.config.is_file():
+    if not contained_file(folder, "config.toml"):
         raise UserError(
             f"{folder} is not a run folder (no config.toml) nor an experiment folder (no results.json); "
             "give folders made by `nnzoo train` or `nnzoo experiment`, or --all DIR to find them"
         )
-    found = RunFolder(folder, config_text=run.config.read_text())
+    found = RunFolder(folder, config_text=run.config.read_text(encoding="utf-8", errors="replace"))
     try:
         found.config = run.load_config()
         found.task, found.model = found.config.task, found.config.model.name
     except UserError as error:  # a run of an older nnzoo, or a task this install lacks
         found.task, found.model = "?", f"unreadable config: {error}"
     for evaluation in sorted(folder.glob("eval_*.json")):
-        content = json.loads(evaluation.read_text())
-        found.evaluations[content.get("split", evaluation.stem[5:])] = content
-    found.records = read_metrics(run.metrics) if run.metrics.is_file() else []
+        if contained_file(folder, evaluation.name):
+            content = _read_json(evaluation)
+            found.evaluations[str(content.get("split", evaluation.stem[5:]))] = content
+    found.records = read_metrics(run.metrics) if contained_file(folder, run.metrics.name) else []
     # the training curves first, then the task's figures
-    found.figures = sorted(run.figures.glob("*.png"), key=lambda p: (p.name != "curves.png", p.name))
-    found.tables = sorted(run.figures.glob("*.txt"))
+    figures = folder / "figures"
+    found.figures = sorted(_inside(folder, figures.glob("*.png")), key=lambda p: (p.name != "curves.png", p.name))
+    found.tables = sorted(_inside(folder, figures.glob("*.txt")))
     return found
+
+
+def _inside(folder: Path, paths: Any) -> list[Path]:
+    """The regular files among ``paths`` that lie inside ``folder`` (no symlink on the way)."""
+    return [path for path in paths if contained_file(folder, path.relative_to(folder))]
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        content = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise UserError(f"{path} is not valid JSON ({error})") from None
+    if not isinstance(content, dict):
+        raise UserError(f"{path} holds {type(content).__name__}, not the JSON object nnzoo writes")
+    return content
 
 
 def find_run_folders(root: str | Path) -> list[Path]:
@@ -115,7 +138,8 @@ def find_run_folders(root: str | Path) -> list[Path]:
     if not root.is_dir():
         raise UserError(f"{root} is not a folder; give the folder that holds your runs (e.g. runs/)")
     found = {p.parent for p in root.rglob("config.toml")} | {p.parent for p in root.rglob("results.json")}
-    return sorted(found)
+    inside = root.resolve()
+    return sorted(folder for folder in found if folder.resolve().is_relative_to(inside))  # no symlink out of root
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -254,11 +278,16 @@ def page(title: str, body: str) -> str:
 
 
 def write_page(path: Path, content: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")
-    partial.write_text(content, encoding="utf-8")
-    partial.replace(path)
-    return path
+    """Write a page atomically: a fresh temporary file beside ``path``, renamed over it (a symlink at ``path``
+    is replaced, not followed)."""
+    return write_atomic(path, content)
+
+
+def href(target: Path, page_folder: Path) -> str:
+    """A link from a page in ``page_folder`` to ``target``: a relative path, percent-encoded, so that no folder
+    name (``javascript:…``, ``#``, ``?``) can turn into a scheme, an anchor or a query."""
+    relative = Path(os.path.relpath(target.resolve(), page_folder.resolve())).as_posix()
+    return urllib.parse.quote(relative, safe="/")
 
 
 def build_report(run_dirs: list[str | Path], out: str | Path) -> Path:
@@ -282,7 +311,7 @@ def build_index(root: str | Path, out: str | Path | None = None) -> Path:
     links = {}
     for run in runs:
         write_page(run.path / "report.html", page(run.title, run_section(run)))
-        links[run.path] = Path(os.path.relpath((run.path / "report.html").resolve(), out.parent.resolve())).as_posix()
+        links[run.path] = href(run.path / "report.html", out.parent)
     experiments = [run for run in runs if run.experiment is not None]
     listing = "".join(
         f'<li><a href="{escape(links[run.path])}">{escape(run.title)}</a>: '
