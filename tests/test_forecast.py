@@ -203,13 +203,17 @@ def test_cli_train_eval_predict(tmp_path, capsys):
     table = capsys.readouterr().out
     assert "baseline: naive" in table and "baseline: seasonal naive (m=20)" in table and "ARIMA(1, 1, 1)" in table
     assert (run / "figures" / "error_by_horizon_test.png").is_file()
-    assert main(["predict", str(run), "--horizon", "23"]) == 0  # more than the trained horizon of 10: rolled
+    plot = tmp_path / "future.png"
+    assert main(["predict", str(run), "--horizon", "23", "--plot", str(plot)]) == 0  # > trained 10: rolled
     lines = capsys.readouterr().out.strip().splitlines()
-    assert len(lines) == 1 + 23 + 1 and lines[-1].startswith("plot: ")
+    assert len(lines) == 1 + 23 + 1 and lines[-1] == f"plot: {plot}"
     assert float(lines[1].split()[0]) == 240  # the row after the last one
     assert all(math.isfinite(float(line.split()[1])) for line in lines[1:-1])
-    assert (run / "figures" / "future.png").is_file()
+    assert plot.is_file() and not (run / "figures" / "future.png").exists()
     assert main(["predict", str(run), "--horizon", "0"]) == 0  # 0: the trained horizon
+    assert "plot:" not in capsys.readouterr().out
+    assert main(["predict", str(run), "--plot", str(tmp_path / "x.txt")]) == 2
+    assert "--plot" in capsys.readouterr().err
     assert main(["predict", str(run), "--horizon", "-3"]) == 2
     assert "--horizon must be between 1 and 10000" in capsys.readouterr().err
 

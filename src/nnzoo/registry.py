@@ -118,6 +118,7 @@ def resolve_config(
     (``"section.key=value"``, as ``--set`` takes them).
     """
     raw = copy.deepcopy(dict(raw or {}))
+    _check_sections(raw)
     if task is not None:
         if raw.get("task") not in (None, task):
             raise ConfigError(f"the recipe is for task {raw['task']!r}, not {task!r}")
@@ -129,6 +130,7 @@ def resolve_config(
     if device is not None:
         raw["device"] = device
     apply_overrides(raw, overrides)
+    _check_sections(raw)
 
     task_name = raw.get("task")
     task_name = task_name.parsed if isinstance(task_name, RawValue) else task_name
@@ -151,6 +153,18 @@ def resolve_config(
         "train": from_dict(TrainConfig, train_raw, "train"),
     }
     return from_dict(RunConfig, parts)
+
+
+def _check_sections(raw: Mapping) -> None:
+    """A section given a plain value (``model = "mlp"`` in a recipe, ``--set train=5``) is one clear error."""
+    for section in ("model", "data", "eval", "train", "log"):
+        value = raw.get(section)
+        if value is not None and not isinstance(value, dict):
+            shown = value.text if isinstance(value, RawValue) else repr(value)
+            raise ConfigError(
+                f"{section} is a section of settings ([{section}] in TOML, {section}.KEY=VALUE with --set), "
+                f"not a value such as {shown}" + ("; the model is chosen by model.name" if section == "model" else "")
+            )
 
 
 def describe(obj: Any) -> str:

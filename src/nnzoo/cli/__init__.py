@@ -19,6 +19,7 @@ from typing import Any
 
 from nnzoo import __version__
 from nnzoo.errors import TrainingDiverged, UserError
+from nnzoo.files import write_atomic
 
 # torch, the API and the task modules are imported inside the commands so that `nnzoo --help` answers at once.
 
@@ -61,10 +62,19 @@ def run_command(args: argparse.Namespace) -> int:
     except (UserError, TrainingDiverged) as error:
         print(f"nnzoo: error{f' (rank {rank})' if rank else ''}: {error}", file=sys.stderr)
         return error.exit_code
+    except OSError as error:  # the machine refused (a full disk, a read-only folder, permissions): not a bug
+        print(f"nnzoo: error{f' (rank {rank})' if rank else ''}: {describe_os_error(error)}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         if not rank:
             print("\nnnzoo: interrupted; a training run continues with `nnzoo train --resume RUN_DIR`", file=sys.stderr)
         return 130
+
+
+def describe_os_error(error: OSError) -> str:
+    """One line for an operating-system error: what failed, on which file."""
+    where = " → ".join(str(name) for name in (error.filename, error.filename2) if name is not None)
+    return f"{error.strerror or error}{f': {where}' if where else ''}"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -318,7 +328,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         return 0
     state, cfg = run.state, run.config
     minutes = state["elapsed_seconds"] / 60
-    print(f"{state['stop_reason']} in {minutes:.1f} min; best val {cfg.train.monitor} {state['best']:.4g} at step "
+    best = "none (no finite validation score)" if state["best"] is None else f"{state['best']:.4g}"
+    print(f"{state['stop_reason']} in {minutes:.1f} min; best val {cfg.train.monitor} {best} at step "
           f"{state['best_step']}")  # fmt: skip
     print(f"run folder: {run.path}")
     for path in sorted(run.folder.figures.glob("*")):
@@ -338,9 +349,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
         metrics = run.evaluate(args.split)
         baselines = run.baselines(args.split)
         result = {"split": args.split, "checkpoint": args.checkpoint, "metrics": metrics, "baselines": baselines}
-        out = run.path / f"eval_{args.split}.json"
-        out.write_text(json.dumps(result, indent=1))
         figures = run.figures(args.split)
+        out = write_atomic(run.path / f"eval_{args.split}.json", json.dumps(result, indent=1))  # after the figures
         columns += [c for c in run.task.metric_names if c not in columns]
         rows.append((f"{run.path.name} ({run.config.task}/{run.config.model.name})", metrics))
         # Runs on the same data share their baselines: show each once.
