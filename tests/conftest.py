@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 
 import pytest
@@ -11,6 +12,22 @@ from nnzoo.cli import main
 
 # CI machines have 2 cores; pin torch to them so timings and reductions match across machines.
 torch.set_num_threads(min(2, os.cpu_count() or 1))
+
+
+@pytest.fixture(autouse=True)
+def _restore_the_nnzoo_logger():
+    """The CLI installs a handler that prints nnzoo's messages (also from a module-scoped fixture); each test
+    starts and ends with the logger as a Python program finds it, so no test's output depends on another's."""
+    _reset_logger()
+    yield
+    _reset_logger()
+
+
+def _reset_logger() -> None:
+    logger = logging.getLogger("nnzoo")
+    logger.handlers.clear()
+    logger.setLevel(logging.NOTSET)
+    logger.propagate = True
 
 
 @pytest.fixture
