@@ -369,17 +369,23 @@ def test_bad_inputs_are_one_line(tmp_path, finished, cli):
     (garbled / "info.json").write_text('{"columns": [')
     a_file = tmp_path / "file.txt"
     a_file.write_text("")
+    unborn = tmp_path / "unborn"  # killed before it wrote its config: nothing to resume, free to start again
+    unborn.mkdir()
+    (unborn / ".lock").write_text("")
+    (unborn / "info.json").write_text("{}")
     cases = {
         ("train", "--recipe", tmp_path): "is a folder; give a TOML file",
         ("train", "--recipe", not_utf8): "is not UTF-8 text",
         ("train", "regression", "--set", "train=5"): "train is a section of settings",
         ("train", "--recipe", section_as_value): "the model is chosen by model.name",
         ("eval", garbled): "info.json is not valid JSON",
+        ("train", "--resume", unborn): "holds no run yet: its training was stopped before it wrote config.toml",
         ("train", "regression", "--run-dir", a_file / "run", "--set", "train.max_steps=2"): "Not a directory",
     }
     for args, message in cases.items():
         code, _, err = cli(*args, "--quiet")
         assert code != 0 and err.count("\n") == 1 and message in err and "Traceback" not in err, (args, err)
+    assert cli("train", "regression", "--run-dir", unborn, "--set", "train.max_steps=2", "--quiet")[0] == 0
 
 
 @pytest.mark.parametrize("number", [errno.ENOSPC, errno.EROFS])

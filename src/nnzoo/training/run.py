@@ -119,6 +119,11 @@ class RunDir:
         """The run's configuration (with ``--set``-style ``overrides``), checked against the registered tasks and
         models."""
         if not self.is_run():
+            if self.path.is_dir() and self.is_empty():
+                raise UserError(
+                    f"{self.path} holds no run yet: its training was stopped before it wrote config.toml; "
+                    f"start it again with nnzoo train … --run-dir {self.path}"
+                )
             raise UserError(f"{self.path} is not an nnzoo run folder (it has no config.toml)")
         return registry.resolve_config(load_toml(self.config), overrides=overrides)
 
