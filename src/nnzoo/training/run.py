@@ -119,7 +119,7 @@ class RunDir:
         """The run's configuration (with ``--set``-style ``overrides``), checked against the registered tasks and
         models."""
         if not self.is_run():
-            if self.path.is_dir() and self.is_empty():
+            if self.path.is_dir() and any(self.path.iterdir()) and self.is_empty():  # a training's first traces
                 raise UserError(
                     f"{self.path} holds no run yet: its training was stopped before it wrote config.toml; "
                     f"start it again with nnzoo train … --run-dir {self.path}"
