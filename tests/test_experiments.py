@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import math
+from collections import Counter
 
 import pytest
 import torch
@@ -11,7 +13,7 @@ from torch.nn import functional as F
 from nnzoo.data.memory_tasks import ADDING_CONSTANT_MSE, BLANK, DELIMITER, IGNORE, adding_problem, copy_memory
 from nnzoo.experiments import EXPERIMENTS
 from nnzoo.experiments.gradients import state_gradient_norms
-from nnzoo.experiments.parallel import crossover
+from nnzoo.experiments.parallel import crossover, models
 
 SCHEMA = {
     "experiment",
@@ -36,6 +38,7 @@ def tiny_results(tmp_path_factory):
     return folder
 
 
+@pytest.mark.slow  # the experiments at the tiny budget: about 30 s, shared by these tests
 @pytest.mark.parametrize("name", sorted(EXPERIMENTS))
 def test_every_experiment_writes_its_results_and_figures(tiny_results, name):
     results = json.loads((tiny_results / name / "results.json").read_text())
@@ -44,6 +47,7 @@ def test_every_experiment_writes_its_results_and_figures(tiny_results, name):
     assert results["figures"] and all((tiny_results / name / figure).is_file() for figure in results["figures"])
 
 
+@pytest.mark.slow  # the experiments at the tiny budget: about 30 s, shared by these tests
 def test_sigmoid_starves_the_first_layers(tiny_results):
     # Robust at any budget: σ' <= 1/4, so every sigmoid layer shrinks the gradient; ReLU's derivative is 0 or 1.
     depth = json.loads((tiny_results / "gradients" / "results.json").read_text())["measurements"]["through_depth"]
@@ -51,10 +55,22 @@ def test_sigmoid_starves_the_first_layers(tiny_results):
     assert min(ratios, key=ratios.get) == "sigmoid" and ratios["sigmoid"] < ratios["relu"] - 2
 
 
+@pytest.mark.slow  # the experiments at the tiny budget: about 30 s, shared by these tests
 def test_context_and_skips_compare_the_right_models(tiny_results):
     context = json.loads((tiny_results / "context" / "results.json").read_text())["measurements"]
     assert set(context["apple_accuracy"]) == {"mlp", "bilstm", "transformer"}
-    assert 0 < context["most_frequent_tag_accuracy"] < 1
+    # The baseline, counted from the corpus: the share of the test split's apples whose tag is the word's most
+    # frequent tag in the training split.
+    from nnzoo.data.tagged_sentences import apple_sentences
+    from nnzoo.registry import resolve_config
+    from nnzoo.tasks.tagging import Tagging
+
+    parts = Tagging(resolve_config(task="tagging", overrides=["data.corpus=apple"])).split(apple_sentences())
+    tags = {name: Counter(t for s in parts[name] for w, t in s if w == "apple") for name in ("train", "test")}
+    (majority, _), (_, minority) = tags["train"].most_common()
+    assert tags["train"][majority] > minority  # no tie: the most frequent tag is one tag
+    expected = tags["test"][majority] / tags["test"].total()
+    assert context["most_frequent_tag_accuracy"] == pytest.approx(expected, abs=1e-9)
     # Robust at any budget: a model that sees the word alone gives every test apple the same tag, so it scores the
     # share of one of the two senses, at most the larger one.
     larger_share = max(context["most_frequent_tag_accuracy"], 1 - context["most_frequent_tag_accuracy"])
@@ -64,12 +80,21 @@ def test_context_and_skips_compare_the_right_models(tiny_results):
         assert setup["unet"]["parameters"] > setup["autoencoder"]["parameters"]
 
 
+@pytest.mark.slow  # the experiments at the tiny budget: about 30 s, shared by these tests
 def test_parallel_times_every_model_at_every_length(tiny_results):
     results = json.loads((tiny_results / "parallel" / "results.json").read_text())
     lengths = results["settings"]["lengths"]
-    for name in ("rnn", "lstm", "gru", "transformer"):
-        assert len(results["measurements"]["ms"][name]) == len(lengths)
-        assert all(ms > 0 for ms in results["measurements"]["ms"][name])
+    ms, measured = results["measurements"]["ms"], results["measurements"]
+    assert set(ms) == {"rnn", "lstm", "gru", "transformer"}
+    assert all(len(times) == len(lengths) and all(0 < t < math.inf for t in times) for times in ms.values())
+    sizes = {
+        name: sum(p.numel() for p in model.parameters()) for name, model in models(results["settings"]["width"]).items()
+    }
+    assert measured["parameters"] == sizes and 0.9 < sizes["transformer"] / sizes["lstm"] < 1.1  # matched sizes
+    for name in ("rnn", "lstm", "gru"):  # the crossovers and the answer's ratios are those of the recorded times
+        assert measured["crossover"][name] == crossover(lengths, ms[name], ms["transformer"])
+        ratios = ", ".join(f"L={n}: {r / a:.1f}×" for n, r, a in zip(lengths, ms[name], ms["transformer"]))
+        assert f"{name} time / Transformer time: {ratios} (" in results["answer"]
 
 
 def test_step_by_step_gradients_match_the_whole_sequence():
@@ -149,6 +174,7 @@ def test_bottleneck_averages_every_number_over_the_seeds():
     assert mean_over_seeds(seeds) == {"1–5": {"per": pytest.approx(0.2), "wer": pytest.approx(0.6)}}
 
 
+@pytest.mark.slow  # the experiments at the tiny budget: about 30 s, shared by these tests
 def test_bottleneck_scores_every_model_on_every_test_word(tiny_results):
     results = json.loads((tiny_results / "bottleneck" / "results.json").read_text())
     words = results["settings"]["test_words"]
@@ -176,6 +202,7 @@ def test_unknown_experiment_and_budget_are_clear_errors(cli, tmp_path):
     assert code == 2 and "unknown budget 'huge'; choose one of tiny, small, full" in err
 
 
+@pytest.mark.slow  # the experiments at the tiny budget: about 30 s, shared by these tests
 def test_a_folder_from_other_settings_is_not_reused(tiny_results):
     from nnzoo.errors import UserError
     from nnzoo.experiments.base import train_and_evaluate

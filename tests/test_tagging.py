@@ -10,7 +10,7 @@ import nnzoo
 from nnzoo import metrics
 from nnzoo.data.reviews import sentiment_reviews
 from nnzoo.data.tagged_sentences import apple_sentences, english_words, peoples_daily
-from nnzoo.errors import UserError
+from nnzoo.errors import ConfigError, UserError
 from nnzoo.nn.text_models import (
     ContextFreeTagger,
     ContextFreeTaggerConfig,
@@ -122,6 +122,7 @@ def test_metrics_by_hand():
 
 
 # --- metric-gated runs ---------------------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_context_beats_the_context_free_models_on_apple(tmp_path):
     common = ["data.corpus=apple", "train.epochs=20", "train.monitor=ambiguous_accuracy"]
     results = {}
@@ -134,6 +135,7 @@ def test_context_beats_the_context_free_models_on_apple(tmp_path):
     assert results["bilstm"]["ambiguous_accuracy"] > results["mlp"]["ambiguous_accuracy"] + 0.2
 
 
+@pytest.mark.slow
 def test_a_bilstm_beats_the_most_frequent_tag_on_ambiguous_peoples_daily_words(tmp_path):
     run = fit("tagging", "bilstm", ["data.max_sentences=3000", "train.epochs=4", "model.hidden_size=64"], tmp_path)
     result, baseline = run.evaluate("test"), run.baselines("test")["most frequent tag of the word"]
@@ -152,9 +154,22 @@ def test_a_short_classifier_run_learns_the_sentiment(tmp_path):
 def test_cli_tags_and_classifies(tmp_path, cli):
     run = tmp_path / "apple"
     assert cli("train", "tagging", "--model", "bilstm", "--run-dir", run, "--quiet", "--set=data.corpus=apple")[0] == 0
-    code, out, _ = cli("predict", run, "I like eating apple", "Apple is a great company")
-    words = [line.split() for line in out.strip().splitlines()]
-    assert code == 0 and words[0][:3] == ["i/O", "like/O", "eating/O"] and words[1][0].startswith("apple/")
+    sentences = ["I like eating apple", "Apple is a great company", "apple xyzzy"]
+    code, out, err = cli("predict", run, *sentences)
+    lines = out.strip().splitlines()
+    assert code == 0, err
+    # The sense of "apple" from its context (the same on seeds 0, 1 and 2; the test set's ambiguous accuracy ~0.95).
+    assert lines[:2] == ["i/O like/O eating/O apple/FRUIT", "apple/COMPANY is/O a/O great/O company/O"], out
+    # One word/TAG per word, TAG one of the task's, "?" after a word unseen in training; the same as the API's.
+    opened = nnzoo.open(run)
+    tags = opened.task.info["tags"]
+    assert sorted(tags) == ["COMPANY", "FRUIT", "O"]
+    predicted = opened.predict(sentences)
+    assert [w.known for w in predicted[2]] == [True, False]  # "xyzzy" is not in the corpus
+    expected = [" ".join(f"{w.word}/{w.tag}" + ("" if w.known else "?") for w in words) for words in predicted]
+    assert lines == expected, (out, expected)
+    assert [len(line.split()) for line in lines] == [4, 5, 2] and lines[2].endswith("?")
+    assert all(token.split("/")[1].rstrip("?") in tags for line in lines for token in line.split())
     assert (run / "figures" / "context_val.txt").is_file()
     code, out, _ = cli("eval", run, "--split", "test", "--quiet")
     assert code == 0 and "most frequent tag of the word" in out
@@ -169,9 +184,13 @@ def test_cli_tags_and_classifies(tmp_path, cli):
 
 
 def test_clear_errors():
-    with pytest.raises(Exception, match=r"data\.val_fraction and data\.test_fraction must be in \(0, 1\)"):
+    with pytest.raises(
+        ConfigError, match=r"^data\.val_fraction and data\.test_fraction must be in \(0, 1\) with a sum below 1$"
+    ):
         make(Tagging, "tagging", "bilstm", ["data.val_fraction=0"])
-    with pytest.raises(Exception, match=r"data\.max_chars >= 1"):
+    with pytest.raises(
+        ConfigError, match=r"^need data\.max_chars >= 1, data\.min_count >= 1 and data\.max_reviews >= 0$"
+    ):
         make(ClassifyText, "classify-text", "gru", ["data.max_chars=0"])
     task = make(ClassifyText, "classify-text", "gru", ["data.max_reviews=300"])
     task.build_data()
