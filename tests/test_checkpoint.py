@@ -55,12 +55,32 @@ def test_round_trip_restores_model_optimizer_and_random_state(tmp_path):
 
 
 def test_tied_weights_can_be_saved(tmp_path):
+    torch.manual_seed(0)
     embedding = nn.Embedding(10, 4)
     head = nn.Linear(4, 10, bias=False)
     head.weight = embedding.weight
     model = nn.ModuleDict({"embedding": embedding, "head": head})
+    saved = embedding.weight.detach().clone()
     save_checkpoint(tmp_path / "tied.safetensors", model)
-    load_checkpoint(tmp_path / "tied.safetensors").restore_model(model)
+
+    # A fresh model with the same tying but other initial values.
+    torch.manual_seed(123)
+    fresh_embedding = nn.Embedding(10, 4)
+    fresh_head = nn.Linear(4, 10, bias=False)
+    fresh_head.weight = fresh_embedding.weight
+    fresh = nn.ModuleDict({"embedding": fresh_embedding, "head": fresh_head})
+    assert not torch.equal(fresh_embedding.weight, saved)
+    load_checkpoint(tmp_path / "tied.safetensors").restore_model(fresh)
+
+    assert torch.equal(fresh["embedding"].weight, saved)
+    assert torch.equal(fresh["head"].weight, saved)
+    # Still tied: one parameter, one storage, so a change to one shows in the other.
+    assert fresh["head"].weight is fresh["embedding"].weight
+    assert fresh["head"].weight.data_ptr() == fresh["embedding"].weight.data_ptr()
+    assert len(list(fresh.parameters())) == 1
+    with torch.no_grad():
+        fresh["embedding"].weight[3, 1] += 1.0
+    assert fresh["head"].weight[3, 1] == saved[3, 1] + 1.0
 
 
 def test_a_failed_write_leaves_the_previous_checkpoint_intact(tmp_path, monkeypatch):

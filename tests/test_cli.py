@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import random
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -32,11 +32,31 @@ def trained(tmp_path_factory):
     return run
 
 
-@pytest.mark.parametrize("command", [[], ["list"], ["train"], ["eval"], ["predict"], ["data"]])
-def test_every_command_has_help_with_an_example(cli, command):
+def subcommands() -> list[str]:
+    """Every subcommand `nnzoo` has, read from its parser (so a new command is covered without editing a list)."""
+    from nnzoo.cli import build_parser
+
+    (commands,) = [a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)]
+    return list(commands.choices)
+
+
+@pytest.mark.parametrize("command", [[], *([name] for name in subcommands())], ids=lambda c: " ".join(c) or "nnzoo")
+def test_every_command_has_help_with_an_example(capsys, command):
+    from nnzoo.cli import main
+
     with pytest.raises(SystemExit) as exit_:
-        cli(*command, "--help")
+        main([*command, "--help"])
     assert exit_.value.code == 0
+    out = capsys.readouterr().out
+    assert "\nexamples:\n" in out, out
+    section = out.split("\nexamples:\n", 1)[1].split("\n\n")[0].splitlines()
+    examples = [line.split()[1] for line in section if line.startswith("  nnzoo ") and len(line.split()) > 1]
+    if command:
+        assert command[0] in examples, f"no example line `  nnzoo {command[0]} ...` in:\n{out}"
+    else:
+        names = subcommands()
+        assert {"list", "train", "eval", "predict", "export", "data", "experiment", "report"} <= set(names)
+        assert examples and set(examples) <= set(names), f"no example of a command in:\n{out}"
 
 
 def test_help_text_shows_examples(capsys):
@@ -108,12 +128,21 @@ def test_predict_csv_without_the_input_columns(cli, trained, tmp_path):
     assert code == 2 and "input column 'CRIM' is not in" in err
 
 
-def test_predict_help_shows_the_task_options(trained):
+def test_predict_help_shows_the_task_options(capsys, trained):
     from nnzoo.cli import main
 
     with pytest.raises(SystemExit) as exit_:
         main(["predict", str(trained), "--help"])
     assert exit_.value.code == 0
+    out = capsys.readouterr().out
+    text = " ".join(out.split())  # argparse wraps the help to the terminal's width
+    columns = json.loads((trained / "info.json").read_text())["columns"]
+    assert len(columns) == 13 and columns[0] == "CRIM" and columns[-1] == "LSTAT"
+    # The regression adapter's arguments: CSV files and repeatable --row values, each naming the input columns.
+    usage = f"usage: nnzoo predict {trained} [-h] [--row V1,V2,...] [csv ...]"
+    assert text.startswith(f"{usage} Predict with a trained regression/linear model. "), out
+    assert f"csv CSV files with a header naming the input columns ({', '.join(columns)})" in text
+    assert f"--row V1,V2,... one row of 13 comma-separated values in the order {', '.join(columns)}" in text
 
 
 @pytest.mark.parametrize(
@@ -174,6 +203,35 @@ def nnzoo(*args: str) -> subprocess.Popen:
     )
 
 
+# `nnzoo ARGS...` that SIGKILLs itself right after optimiser step N (and after that step's checkpoint, if it has
+# one), whatever the machine's load: the kill waits on the step, not on a clock.
+KILLED_AT_STEP = """
+import os, signal, sys
+from nnzoo.cli import main
+from nnzoo.training import trainer
+
+n = int(sys.argv[1])
+fit = trainer.Trainer.fit
+def fit_then_die(self, resume_from=None):
+    self.callbacks.append(lambda t: t.state.step == n and os.kill(os.getpid(), signal.SIGKILL))
+    return fit(self, resume_from)
+trainer.Trainer.fit = fit_then_die
+main(sys.argv[2:])
+sys.exit(f"the training ended without being killed at step {n}")
+"""
+
+
+def nnzoo_killed_at(step: int, *args: str) -> subprocess.Popen:
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    return subprocess.Popen(
+        [sys.executable, "-c", KILLED_AT_STEP, str(step), *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
 def checkpoint_step(path: Path) -> int:
     try:
         return load_checkpoint(path).state["step"]
@@ -182,8 +240,10 @@ def checkpoint_step(path: Path) -> int:
 
 
 def test_sigkill_at_a_random_step_then_resume_gives_bitwise_equal_weights(tmp_path):
-    """Train uninterrupted; separately start the same run, SIGKILL it at a random step after a checkpoint, resume
-    it: the final weights and the metrics log are bitwise equal (CPU)."""
+    """Train uninterrupted; separately start the same run, SIGKILL it at a random step (drawn from a seeded
+    generator: NNZOO_KILL_SEED=S reruns with seed S), resume it: the final weights and the metrics log are bitwise
+    equal (CPU)."""
+    checkpoint_every = 7
     config = [
         "--model",
         "mlp",
@@ -192,7 +252,7 @@ def test_sigkill_at_a_random_step_then_resume_gives_bitwise_equal_weights(tmp_pa
         "--set",
         "train.epochs=50",
         "--set",
-        "train.checkpoint_every=7",
+        f"train.checkpoint_every={checkpoint_every}",
         "--seed",
         "4",
         "--quiet",
@@ -201,29 +261,28 @@ def test_sigkill_at_a_random_step_then_resume_gives_bitwise_equal_weights(tmp_pa
     killed = tmp_path / "killed"
     uninterrupted = nnzoo("train", "regression", "--run-dir", str(reference), *config)
 
-    kill_after = random.Random().randint(20, 300)
-    process = nnzoo("train", "regression", "--run-dir", str(killed), *config)
-    deadline = time.time() + 120
-    while checkpoint_step(killed / "last.safetensors") < kill_after:
-        assert process.poll() is None, f"the run ended before step {kill_after}: {process.communicate()}"
-        assert time.time() < deadline
-        time.sleep(0.01)
-    process.send_signal(signal.SIGKILL)
-    process.wait()
-    assert process.returncode == -signal.SIGKILL
+    seed = int(os.environ.get("NNZOO_KILL_SEED", "20261123"))
+    kill_at = random.Random(seed).randint(20, 300)
+    print(f"NNZOO_KILL_SEED={seed}: SIGKILL after step {kill_at}")
+    process = nnzoo_killed_at(kill_at, "train", "regression", "--run-dir", str(killed), *config)
+    _, err = process.communicate(timeout=600)
+    assert process.returncode == -signal.SIGKILL, f"seed {seed}, step {kill_at}: {err[-3000:]}"
     stopped_at = checkpoint_step(killed / "last.safetensors")
+    assert kill_at - checkpoint_every < stopped_at <= kill_at, f"seed {seed}: killed at {kill_at}, saved {stopped_at}"
     assert not load_checkpoint(killed / "last.safetensors").state["finished"]
 
     resumed = nnzoo("train", "--resume", str(killed), "--quiet")
-    assert resumed.wait() == 0, resumed.communicate()
-    assert uninterrupted.wait() == 0, uninterrupted.communicate()
+    assert resumed.wait(timeout=600) == 0, resumed.communicate()
+    assert uninterrupted.wait(timeout=600) == 0, uninterrupted.communicate()
     final, expected = load_checkpoint(killed / "last.safetensors"), load_checkpoint(reference / "last.safetensors")
     assert final.state["step"] == expected.state["step"] == 600
     for name, tensor in expected.model_state().items():
-        assert torch.equal(tensor, final.model_state()[name]), f"{name} differs after a kill at step {stopped_at}"
+        assert torch.equal(tensor, final.model_state()[name]), (
+            f"{name} differs after a kill at step {kill_at} (seed {seed}), resumed from step {stopped_at}"
+        )
     logs = [read_metrics(folder / "metrics.jsonl") for folder in (killed, reference)]
     without_clock = [[{k: v for k, v in r.items() if k != "elapsed_s"} for r in log] for log in logs]
-    assert without_clock[0] == without_clock[1] and len(logs[0]) > 10
+    assert without_clock[0] == without_clock[1] and len(logs[0]) > 10, f"seed {seed}, kill at step {kill_at}"
 
 
 def test_tensorboard_scalars_are_written(cli, tmp_path):

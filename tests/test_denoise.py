@@ -10,12 +10,44 @@ import torch
 from PIL import Image
 from skimage.metrics import peak_signal_noise_ratio
 
+import nnzoo
 from conftest import train_run
 from nnzoo.data.images import add_noise
 from nnzoo.errors import ConfigError
 from nnzoo.nn.unet import UNet, UNetConfig
 from nnzoo.registry import resolve_config
 from nnzoo.tasks.denoise import Denoise, image_quality
+
+
+def figure_panels(path, cells: int) -> np.ndarray:
+    """The panels of a figure of images, (rows, columns, cells, cells, RGB): the colour at the centre of every cell
+    of each image drawn. Panels are found as the bands of rows, then (in the first band) of columns, that are mostly
+    not the white page."""
+
+    def bands(ink: np.ndarray) -> list[tuple[int, int]]:
+        edges = np.flatnonzero(np.diff(np.r_[0, (ink > 0.5 * ink.max()).astype(int), 0]))
+        return list(zip(edges[::2], edges[1::2]))
+
+    rgb = np.asarray(Image.open(path).convert("RGB")).astype(int)
+    ink = (rgb != 255).any(-1)
+    rows = bands(ink.sum(1))
+    columns = bands(ink[rows[0][0] : rows[0][1]].sum(0))
+    centres = (np.arange(cells) + 0.5) / cells
+    return np.array(
+        [
+            [
+                rgb[np.ix_((r0 + centres * (r1 - r0)).astype(int), (c0 + centres * (c1 - c0)).astype(int))]
+                for c0, c1 in columns
+            ]
+            for r0, r1 in rows
+        ]
+    )
+
+
+def psnr(images, clean) -> np.ndarray:
+    """The PSNR (dB) of each image (N, H, W) in [0, 1] against its clean one."""
+    mse = np.square(np.asarray(images, np.float64) - np.asarray(clean, np.float64)).mean((1, 2))
+    return 10 * np.log10(1 / mse)
 
 
 @pytest.mark.parametrize(("depth", "size"), [(1, 6), (2, 28), (3, 16), (4, 32)])
@@ -95,18 +127,53 @@ def short_run(tmp_path_factory):
     return train_run(run, "denoise", "unet", "data.max_train=3000", "train.epochs=2", "model.base_channels=8")
 
 
-def test_a_short_run_beats_the_classical_filters(cli, short_run):
+@pytest.fixture(scope="module")
+def opened(short_run):
+    """The short run, opened, and its test images (clean, and with their fixed noise)."""
+    run = nnzoo.open(short_run)
+    return run, run.data["test"]
+
+
+def test_a_short_run_beats_the_classical_filters(cli, short_run, opened):
     code, out, _ = cli("eval", short_run, "--split", "test", "--quiet")
     result = json.loads((short_run / "eval_test.json").read_text())
     metrics, baselines = result["metrics"], result["baselines"]
     assert code == 0 and metrics["psnr"] > baselines["median filter 3×3"]["psnr"] + 0.5, out
     assert metrics["ssim"] > baselines["noisy input"]["ssim"] + 0.1
     assert (short_run / "figures" / "examples_test.png").is_file()
+    # The examples: 10 columns, rows noisy, denoised, clean, (10 + 0.8) × (3 + 0.4) inches at 100 dpi, in grey.
+    figure = short_run / "figures" / "examples_test.png"
+    assert Image.open(figure).size == (1080, 340)
+    panels = figure_panels(figure, 28)
+    assert panels.shape == (3, 10, 28, 28, 3) and (panels == panels[..., :1]).all()
+    noisy, denoised, clean = panels[..., 0] / 255
+    _, test = opened
+    np.testing.assert_allclose(noisy, test.noisy[:10, 0].numpy(), atol=0.01)  # the first 10 of the split
+    np.testing.assert_allclose(clean, test.clean[:10, 0].numpy(), atol=0.01)
+    gain = psnr(denoised, clean) - psnr(noisy, clean)
+    assert len(np.unique(denoised)) > 50 and (gain > 1).all() and gain.mean() > 3, gain
 
 
-def test_predict_writes_a_denoised_image(cli, short_run, tmp_path):
+def test_predict_writes_a_denoised_image(cli, short_run, opened, tmp_path):
     noisy = (np.random.default_rng(0).random((28, 28)) * 255).astype(np.uint8)
     Image.fromarray(noisy).save(tmp_path / "noisy.png")
     code, out, _ = cli("predict", short_run, tmp_path / "noisy.png", "--out-dir", tmp_path)
     assert code == 0 and out.strip().endswith("noisy.denoised.png")
     assert np.asarray(Image.open(tmp_path / "noisy.denoised.png")).shape == (28, 28)
+    # Three noisy test images, as files: what predict writes is the model's output, much closer to the clean images.
+    run, test = opened
+    paths = [tmp_path / f"test{i}.png" for i in range(3)]
+    for path, image in zip(paths, test.noisy[:3, 0]):
+        Image.fromarray((image.numpy() * 255).round().astype(np.uint8)).save(path)
+    code, out, _ = cli("predict", short_run, *paths, "--out-dir", tmp_path)
+    written = [tmp_path / f"{path.stem}.denoised.png" for path in paths]
+    assert code == 0 and out.strip().splitlines() == [f"{path} -> {to}" for path, to in zip(paths, written)]
+    images = [Image.open(path) for path in written]
+    assert all(image.mode == "L" and image.size == (28, 28) for image in images)
+    denoised = np.stack([np.asarray(image) for image in images]) / 255
+    expected = torch.stack(run.predict(paths))[:, 0].numpy()
+    np.testing.assert_allclose(denoised, expected, atol=0.5 / 255 + 1e-6)
+    assert all(len(np.unique(image)) > 50 for image in denoised)
+    clean, given = test.clean[:3, 0].numpy(), np.stack([np.asarray(Image.open(path)) for path in paths]) / 255
+    gain = psnr(denoised, clean) - psnr(given, clean)
+    assert (gain > 1).all() and gain.mean() > 3, gain

@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 import nnzoo
 from nnzoo import metrics
@@ -41,6 +42,26 @@ def sine(n=240, period=20, noise=0.0, seed=0):
     t = np.arange(n)
     rng = np.random.default_rng(seed)
     return 10 + 3 * np.sin(2 * np.pi * t / period) + noise * rng.standard_normal(n)
+
+
+# matplotlib's first four colours of a figure's lines, C0 to C3
+LINE_COLOURS = {"C0": (31, 119, 180), "C1": (255, 127, 14), "C2": (44, 160, 44), "C3": (214, 39, 40)}
+
+
+def read_figure(path, size) -> np.ndarray:
+    """The PNG at ``path``, (height, width, RGB), checked to be ``size`` (width, height) and not blank."""
+    image = Image.open(path)
+    assert image.size == size, (path, image.size)
+    rgb = np.asarray(image.convert("RGB")).astype(int)
+    assert len(np.unique(rgb.reshape(-1, 3), axis=0)) > 100, path  # lines, text, antialiasing: many colours
+    return rgb
+
+
+def pixels_of(rgb, colour) -> np.ndarray:
+    """Where ``rgb`` (H, W, 3) shows a line of ``colour`` (a name of LINE_COLOURS, or "black")."""
+    if colour == "black":
+        return (rgb < 80).all(-1)
+    return np.abs(rgb - np.array(LINE_COLOURS[colour])).max(-1) <= 40
 
 
 def on_csv(csv, overrides=()) -> list[str]:
@@ -191,7 +212,8 @@ def test_clear_errors_for_short_series_nans_and_text(tmp_path):
 
 
 def test_cli_train_eval_predict(tmp_path, capsys):
-    csv = write_series(tmp_path / "sine.csv", sine(noise=0.3))
+    values = sine(noise=0.3)
+    csv = write_series(tmp_path / "sine.csv", values)
     run = tmp_path / "run"
     common = [f"--set=data.csv={csv}", "--set=data.column=value", "--set=data.period=20"]
     assert (
@@ -199,10 +221,18 @@ def test_cli_train_eval_predict(tmp_path, capsys):
         == 0
     )
     assert (run / "figures" / "forecast_val.png").is_file()
+    # the backtest (10 × 6.2 inches at 110 dpi), 1 step ahead above, 10 steps ahead below: in each the truth in
+    # black, the GRU's forecasts in C0, ARIMA's in C1
+    backtest = read_figure(run / "figures" / "forecast_val.png", (1100, 682))
+    for panel in (backtest[:341], backtest[341:]):
+        assert all(pixels_of(panel, colour).sum() > 150 for colour in ("black", "C0", "C1"))
     assert main(["eval", str(run), "--split", "test", "--quiet"]) == 0
     table = capsys.readouterr().out
     assert "baseline: naive" in table and "baseline: seasonal naive (m=20)" in table and "ARIMA(1, 1, 1)" in table
     assert (run / "figures" / "error_by_horizon_test.png").is_file()
+    # MAE by horizon (6.4 × 4.2 inches at 110 dpi): one line each for the GRU, naive, seasonal naive and ARIMA
+    by_horizon = read_figure(run / "figures" / "error_by_horizon_test.png", (704, 462))
+    assert all(pixels_of(by_horizon, colour).sum() > 300 for colour in ("C0", "C1", "C2", "C3"))
     plot = tmp_path / "future.png"
     assert main(["predict", str(run), "--horizon", "23", "--plot", str(plot)]) == 0  # > trained 10: rolled
     lines = capsys.readouterr().out.strip().splitlines()
@@ -210,8 +240,33 @@ def test_cli_train_eval_predict(tmp_path, capsys):
     assert float(lines[1].split()[0]) == 240  # the row after the last one
     assert all(math.isfinite(float(line.split()[1])) for line in lines[1:-1])
     assert plot.is_file() and not (run / "figures" / "future.png").exists()
+    # the rows continue the series' times (0 to 239) one step at a time, with values on the sine's scale that go on
+    # with its wave: 10 + 3 sin(2πt / 20)
+    assert lines[0].split() == ["time", "value"]
+    times, future = np.array([[float(cell) for cell in line.split()] for line in lines[1:-1]]).T
+    assert times.tolist() == list(range(240, 263))
+    span = values.max() - values.min()
+    assert values.min() - span / 4 < future.min() and future.max() < values.max() + span / 4, future
+    assert future.std() > values.std() / 2 and np.corrcoef(future, sine(263)[240:])[0, 1] > 0.8, future
+    # the figure (8 × 3.8 inches at 110 dpi): right of the legend, inside the axes, the history in black ends where
+    # the forecast in C0 starts, and the forecast spans a good part of the width and of the history's height
+    figure = read_figure(plot, (880, 418))
+    height, width = figure.shape[:2]
+    inside = figure[int(0.1 * height) : int(0.85 * height), int(0.25 * width) :]
+    history, forecast = pixels_of(inside, "black"), pixels_of(inside, "C0")
+    history[:, history.mean(0) > 0.5] = False  # the right spine
+    assert history.sum() > 1000 and forecast.sum() > 300
+    history_columns, forecast_columns = np.flatnonzero(history.any(0)), np.flatnonzero(forecast.any(0))
+    assert abs(forecast_columns.min() - history_columns.max()) <= 5
+    assert forecast_columns.max() - forecast_columns.min() > 0.1 * width
+    history_rows, forecast_rows = np.flatnonzero(history.any(1)), np.flatnonzero(forecast.any(1))
+    assert np.ptp(forecast_rows) > 0.5 * np.ptp(history_rows)
     assert main(["predict", str(run), "--horizon", "0"]) == 0  # 0: the trained horizon
-    assert "plot:" not in capsys.readouterr().out
+    trained = capsys.readouterr().out
+    assert "plot:" not in trained
+    rows = trained.strip().splitlines()[1:]
+    assert [float(row.split()[0]) for row in rows] == list(range(240, 250))  # the trained horizon: 10
+    np.testing.assert_allclose([float(row.split()[1]) for row in rows], future[:10], rtol=1e-3)
     assert main(["predict", str(run), "--plot", str(tmp_path / "x.txt")]) == 2
     assert "--plot" in capsys.readouterr().err
     assert main(["predict", str(run), "--horizon", "-3"]) == 2

@@ -82,9 +82,17 @@ def test_classifiers_give_logits_and_features():
 
 def test_gan_players_shapes_and_output_range():
     gan = GAN(1, DCGANConfig(latent_dim=8, width=4)).eval()
-    images = gan(gan.noise(5, torch.Generator().manual_seed(0)))
-    assert images.shape == (5, 1, 28, 28) and images.abs().max() <= 1
-    assert gan.discriminator(images).shape == (5,)
+    z = gan.noise(5, torch.Generator().manual_seed(0))
+    images = gan(z)
+    assert images.shape == (5, 1, 28, 28) and gan.discriminator(images).shape == (5,)
+    # The images lie in [-1, 1] whatever the weights: with the last layer's bias at ±50, every pixel saturates at
+    # that end of the range instead of leaving it (a generator without its final tanh would give pixels near ±50).
+    last = [m for m in gan.generator.modules() if isinstance(m, torch.nn.ConvTranspose2d)][-1]
+    for end in (1, -1):
+        with torch.no_grad():
+            last.bias.fill_(50.0 * end)
+            saturated = gan(z)
+        assert torch.allclose(saturated, torch.full_like(saturated, end), atol=1e-3)
 
 
 def test_one_backward_of_the_summed_losses_gives_each_player_only_its_own_gradient():

@@ -296,7 +296,16 @@ def test_gate_activity_is_the_cell_run_over_the_sequence():
     assert set(activity) == {"i", "f", "g", "o", "c", "h"} and activity["i"].shape == (T, H)
     output, _ = layer(x)
     assert torch.allclose(activity["h"], output, atol=1e-6)
-    assert float(activity["f"].min()) >= 0 and float(activity["f"].max()) <= 1
+    # Each step's gates from the equations, with the previous step's h and c (zeros before the first step).
+    h_prev = torch.cat([torch.zeros(1, H), activity["h"][:-1]])
+    c_prev = torch.cat([torch.zeros(1, H), activity["c"][:-1]])
+    with torch.no_grad():
+        pre = x @ layer.weight_ih_l0.T + layer.bias_ih_l0 + h_prev @ layer.weight_hh_l0.T + layer.bias_hh_l0
+    i, f, g, o = pre.chunk(4, dim=1)  # torch.nn.LSTM's row order
+    expected = {"i": torch.sigmoid(i), "f": torch.sigmoid(f), "g": torch.tanh(g), "o": torch.sigmoid(o)}
+    for gate, value in expected.items():
+        assert torch.allclose(activity[gate], value, atol=1e-6), gate
+    assert torch.allclose(activity["c"], expected["f"] * c_prev + expected["i"] * expected["g"], atol=1e-6)
 
 
 def test_gate_activity_figure(tmp_path):

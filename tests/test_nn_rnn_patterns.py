@@ -48,11 +48,41 @@ def test_many_to_one_reads_the_summary():
     assert torch.allclose(model(x, LENGTHS), model.head(last))
 
 
-def test_many_to_many_is_aligned():
+@pytest.mark.parametrize("bidirectional", [False, True], ids=["unidirectional", "bidirectional"])
+def test_many_to_many_is_aligned(bidirectional):
     torch.manual_seed(2)
-    model = ManyToMany(RNN(3, 4, batch_first=True, bidirectional=True), nn.Linear(8, 6))
+    width = 8 if bidirectional else 4
+    model = ManyToMany(RNN(3, 4, batch_first=True, bidirectional=bidirectional), nn.Linear(width, 6))
     x = torch.randn(3, 5, 3)
-    assert model(x, LENGTHS).shape == (3, 5, 6)
+    y = model(x, LENGTHS)
+    assert y.shape == (3, 5, 6)
+    output, _ = model.layer(x, lengths=LENGTHS)
+    padding = model.head(torch.zeros(width))  # what ManyToMany promises at padded steps
+    for b, length in enumerate(LENGTHS.tolist()):
+        alone = model(x[b : b + 1, :length])[0]  # the sequence by itself, no padding, no lengths
+        for t in range(5):
+            if t < length:
+                assert torch.allclose(y[b, t], model.head(output[b, t]), atol=1e-6), (b, t)
+                assert torch.allclose(y[b, t], alone[t], atol=1e-6), (b, t)
+            else:
+                assert torch.allclose(y[b, t], padding, atol=1e-6), (b, t)
+
+    # What lies past a sequence's length changes nothing.
+    changed = x.clone()
+    changed[1, 2:] += 10
+    changed[2, 4:] += 10
+    assert torch.allclose(model(changed, LENGTHS), y, atol=1e-6)
+
+    # Output t depends on input t. One-way, the outputs before t do not; both ways, they do (the reverse direction
+    # reads input t before them). The other sequences of the batch never do.
+    for t in range(5):
+        nudged = x.clone()
+        nudged[0, t] += 1
+        moved = model(nudged, LENGTHS)
+        assert not torch.allclose(moved[0, t], y[0, t], atol=1e-4), t
+        if t > 0:
+            assert torch.allclose(moved[0, :t], y[0, :t], atol=1e-6) is not bidirectional, t
+        assert torch.allclose(moved[1:], y[1:], atol=1e-6), t
 
 
 def test_one_to_one_is_a_feed_forward_layer():

@@ -9,12 +9,49 @@ import pytest
 import torch
 from PIL import Image
 
+import nnzoo
 from conftest import train_run
 from nnzoo.data.images import Images
 from nnzoo.data.scenes import compose_scenes, object_shape
 from nnzoo.errors import ConfigError
 from nnzoo.metrics import iou_per_class, segmentation_scores
 from nnzoo.registry import resolve_config
+
+
+def figure_panels(path, cells: int) -> np.ndarray:
+    """The panels of a figure of images, (rows, columns, cells, cells, RGB): the colour at the centre of every cell
+    of each image drawn. Panels are found as the bands of rows, then (in the first band) of columns, that are mostly
+    not the white page."""
+
+    def bands(ink: np.ndarray) -> list[tuple[int, int]]:
+        edges = np.flatnonzero(np.diff(np.r_[0, (ink > 0.5 * ink.max()).astype(int), 0]))
+        return list(zip(edges[::2], edges[1::2]))
+
+    rgb = np.asarray(Image.open(path).convert("RGB")).astype(int)
+    ink = (rgb != 255).any(-1)
+    rows = bands(ink.sum(1))
+    columns = bands(ink[rows[0][0] : rows[0][1]].sum(0))
+    centres = (np.arange(cells) + 0.5) / cells
+    return np.array(
+        [
+            [
+                rgb[np.ix_((r0 + centres * (r1 - r0)).astype(int), (c0 + centres * (c1 - c0)).astype(int))]
+                for c0, c1 in columns
+            ]
+            for r0, r1 in rows
+        ]
+    )
+
+
+def coloured(pixels: np.ndarray) -> np.ndarray:
+    """Where RGB pixels (…, 3) are not a grey level: a class's colour laid over the grey image."""
+    return pixels.max(-1) - pixels.min(-1) > 40
+
+
+def looks_like(panel: np.ndarray, image: np.ndarray) -> bool:
+    """A grey panel (cells, cells, 3) shows the image (cells, cells) in [0, 1]: equal channels, correlated levels."""
+    grey = (panel == panel[..., :1]).all() and np.corrcoef(panel[..., 0].ravel(), image.ravel())[0, 1] > 0.9
+    return bool(grey)
 
 
 def square_objects(count: int = 5) -> Images:
@@ -95,7 +132,15 @@ def short_run(tmp_path_factory):
     )
 
 
-def test_a_short_run_beats_the_all_background_baseline(cli, short_run):
+@pytest.fixture(scope="module")
+def opened(short_run):
+    """The short run, opened, with its scenes."""
+    run = nnzoo.open(short_run)
+    assert len(run.data["test"]) == 200
+    return run
+
+
+def test_a_short_run_beats_the_all_background_baseline(cli, short_run, opened):
     code, out, _ = cli("eval", short_run, "--split", "test", "--quiet")
     result = json.loads((short_run / "eval_test.json").read_text())
     metrics, background = result["metrics"], result["baselines"]["everything background"]
@@ -105,11 +150,48 @@ def test_a_short_run_beats_the_all_background_baseline(cli, short_run):
     assert "Otsu threshold of each image" in result["baselines"]
     assert (short_run / "figures" / "overlays_test.png").is_file()
     assert "object" in (short_run / "figures" / "per_class_test.txt").read_text()
+    # The overlays: 8 test scenes (1.3 · 8 + 1.2) × (1.3 · 3 + 1) inches at 100 dpi, rows image, truth, predicted.
+    figure = short_run / "figures" / "overlays_test.png"
+    assert Image.open(figure).size == (1160, 490)
+    panels = figure_panels(figure, 32)
+    assert panels.shape == (3, 8, 32, 32, 3)
+    scenes = opened.data["test"]
+    images, truth = scenes.images[:8, 0].numpy(), scenes.masks[:8].numpy() > 0
+    predicted = np.stack([mask.numpy() for mask in opened.predict(list(scenes.images[:8]))]) > 0
+    assert all(looks_like(panel, image) for panel, image in zip(panels[0], images))
+    assert truth.mean() > 0.1 and (predicted != truth).mean() > 0.02  # objects everywhere; two different rows
+    # the object's colour exactly where each mask says (a cell at a panel's border may be sampled off by a pixel)
+    assert (coloured(panels[1]) == truth).mean() > 0.98 and (coloured(panels[2]) == predicted).mean() > 0.98
+    assert (panels[1][~truth] == panels[0][~truth]).all(-1).mean() > 0.98  # the background: the grey image only
 
 
-def test_predict_writes_an_overlay(cli, short_run, tmp_path):
+def test_predict_writes_an_overlay(cli, short_run, opened, tmp_path):
     picture = (np.random.default_rng(0).random((50, 40)) * 255).astype(np.uint8)
     Image.fromarray(picture).save(tmp_path / "scene.png")
-    code, out, _ = cli("predict", short_run, tmp_path / "scene.png", "--out-dir", tmp_path)
-    assert code == 0 and "scene.segments.png" in out
-    assert (tmp_path / "scene.segments.png").is_file()
+    # With it, three test scenes (a garment on a texture each) as files: every overlay shows the class map that the
+    # model gives that file, and the line printed its share.
+    scenes = opened.data["test"]
+    truths = [mask.numpy() > 0 for mask in scenes.masks[8:11]]
+    paths = [tmp_path / f"test{i}.png" for i in (8, 9, 10)]
+    for path, image in zip(paths, scenes.images[8:11, 0]):
+        Image.fromarray((image.numpy() * 255).round().astype(np.uint8)).save(path)
+    paths.append(tmp_path / "scene.png")
+    code, out, _ = cli("predict", short_run, *paths, "--out-dir", tmp_path)
+    lines = out.strip().splitlines()
+    assert code == 0 and len(lines) == 4 and "scene.segments.png" in out
+    masks = [mask.numpy() for mask in opened.predict(paths)]
+    for path, line, mask in zip(paths, lines, masks):
+        assert mask.shape == (32, 32) and set(np.unique(mask)) <= {0, 1}  # background and "object" only
+        found = f"object {(mask > 0).mean():.0%}" if mask.any() else "background only"
+        assert line == f"{path} -> {tmp_path / path.stem}.segments.png: {found}"
+        # 2.5 × 3.6 inches at 100 dpi: the image as the model reads it, below it the same with the class map
+        figure = tmp_path / f"{path.stem}.segments.png"
+        assert Image.open(figure).size == (250, 360)
+        panels = figure_panels(figure, 32)
+        assert panels.shape == (2, 1, 32, 32, 3)
+        image = np.asarray(Image.open(path).convert("L").resize((32, 32), Image.Resampling.LANCZOS)) / 255
+        assert looks_like(panels[0, 0], image)
+        assert (coloured(panels[1, 0]) == (mask > 0)).mean() > 0.98
+    ious = [(mask.astype(bool) & truth).sum() / (mask.astype(bool) | truth).sum() for mask, truth in zip(masks, truths)]
+    assert all(0 < mask.mean() < 1 for mask in masks[:3])  # both classes in every scene
+    assert np.mean(ious) > 0.4, ious  # the garments found, roughly

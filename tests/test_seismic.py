@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from conftest import train_run
 from nnzoo.data import seismic
@@ -62,13 +63,15 @@ def test_velocity_models_are_physical_and_reproducible():
     )
 
 
-def test_the_noise_has_the_requested_strength(monkeypatch):
+@pytest.mark.parametrize("noise", [0.1, 0.5, 1.0])
+def test_the_noise_has_the_requested_strength(noise):
     velocity = seismic.velocity_model(np.random.default_rng(0))
     clean = seismic.seismic_section(velocity, np.random.default_rng(1), seismic.Survey(noise=0.0))
-    noisy = seismic.seismic_section(velocity, np.random.default_rng(1), seismic.Survey(noise=0.5))
-    # Both unit RMS; signal² + noise² = 1 + 0.25 of the signal's power before rescaling (noise independent).
-    residual = noisy - clean * np.sqrt(1 / 1.25)
-    assert seismic.rms(residual) == pytest.approx(np.sqrt(0.25 / 1.25), rel=0.15)
+    noisy = seismic.seismic_section(velocity, np.random.default_rng(1), seismic.Survey(noise=noise))
+    # Both unit RMS; signal² + noise² = 1 + noise² of the signal's power before rescaling (noise independent).
+    residual = noisy - clean * np.sqrt(1 / (1 + noise**2))
+    # Measured: within 0.1 % here, within 2.5 % over 20 other velocity models and seeds.
+    assert seismic.rms(residual) == pytest.approx(np.sqrt(noise**2 / (1 + noise**2)), rel=0.02)
 
 
 def test_edge_f1_tolerates_one_pixel():
@@ -115,9 +118,15 @@ def two_head_run(tmp_path_factory):
 def test_both_heads_learn(two_head_run):
     records = [json.loads(line) for line in (two_head_run / "metrics.jsonl").read_text().splitlines()]
     train = [r for r in records if r["split"] == "train"]
-    for loss, factor in (("velocity_loss", 0.7), ("edge_loss", 0.93)):
-        first, last = train[0][loss], train[-1][loss]
-        assert last < factor * first, (loss, first, last)
+    # Measured over the first and the last epoch (16 steps each): 0.354 -> 0.129 (0.30–0.49 of it with seeds 1, 2).
+    first, last = train[0]["velocity_loss"], train[-1]["velocity_loss"]
+    assert last < 0.55 * first, (first, last)
+    # The class-balanced cross-entropy of an edge head that ignores its input is at least 2 (1 − p) ln 2 (p the edge
+    # share; the best constant is probability 1/2), over an epoch as over the training set. Measured: 0.87 of that
+    # in the last epoch (0.84–0.88 with seeds 1, 2); at the start, 1.0.
+    share = json.loads((two_head_run / "info.json").read_text())["edge_share"]
+    blind = 2 * (1 - share) * np.log(2)
+    assert train[0]["edge_loss"] > 0.97 * blind and train[-1]["edge_loss"] < 0.9 * blind, (blind, train[-1])
 
 
 def test_the_inversion_beats_the_mean_depth_profile(cli, two_head_run, monkeypatch):
@@ -127,17 +136,27 @@ def test_the_inversion_beats_the_mean_depth_profile(cli, two_head_run, monkeypat
     metrics = result["metrics"]
     baseline = result["baselines"]["mean velocity of each depth (training set)"]
     assert code == 0 and metrics["mae"] < baseline["mae"], out
-    assert metrics["edge_f1"] > 0.3 and baseline["edge_f1"] < 0.1
-    assert (two_head_run / "figures" / "sections_test.png").is_file()
+    assert metrics["edge_f1"] > 0.4 and baseline["edge_f1"] < 0.1  # measured: 0.50 (0.52 with seeds 1, 2) and 0
+    # 4 examples × 5 panels: 13 × (4 · 2.6 + 0.6) inches at 90 dpi, grey sections and coloured velocity models.
+    picture = np.asarray(Image.open(two_head_run / "figures" / "sections_test.png").convert("RGB")).astype(float)
+    assert picture.shape == (990, 1170, 3) and picture.std() > 40
+    coloured = np.ptp(picture, axis=2) > 60  # a viridis pixel, far from grey
+    assert 0.2 < coloured.mean() < 0.3 and len(np.unique(picture.reshape(-1, 3), axis=0)) > 1000  # 0.25, 2236+
 
 
 def test_predict_inverts_a_section_file(cli, two_head_run, tmp_path):
-    section = seismic.generate(1, seed=99, survey=seismic.Survey(traces=16)).seismic[0]
-    np.save(tmp_path / "line.npy", section)
+    truth = seismic.generate(1, seed=99, survey=seismic.Survey(traces=16))
+    np.save(tmp_path / "line.npy", 1000 * truth.seismic[0])  # another amplitude unit: predict divides by the RMS
     code, out, _ = cli("predict", two_head_run, tmp_path / "line.npy", "--out-dir", tmp_path)
     assert code == 0 and "line.velocity.npy" in out and "edges" in out
-    velocity = np.load(tmp_path / "line.velocity.npy")
-    assert velocity.shape == (128, 16) and 1000 < velocity.mean() < 5000
+    velocity, edges = np.load(tmp_path / "line.velocity.npy"), np.load(tmp_path / "line.edges.npy")
+    assert velocity.shape == edges.shape == (128, 16)
+    # Against the model beneath the section (1783–4500 m/s). Measured: MAE 511 m/s, correlation 0.82, edge F1 0.58
+    # (392–520, 0.88–0.93 and 0.58–0.64 with seeds 1, 2); the mean depth profile's MAE on the test split is 408.
+    assert np.abs(velocity - truth.velocity[0]).mean() < 650
+    assert np.corrcoef(velocity.ravel(), truth.velocity[0].ravel())[0, 1] > 0.7
+    assert edges.min() >= 0 and edges.max() <= 1  # probabilities, not logits
+    assert edge_f1(torch.from_numpy(edges[None] > 0.5), torch.from_numpy(truth.edges)) > 0.45
     np.save(tmp_path / "wide.npy", np.zeros((128, 20)))
     code, _, err = cli("predict", two_head_run, tmp_path / "wide.npy")
     assert code != 0 and "takes sections of shape (128, 16)" in err
