@@ -412,3 +412,17 @@ def test_a_bug_in_nnzoo_still_shows_its_traceback(tmp_path, finished, monkeypatc
         main(["eval", str(finished), "--quiet"])
     with pytest.raises(UserError):  # while a user's mistake is a UserError, shown as one line by the CLI
         nnzoo.open(tmp_path / "nowhere")
+
+
+def test_what_a_training_writes_before_its_config_does_not_make_a_folder_a_run(tmp_path):
+    """The lock, its owner, run.json, info.json and the temporary files of their atomic writes: another process
+    (a second rank starting a run) must still see the folder as new."""
+    from nnzoo.training import RunDir
+
+    folder = RunDir(tmp_path / "run")
+    folder.path.mkdir()
+    for name in (".lock", ".lock.owner", "..lock.owner.k2j4.tmp", "run.json", "info.json", ".info.json.x9.tmp"):
+        (folder.path / name).write_text("")
+    assert folder.is_empty()
+    (folder.path / "config.toml").write_text("")
+    assert not folder.is_empty()

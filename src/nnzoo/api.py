@@ -171,7 +171,7 @@ def _train_locked(
                 log.warning("%s already finished at step %s (%s); nothing to do", folder, state["step"],
                             state["stop_reason"])  # fmt: skip
             return open(folder.path, device=device or cfg.device)
-    elif not folder.is_empty():
+    elif distributed.env_rank() == 0 and not folder.is_empty():  # rank 0 holds the lock; the others may see it work
         raise UserError(f"{folder} is not empty; resume it with --resume {folder} or choose another --run-dir")
 
     # Every process (one, or each rank of a multi-process run) trains; rank 0 alone writes to the run folder.

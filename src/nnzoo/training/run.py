@@ -34,7 +34,7 @@ from torch import nn
 from nnzoo import registry
 from nnzoo.config import RunConfig, dump_toml, load_toml, to_dict
 from nnzoo.errors import CheckpointError, UserError
-from nnzoo.files import remove_temporaries, write_atomic
+from nnzoo.files import TEMPORARY_GLOB, remove_temporaries, write_atomic
 from nnzoo.training.checkpoint import Checkpoint, load_checkpoint
 from nnzoo.training.runtime import resolve_device
 
@@ -60,9 +60,11 @@ class RunDir:
 
     def is_empty(self) -> bool:
         """No folder yet, or one holding only what a training writes before its ``config.toml`` (the lock,
-        ``info.json``, ``run.json``): a run killed at that moment had not started."""
+        ``info.json``, ``run.json``, a temporary file of an atomic write): a run killed then had not started."""
         written_first = {*LOCK_FILES, self.info.name, self.identity_file.name}
-        return not self.path.exists() or all(p.name in written_first for p in self.path.iterdir())
+        return not self.path.exists() or all(
+            p.name in written_first or p.match(TEMPORARY_GLOB) for p in self.path.iterdir()
+        )
 
     @contextmanager
     def locked(self) -> Iterator[None]:
