@@ -5,10 +5,11 @@ A convolutional layer slides K learned filters over the image; output map k at p
 .. math::
     y_{k,i,j} = b_k + \sum_{c} \sum_{u,v} W_{k,c,u,v} \, x_{c,\, i+u,\, j+v}
 
-(``nn.Conv2d`` computes it). Pooling summarises each 2 × 2 window (its mean or maximum), halving height and width,
-and fully connected layers map the last feature maps to class scores. Every model here is an
-:class:`ImageClassifier`: a ``body`` that turns images (B, C, H, W) into feature vectors (B, F) and a linear
-``head`` to class logits (B, K); the features also serve the GAN's Fréchet distance.
+(:mod:`nnzoo.nn.convolution` writes it out; every model here takes ``conv="torch"`` for ``torch.nn``'s layers or
+``conv="nnzoo"`` for those, with the same parameters). Pooling summarises each 2 × 2 window (its mean or
+maximum), halving height and width, and fully connected layers map the last feature maps to class scores. Every
+model here is an :class:`ImageClassifier`: a ``body`` that turns images (B, C, H, W) into feature vectors (B, F)
+and a linear ``head`` to class logits (B, K); the features also serve the GAN's Fréchet distance.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from nnzoo.errors import require
+from nnzoo.nn.convolution import Implementation, conv2d, layer_types, pool2d
 from nnzoo.nn.mlp import MLP, MLPConfig, make_activation, scale_initialisation
 
 
@@ -98,13 +100,14 @@ class Subsampling(nn.Module):
     Shapes: (B, K, H, W) -> (B, K, H/2, W/2). Parameters: 2K.
     """
 
-    def __init__(self, channels: int):
+    def __init__(self, channels: int, conv: Implementation = "torch"):
         super().__init__()
         self.weight = nn.Parameter(torch.ones(channels))
         self.bias = nn.Parameter(torch.zeros(channels))
+        self.conv = conv
 
     def forward(self, x: Tensor) -> Tensor:
-        window_sum = 4 * F.avg_pool2d(x, 2)
+        window_sum = 4 * (F.avg_pool2d(x, 2) if self.conv == "torch" else pool2d(x, "avg", 2))
         return window_sum * self.weight.view(1, -1, 1, 1) + self.bias.view(1, -1, 1, 1)
 
 
@@ -125,8 +128,11 @@ class SparseConv2d(nn.Module):
     scatters them into a dense (out, in, kh, kw) filter bank whose other entries are zero, then convolves.
     """
 
-    def __init__(self, in_channels: int, table: Sequence[Sequence[int]], kernel_size: int):
+    def __init__(
+        self, in_channels: int, table: Sequence[Sequence[int]], kernel_size: int, conv: Implementation = "torch"
+    ):
         super().__init__()
+        self.convolve = F.conv2d if conv == "torch" else conv2d
         pairs = [(k, c) for k, inputs in enumerate(table) for c in inputs]
         if any(not 0 <= c < in_channels for _, c in pairs):
             raise ValueError(f"the connection table refers to input maps outside 0..{in_channels - 1}")
@@ -144,7 +150,15 @@ class SparseConv2d(nn.Module):
         return dense.view(self.out_channels, self.in_channels, k, k)
 
     def forward(self, x: Tensor) -> Tensor:
-        return F.conv2d(x, self.dense_weight(), self.bias)
+        return self.convolve(x, self.dense_weight(), self.bias)
+
+
+@dataclass
+class LeNet5Config:
+    """Hyper-parameters of :class:`LeNet5`: the paper fixes its sizes; only the implementation of its layers is a
+    choice."""
+
+    conv: Implementation = "torch"  # C1, C3, C5 and the sub-sampling: torch.nn's, or nnzoo's from the formula
 
 
 class LeNet5(ImageClassifier):
@@ -167,20 +181,24 @@ class LeNet5(ImageClassifier):
 
     One adaptation: the paper's output layer is ten Euclidean radial basis function units with fixed ±1 targets
     and its own loss; here it is a linear layer trained with softmax cross-entropy, today's standard.
+
+    ``conv="nnzoo"`` builds C1, C3, C5 and the sub-sampling from :mod:`nnzoo.nn.convolution` (the formula) instead of
+    ``torch.nn``; the parameters and their initial values are the same.
     """
 
-    def __init__(self, num_classes: int = 10, in_channels: int = 1):
+    def __init__(self, num_classes: int = 10, in_channels: int = 1, conv: Implementation = "torch"):
+        Conv2d, _, _ = layer_types(conv)
         body = nn.Sequential()
         body.add_module("pad", nn.ZeroPad2d(2))
-        body.add_module("C1", nn.Conv2d(in_channels, 6, 5))
+        body.add_module("C1", Conv2d(in_channels, 6, 5))
         body.add_module("f1", ScaledTanh())
-        body.add_module("S2", Subsampling(6))
+        body.add_module("S2", Subsampling(6, conv))
         body.add_module("f2", ScaledTanh())
-        body.add_module("C3", SparseConv2d(6, lenet_c3_table(), 5))
+        body.add_module("C3", SparseConv2d(6, lenet_c3_table(), 5, conv))
         body.add_module("f3", ScaledTanh())
-        body.add_module("S4", Subsampling(16))
+        body.add_module("S4", Subsampling(16, conv))
         body.add_module("f4", ScaledTanh())
-        body.add_module("C5", nn.Conv2d(16, 120, 5))
+        body.add_module("C5", Conv2d(16, 120, 5))
         body.add_module("f5", ScaledTanh())
         body.add_module("flatten", nn.Flatten())
         body.add_module("F6", nn.Linear(120, 84))
@@ -189,11 +207,12 @@ class LeNet5(ImageClassifier):
 
 
 # --- a small modern CNN ------------------------------------------------------------------------------------------
-def conv_bn_relu(in_channels: int, out_channels: int) -> nn.Sequential:
+def conv_bn_relu(in_channels: int, out_channels: int, conv: Implementation = "torch") -> nn.Sequential:
     r"""3 × 3 convolution (size kept by 1 pixel of padding), batch normalisation, ReLU. The convolution has no bias:
     batch normalisation's shift :math:`\beta` takes its place."""
+    Conv2d, _, _ = layer_types(conv)
     return nn.Sequential(
-        nn.Conv2d(in_channels, out_channels, 3, padding=1, bias=False),
+        Conv2d(in_channels, out_channels, 3, padding=1, bias=False),
         nn.BatchNorm2d(out_channels),
         nn.ReLU(inplace=True),
     )
@@ -207,6 +226,7 @@ class ConvNetConfig:
     convs_per_stage: int = 2
     hidden: int = 256  # the fully connected layer (the features)
     dropout: float = 0.25  # after each pooling; twice this after the fully connected layer
+    conv: Implementation = "torch"  # the convolution and pooling layers: torch.nn's, or nnzoo's from the formula
 
     def __post_init__(self) -> None:
         require(
@@ -244,8 +264,8 @@ class ConvNet(ImageClassifier):
         layers: list[nn.Module] = []
         for out_channels in config.channels:
             for i in range(config.convs_per_stage):
-                layers.append(conv_bn_relu(in_channels if i == 0 else out_channels, out_channels))
-            layers += [nn.MaxPool2d(2), nn.Dropout(config.dropout)]
+                layers.append(conv_bn_relu(in_channels if i == 0 else out_channels, out_channels, config.conv))
+            layers += [layer_types(config.conv)[2](2), nn.Dropout(config.dropout)]
             in_channels = out_channels
         cells = (height // 2 ** len(config.channels)) * (width // 2 ** len(config.channels))
         layers += [

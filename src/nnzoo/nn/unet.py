@@ -25,15 +25,17 @@ import torch
 from torch import Tensor, nn
 
 from nnzoo.errors import require
+from nnzoo.nn.convolution import Implementation, layer_types
 
 
-def double_conv(in_channels: int, out_channels: int) -> nn.Sequential:
+def double_conv(in_channels: int, out_channels: int, conv: Implementation = "torch") -> nn.Sequential:
     """(3 × 3 convolution, padded – batch norm – ReLU) × 2; the convolutions have no bias (batch norm's shift)."""
+    Conv2d, _, _ = layer_types(conv)
     return nn.Sequential(
-        nn.Conv2d(in_channels, out_channels, 3, padding=1, bias=False),
+        Conv2d(in_channels, out_channels, 3, padding=1, bias=False),
         nn.BatchNorm2d(out_channels),
         nn.ReLU(inplace=True),
-        nn.Conv2d(out_channels, out_channels, 3, padding=1, bias=False),
+        Conv2d(out_channels, out_channels, 3, padding=1, bias=False),
         nn.BatchNorm2d(out_channels),
         nn.ReLU(inplace=True),
     )
@@ -46,6 +48,7 @@ class UNetConfig:
     depth: int = 4  # number of poolings (encoder levels below the first)
     base_channels: int = 64  # channels of the first level; each level below doubles them
     skip: bool = True  # concatenate the encoder's maps into the decoder (U-Net) or not (plain autoencoder)
+    conv: Implementation = "torch"  # the convolution, pooling and up-sampling layers: torch.nn's, or nnzoo's
 
     def __post_init__(self) -> None:
         require(self.depth >= 1 and self.base_channels >= 1, "depth and base_channels must be >= 1")
@@ -79,22 +82,23 @@ class UNet(nn.Module):
     def __init__(self, in_channels: int, heads: Mapping[str, int], config: UNetConfig | None = None):
         super().__init__()
         config = config or UNetConfig()
-        depth, base_channels, skip = config.depth, config.base_channels, config.skip
+        depth, base_channels, skip, conv = config.depth, config.base_channels, config.skip, config.conv
+        Conv2d, ConvTranspose2d, MaxPool2d = layer_types(conv)
         if in_channels < 1:
             raise ValueError(f"UNet needs in_channels >= 1, got {in_channels}")
         if not heads or any(n < 1 for n in heads.values()):
             raise ValueError(f"UNet needs at least one head with >= 1 output channel, got {dict(heads)}")
         self.in_channels, self.depth, self.skip = in_channels, depth, skip
         widths = [base_channels * 2**level for level in range(depth + 1)]
-        self.down = nn.ModuleList([double_conv(in_channels, widths[0])])
-        self.down.extend(double_conv(widths[level - 1], widths[level]) for level in range(1, depth + 1))
-        self.pool = nn.MaxPool2d(2)
+        self.down = nn.ModuleList([double_conv(in_channels, widths[0], conv)])
+        self.down.extend(double_conv(widths[level - 1], widths[level], conv) for level in range(1, depth + 1))
+        self.pool = MaxPool2d(2)
         self.up = nn.ModuleList(
-            nn.ConvTranspose2d(widths[level + 1], widths[level], 2, stride=2) for level in range(depth)
+            ConvTranspose2d(widths[level + 1], widths[level], 2, stride=2) for level in range(depth)
         )
         merged = [2 * widths[level] if skip else widths[level] for level in range(depth)]
-        self.merge = nn.ModuleList(double_conv(merged[level], widths[level]) for level in range(depth))
-        self.heads = nn.ModuleDict({name: nn.Conv2d(widths[0], channels, 1) for name, channels in heads.items()})
+        self.merge = nn.ModuleList(double_conv(merged[level], widths[level], conv) for level in range(depth))
+        self.heads = nn.ModuleDict({name: Conv2d(widths[0], channels, 1) for name, channels in heads.items()})
 
     def forward(self, x: Tensor) -> dict[str, Tensor]:
         self.check_input(x)

@@ -20,7 +20,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from nnzoo.config import ImageDataConfig, ModelConfig
+from nnzoo.config import ImageDataConfig
 from nnzoo.data.images import (
     ImageBatch,
     LabelledImages,
@@ -32,7 +32,7 @@ from nnzoo.data.images import (
     mnist_subset,
 )
 from nnzoo.errors import ConfigError, UserError
-from nnzoo.nn.conv import ConvNet, ConvNetConfig, ImageClassifier, LeNet5, Standardize, image_mlp
+from nnzoo.nn.conv import ConvNet, ConvNetConfig, ImageClassifier, LeNet5, LeNet5Config, Standardize, image_mlp
 from nnzoo.nn.mlp import MLPConfig
 from nnzoo.registry import register_model, register_task
 from nnzoo.tasks.base import Classification, Published, Splits, Task
@@ -62,15 +62,15 @@ def build_mlp(cfg: MLPConfig, info: dict) -> nn.Module:
     return _standardized(image_mlp(info["image_shape"], len(info["classes"]), cfg), info)
 
 
-@register_model("classify-images", "lenet5")
-def build_lenet5(cfg: ModelConfig, info: dict) -> nn.Module:
+@register_model("classify-images", "lenet5", config=LeNet5Config)
+def build_lenet5(cfg: LeNet5Config, info: dict) -> nn.Module:
     """LeNet-5 (LeCun et al. 1998): C1-S2-C3-S4-C5-F6 with scaled tanh, C3's sparse connections, 61,706 parameters."""
     shape = tuple(info["image_shape"])
     if shape != (1, 28, 28):
         raise ConfigError(
             f"lenet5 is built for 1×28×28 images, these are {'×'.join(map(str, shape))}; set data.image_size=28"
         )
-    return _standardized(LeNet5(len(info["classes"])), info)
+    return _standardized(LeNet5(len(info["classes"]), conv=cfg.conv), info)
 
 
 @register_model("classify-images", "cnn", config=ConvNetConfig)
