@@ -185,8 +185,7 @@ class Conv2d(nn.Module):
         path: Path = "fast",
     ):
         super().__init__()
-        if in_channels % groups or out_channels % groups:
-            raise ValueError(f"in_channels ({in_channels}) and out_channels ({out_channels}) must divide by groups")
+        _check_groups(in_channels, out_channels, groups)
         self.in_channels, self.out_channels, self.groups, self.path = in_channels, out_channels, groups, path
         self.kernel_size, self.stride = _pair(kernel_size), _pair(stride)
         self.padding, self.dilation = _pair(padding), _pair(dilation)
@@ -225,8 +224,7 @@ class ConvTranspose2d(nn.Module):
         path: Path = "fast",
     ):
         super().__init__()
-        if in_channels % groups or out_channels % groups:
-            raise ValueError(f"in_channels ({in_channels}) and out_channels ({out_channels}) must divide by groups")
+        _check_groups(in_channels, out_channels, groups)
         self.in_channels, self.out_channels, self.groups, self.path = in_channels, out_channels, groups, path
         self.kernel_size, self.stride, self.padding = _pair(kernel_size), _pair(stride), _pair(padding)
         self.output_padding, self.dilation = _pair(output_padding), _pair(dilation)
@@ -276,6 +274,13 @@ def layer_types(implementation: Implementation) -> tuple[type[nn.Module], type[n
     if implementation == "nnzoo":
         return Conv2d, ConvTranspose2d, MaxPool2d
     raise ValueError(f"conv must be 'torch' or 'nnzoo', got {implementation!r}")
+
+
+def _check_groups(in_channels: int, out_channels: int, groups: int) -> None:
+    if groups < 1 or in_channels % groups or out_channels % groups:
+        raise ValueError(
+            f"in_channels ({in_channels}) and out_channels ({out_channels}) must divide by groups ({groups})"
+        )
 
 
 def _reset_like_torch(weight: Tensor, bias: Tensor | None, fan_in: int) -> None:
