@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import asdict, dataclass
 from typing import NamedTuple
 
@@ -32,6 +31,7 @@ import numpy as np
 from scipy.signal import fftconvolve
 
 from nnzoo.data import cache_folder
+from nnzoo.files import replacing
 
 GARDNER_FACTOR, GARDNER_EXPONENT = 0.31, 0.25
 FINE_STEPS = 4  # fine time samples per output sample, for placing the reflections
@@ -170,8 +170,6 @@ def cached(count: int, seed: int, survey: Survey = Survey()) -> SeismicData:
         with np.load(path) as saved:
             return SeismicData(saved["seismic"], saved["velocity"], saved["edges"])
     data = generate(count, seed, survey)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f"{path.stem}.{os.getpid()}.partial.npz")  # two runs may generate it at once
-    np.savez(partial, **data._asdict())
-    partial.replace(path)  # atomic: a killed run leaves no half-written cache
+    with replacing(path) as partial, partial.open("wb") as fh:  # atomic: a killed run leaves no half-written cache
+        np.savez(fh, **data._asdict())
     return data

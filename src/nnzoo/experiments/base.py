@@ -29,6 +29,7 @@ import torch
 import nnzoo.tasks  # noqa: F401  (registers every task and model, which the experiments train)
 from nnzoo.config import apply_overrides, from_dict, to_dict
 from nnzoo.errors import ConfigError, UserError, require
+from nnzoo.files import write_atomic
 
 if TYPE_CHECKING:
     from nnzoo.api import Run
@@ -115,9 +116,7 @@ def run_experiment(
         "seconds": round(time.perf_counter() - start, 1),
         "machine": {"device": str(device), "threads": torch.get_num_threads(), "cpu": platform.processor()},
     }
-    partial = folder / "results.json.partial"
-    partial.write_text(json.dumps(results, indent=1))
-    partial.replace(folder / "results.json")
+    write_atomic(folder / "results.json", json.dumps(results, indent=1))
     return results
 
 

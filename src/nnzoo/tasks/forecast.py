@@ -17,7 +17,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import os
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +32,7 @@ from nnzoo.config import DataConfig, check_split_fractions
 from nnzoo.data import TensorData, cache_folder
 from nnzoo.data.series import BUILTIN_SERIES, Series, load_builtin_series, read_series_csv
 from nnzoo.errors import ConfigError, UserError
+from nnzoo.files import write_atomic
 from nnzoo.nn.forecasters import (
     RecurrentForecasterConfig,
     ScaledForecaster,
@@ -378,12 +378,9 @@ def fit_arima(history: np.ndarray, order: tuple, seasonal: tuple, period: int) -
         if cached.is_file():
             return model.filter(np.array(json.loads(cached.read_text())["params"]))
         fitted = model.fit(disp=False)
-    cached.parent.mkdir(parents=True, exist_ok=True)
-    partial = cached.with_suffix(f".{os.getpid()}.tmp")
-    partial.write_text(
-        json.dumps({"order": list(order), "seasonal": list(seasonal_order), "params": fitted.params.tolist()})
-    )
-    partial.replace(cached)  # atomic: a concurrent run reads the old file or the new one, never half of one
+    # atomic: a concurrent run reads the old file or the new one, never half of one
+    write_atomic(cached, json.dumps({"order": list(order), "seasonal": list(seasonal_order),
+                                     "params": fitted.params.tolist()}))  # fmt: skip
     return fitted
 
 
