@@ -277,12 +277,6 @@ def page(title: str, body: str) -> str:
     )
 
 
-def write_page(path: Path, content: str) -> Path:
-    """Write a page atomically: a fresh temporary file beside ``path``, renamed over it (a symlink at ``path``
-    is replaced, not followed)."""
-    return write_atomic(path, content)
-
-
 def href(target: Path, page_folder: Path) -> str:
     """A link from a page in ``page_folder`` to ``target``: a relative path, percent-encoded, so that no folder
     name (``javascript:…``, ``#``, ``?``) can turn into a scheme, an anchor or a query."""
@@ -297,7 +291,7 @@ def build_report(run_dirs: list[str | Path], out: str | Path) -> Path:
         raise UserError("give at least one run folder (or --all DIR)")
     title = runs[0].title if len(runs) == 1 else f"nnzoo report: {len(runs)} runs"
     body = results_tables(runs) + "".join(run_section(run) for run in runs)
-    return write_page(Path(out), page(title, body))
+    return write_atomic(Path(out), page(title, body))
 
 
 def build_index(root: str | Path, out: str | Path | None = None) -> Path:
@@ -310,7 +304,7 @@ def build_index(root: str | Path, out: str | Path | None = None) -> Path:
         raise UserError(f"no run folders (config.toml) or experiment folders (results.json) under {root}")
     links = {}
     for run in runs:
-        write_page(run.path / "report.html", page(run.title, run_section(run)))
+        write_atomic(run.path / "report.html", page(run.title, run_section(run)))
         links[run.path] = href(run.path / "report.html", out.parent)
     experiments = [run for run in runs if run.experiment is not None]
     listing = "".join(
@@ -319,4 +313,4 @@ def build_index(root: str | Path, out: str | Path | None = None) -> Path:
         for run in experiments
     )
     body = results_tables(runs, links) + (f"<h2>Experiments</h2><ul>{listing}</ul>" if experiments else "")
-    return write_page(out, page(f"nnzoo runs under {root}", body))
+    return write_atomic(out, page(f"nnzoo runs under {root}", body))

@@ -65,17 +65,17 @@ def save_checkpoint(
     config: Mapping[str, Any] | None = None,
     rng: bool | Sequence[RNGState] = False,
     identity: Mapping[str, str] | None = None,
-    extra: Mapping[str, torch.Tensor] | None = None,
+    task_state: Mapping[str, torch.Tensor] | None = None,
 ) -> None:
     """Write a checkpoint to ``path`` atomically: a temporary file in the same folder, fsync, rename.
 
     ``rng``: True saves this process's random states; a list saves those of every rank, in rank order.
     ``identity``: the run's (:meth:`nnzoo.training.run.RunDir.identity`); a resume refuses a checkpoint of another.
-    ``extra``: more tensors, by full name (``task.*``).
+    ``task_state``: what the task carries between training batches (saved as ``task.<name>``).
     """
     # Cloning breaks storage sharing (tied weights), which safetensors refuses to save.
     tensors = {f"model.{k}": v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}
-    tensors.update({k: v.detach().cpu().contiguous().clone() for k, v in (extra or {}).items()})
+    tensors.update({f"task.{k}": v.detach().cpu().contiguous().clone() for k, v in (task_state or {}).items()})
     meta: dict[str, Any] = {"format": FORMAT, "state": dict(state or {}), "config": dict(config or {})}
     if identity is not None:
         meta["run"] = dict(identity)

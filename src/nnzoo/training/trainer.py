@@ -228,13 +228,12 @@ class Trainer:
             self._log_figures(log)
         train, state = self.cfg.train, self.state
         value = metrics[train.monitor]
-        if not math.isfinite(value):  # NaN compares false with everything: it must never become (or block) best
+        finite = math.isfinite(value)  # NaN compares false with everything: it must never become (or block) best
+        if not finite:
             logger.warning("step %d: val %s is %s; not a candidate for the best checkpoint", state.step, train.monitor,
-                        value)  # fmt: skip
-            improved = False
-        else:
-            lower = train.monitor_mode == "min"
-            improved = state.best is None or (value < state.best if lower else value > state.best)
+                           value)  # fmt: skip
+        better = state.best is None or (value < state.best if train.monitor_mode == "min" else value > state.best)
+        improved = finite and better
         if improved:
             state.best, state.best_step, state.bad_evals = value, state.step, 0
             save_checkpoint(
@@ -279,7 +278,7 @@ class Trainer:
             config=to_dict(self.cfg),
             rng=rng,
             identity=self.identity,
-            extra={f"task.{k}": v for k, v in self.task.training_state().items()},
+            task_state=self.task.training_state(),
         )
 
     def _restore(self, checkpoint: Checkpoint) -> None:
