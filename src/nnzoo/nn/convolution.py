@@ -32,7 +32,7 @@ The modules :class:`Conv2d`, :class:`ConvTranspose2d`, :class:`MaxPool2d`, :clas
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import ClassVar, Literal
 
 import torch
 from torch import Tensor, nn
@@ -241,26 +241,29 @@ class ConvTranspose2d(nn.Module):
                                 self.groups, self.dilation, self.path)  # fmt: skip
 
 
-class MaxPool2d(nn.Module):
-    """The maximum of each window (:func:`pool2d`); ``torch.nn.MaxPool2d``'s arguments (no dilation)."""
+class _Pool2d(nn.Module):
+    """:func:`pool2d` of the subclass's ``kind`` as a module, with ``torch.nn``'s pooling arguments (no dilation)."""
+
+    kind: ClassVar[Literal["max", "avg"]]
 
     def __init__(self, kernel_size: IntPair, stride: IntPair | None = None, padding: IntPair = 0, path: Path = "fast"):
         super().__init__()
         self.kernel_size, self.stride, self.padding, self.path = kernel_size, stride, padding, path
 
     def forward(self, x: Tensor) -> Tensor:
-        return pool2d(x, "max", self.kernel_size, self.stride, self.padding, self.path)
+        return pool2d(x, self.kind, self.kernel_size, self.stride, self.padding, self.path)
 
 
-class AvgPool2d(nn.Module):
-    """The mean of each window (:func:`pool2d`); ``torch.nn.AvgPool2d``'s arguments (padding counted)."""
+class MaxPool2d(_Pool2d):
+    """The maximum of each window; ``torch.nn.MaxPool2d``'s arguments (no dilation)."""
 
-    def __init__(self, kernel_size: IntPair, stride: IntPair | None = None, padding: IntPair = 0, path: Path = "fast"):
-        super().__init__()
-        self.kernel_size, self.stride, self.padding, self.path = kernel_size, stride, padding, path
+    kind = "max"
 
-    def forward(self, x: Tensor) -> Tensor:
-        return pool2d(x, "avg", self.kernel_size, self.stride, self.padding, self.path)
+
+class AvgPool2d(_Pool2d):
+    """The mean of each window; ``torch.nn.AvgPool2d``'s arguments (padding counted)."""
+
+    kind = "avg"
 
 
 Implementation = Literal["torch", "nnzoo"]  # a CNN's convolution layers: torch.nn's, or these
