@@ -8,6 +8,7 @@ import os
 import pytest
 import torch
 
+import nnzoo.tasks  # noqa: F401  (registers every task: tests call the registry directly, as the API does after registering)
 from nnzoo.cli import main
 
 # CI machines have 2 cores; pin torch to them so timings and reductions match across machines.
