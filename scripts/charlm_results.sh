@@ -10,7 +10,7 @@ OUT=${OUT:-runs/charlm}
 source scripts/lib.sh
 
 train() {  # one recipe, on one CPU thread
-  OMP_NUM_THREADS=1 train_or_resume "$OUT/$1" --recipe "recipes/charlm/$1.toml"
+  OMP_NUM_THREADS=1 train_or_resume "$OUT/$1" --recipe "charlm/$1"
 }
 
 train lstm & first=$!

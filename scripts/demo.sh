@@ -11,7 +11,7 @@ rm -rf "$OUT"
 declare -A STEPS=([gru-seq2seq]=600 [lstm-attention]=450 [transformer]=300)
 for model in gru-seq2seq lstm-attention transformer; do
   echo "== training $model (${STEPS[$model]} steps of 256 words; the README recipe runs for about 30 minutes)"
-  "$NNZOO" train --recipe "recipes/g2p/$model.toml" --set "train.max_steps=${STEPS[$model]}" \
+  "$NNZOO" train --recipe "g2p/$model" --set "train.max_steps=${STEPS[$model]}" \
     --set train.eval_every=150 --set train.warmup_steps=100 --run-dir "$OUT/$model" --quiet
 done
 echo

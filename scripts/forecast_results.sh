@@ -15,7 +15,7 @@ for series in sunspots co2 nile elnino; do
       if [ "$model" != transformer ]; then name="$name-$strategy"; args=(--set "model.strategy=$strategy"); fi
       runs+=("$OUT/$name")
       [ -f "$OUT/$name/best.safetensors" ] && continue
-      "$NNZOO" train --recipe "recipes/forecast/$model.toml" --set "data.series=$series" "${args[@]}" \
+      "$NNZOO" train --recipe "forecast/$model" --set "data.series=$series" "${args[@]}" \
         --run-dir "$OUT/$name" --quiet > /dev/null
     done
   done

@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 NNZOO=${NNZOO:-.venv/bin/nnzoo}
 OUT=${OUT:-runs/g2p}
 for model in transformer lstm-attention gru-seq2seq; do
-  [ -f "$OUT/$model/last.safetensors" ] && resume=(--resume "$OUT/$model") || resume=(--recipe "recipes/g2p/$model.toml" --run-dir "$OUT/$model")
+  [ -f "$OUT/$model/last.safetensors" ] && resume=(--resume "$OUT/$model") || resume=(--recipe "g2p/$model" --run-dir "$OUT/$model")
   "$NNZOO" train "${resume[@]}" --quiet
 done
 "$NNZOO" eval "$OUT"/transformer "$OUT"/lstm-attention "$OUT"/gru-seq2seq --split test --markdown --quiet

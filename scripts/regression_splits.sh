@@ -8,7 +8,7 @@ OUT=runs/regression-splits
 rm -rf "$OUT"
 for split in 0 1 2 3 4; do
   for recipe in linear-adam mlp; do
-    "$NNZOO" train --recipe "recipes/regression/$recipe.toml" --set data.split_seed=$split \
+    "$NNZOO" train --recipe "regression/$recipe" --set data.split_seed=$split \
       --run-dir "$OUT/$recipe-split$split" --quiet > /dev/null
   done
 done

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The README's segmentation results (recipes/segment): the semantic U-Net and its skip-connection ablation side by
+# The README's segmentation results (the recipes segment/*): the semantic U-Net and its skip-connection ablation side by
 # side with one CPU thread each, then the binary U-Net; the test split (2,000 scenes) as Markdown tables with the
 # baselines. Runs that already have a checkpoint are resumed. About 30 minutes on 2 CPU cores.
 set -euo pipefail
@@ -9,10 +9,10 @@ OUT=${OUT:-runs/segment}
 
 source scripts/lib.sh
 
-OMP_NUM_THREADS=1 train_or_resume "$OUT/unet" --recipe recipes/segment/unet.toml & first=$!
-OMP_NUM_THREADS=1 train_or_resume "$OUT/autoencoder" --recipe recipes/segment/autoencoder.toml & second=$!
+OMP_NUM_THREADS=1 train_or_resume "$OUT/unet" --recipe segment/unet & first=$!
+OMP_NUM_THREADS=1 train_or_resume "$OUT/autoencoder" --recipe segment/autoencoder & second=$!
 wait "$first" "$second"
-train_or_resume "$OUT/binary" --recipe recipes/segment/binary.toml
+train_or_resume "$OUT/binary" --recipe segment/binary
 echo "Semantic segmentation (background + 10 classes), test split:"
 "$NNZOO" eval "$OUT/unet" "$OUT/autoencoder" --split test --markdown --quiet
 echo "Binary segmentation (object or background), test split:"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The README's tagging and review-classification results: every recipe under recipes/tagging (People's Daily, and
-# the apple corpus with all three models) and recipes/classify-text, then the test split of each as Markdown
+# The README's tagging and review-classification results: every recipe tagging/* (People's Daily, and
+# the apple corpus with all three models) and classify-text/*, then the test split of each as Markdown
 # tables with the baselines. Runs that already have a checkpoint are resumed. About 40 minutes on 2 CPU cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,11 +10,11 @@ OUT=${OUT:-runs}
 source scripts/lib.sh
 
 for model in mlp bilstm transformer; do
-  train_or_resume "$OUT/tagging/pd-$model" --recipe "recipes/tagging/$model.toml"
-  train_or_resume "$OUT/tagging/apple-$model" --recipe recipes/tagging/apple.toml --model "$model"
+  train_or_resume "$OUT/tagging/pd-$model" --recipe "tagging/$model"
+  train_or_resume "$OUT/tagging/apple-$model" --recipe tagging/apple --model "$model"
 done
 for recipe in lstm lstm-mean gru transformer; do
-  train_or_resume "$OUT/classify-text/$recipe" --recipe "recipes/classify-text/$recipe.toml"
+  train_or_resume "$OUT/classify-text/$recipe" --recipe "classify-text/$recipe"
 done
 echo "People's Daily, test split:"
 "$NNZOO" eval "$OUT"/tagging/pd-{mlp,bilstm,transformer} --split test --markdown --quiet

@@ -15,7 +15,7 @@ train_language() {
     if [ -f "$run/last.safetensors" ]; then
       args=(--resume "$run")
     else
-      args=(--recipe "recipes/translate/$model.toml" --set "data.target=$target" --run-dir "$run")
+      args=(--recipe "translate/$model" --set "data.target=$target" --run-dir "$run")
     fi
     OMP_NUM_THREADS=1 "$NNZOO" train "${args[@]}" --quiet
   done

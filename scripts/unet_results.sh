@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The README's denoising results: the U-Net and its skip-connection ablation (recipes/denoise), on Gaussian noise
+# The README's denoising results: the U-Net and its skip-connection ablation (the recipes denoise/*), on Gaussian noise
 # (σ = 0.3) and on salt-and-pepper noise (20 % of the pixels), each pair side by side with one CPU thread each,
 # then the test split as Markdown tables with the baselines. Runs that already have a checkpoint are resumed.
 # About 35 minutes on 2 CPU cores.
@@ -13,8 +13,8 @@ source scripts/lib.sh
 pair() {  # PREFIX, then --set overrides for both recipes
   local prefix=$1
   shift
-  OMP_NUM_THREADS=1 train_or_resume "$OUT/${prefix}unet" --recipe recipes/denoise/unet.toml "$@" & first=$!
-  OMP_NUM_THREADS=1 train_or_resume "$OUT/${prefix}autoencoder" --recipe recipes/denoise/autoencoder.toml "$@" & second=$!
+  OMP_NUM_THREADS=1 train_or_resume "$OUT/${prefix}unet" --recipe denoise/unet "$@" & first=$!
+  OMP_NUM_THREADS=1 train_or_resume "$OUT/${prefix}autoencoder" --recipe denoise/autoencoder "$@" & second=$!
   wait "$first" "$second"
 }
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The README's vision results: the three Fashion-MNIST classifiers (recipes/classify-images), then the DCGAN
-# (recipes/gan), which the CNN judges; then the test split of each as Markdown tables. Runs that already have a
+# The README's vision results: the three Fashion-MNIST classifiers (the recipes classify-images/*), then the DCGAN
+# (gan/dcgan), which the CNN judges; then the test split of each as Markdown tables. Runs that already have a
 # checkpoint are resumed. About 75 minutes on 2 CPU cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,9 +10,9 @@ OUT=${OUT:-runs}
 source scripts/lib.sh
 
 for model in mlp lenet5 cnn; do
-  train_or_resume "$OUT/classify-images/$model" --recipe "recipes/classify-images/$model.toml"
+  train_or_resume "$OUT/classify-images/$model" --recipe "classify-images/$model"
 done
-train_or_resume "$OUT/gan/dcgan" --recipe recipes/gan/dcgan.toml --set "eval.classifier=$OUT/classify-images/cnn"
+train_or_resume "$OUT/gan/dcgan" --recipe gan/dcgan --set "eval.classifier=$OUT/classify-images/cnn"
 echo "Fashion-MNIST classifiers, test split:"
 "$NNZOO" eval "$OUT"/classify-images/{mlp,lenet5,cnn} --split test --markdown --quiet
 echo "DCGAN, test split:"

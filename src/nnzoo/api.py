@@ -32,7 +32,7 @@ from torch import nn
 
 import nnzoo.tasks  # noqa: F401  (registers every task and model)
 from nnzoo import registry
-from nnzoo.config import RunConfig, load_toml
+from nnzoo.config import RunConfig, find_recipe, load_toml, packaged_recipes
 from nnzoo.errors import UserError
 from nnzoo.tasks.base import Splits, Task
 from nnzoo.training import distributed
@@ -70,6 +70,20 @@ def list_models(task: str) -> list[str]:
     return sorted(registry.models(task), key=lambda name: name != default)
 
 
+def list_recipes(task: str | None = None) -> list[str]:
+    """The recipes shipped with nnzoo (of ``task`` only, if given), as the names ``TASK/NAME`` that ``recipe=``
+    and ``nnzoo train --recipe`` take; each is the configuration of one of the README's results.
+
+    Example::
+
+        >>> nnzoo.list_recipes("regression")
+        ['regression/linear-adam', 'regression/linear-sgd', 'regression/mlp']
+    """
+    if task is not None:
+        registry.get_task(task)  # an unknown task is an error, not an empty list
+    return packaged_recipes(task)
+
+
 def resolve_config(
     task: str | None = None,
     *,
@@ -87,7 +101,7 @@ def resolve_config(
         >>> cfg.model.hidden, cfg.train.optimizer
         ([32], 'adamw')
     """
-    raw = load_toml(recipe) if recipe is not None else {}
+    raw = load_toml(find_recipe(recipe)) if recipe is not None else {}
     return registry.resolve_config(
         raw, task=task, model=model, overrides=_override_list(overrides), seed=seed, device=device
     )
@@ -110,8 +124,9 @@ def train(
 
     Args:
         task, model: registered names (:func:`list_tasks`, :func:`list_models`); the task's default model if
-            ``model`` is None. A ``recipe`` (TOML) may name them instead.
-        recipe: a TOML file with any of the config sections.
+            ``model`` is None. A ``recipe`` may name them instead.
+        recipe: a TOML file with any of the config sections, or the name ``TASK/NAME`` of a recipe shipped with
+            nnzoo (:func:`list_recipes`), e.g. ``"g2p/lstm-attention"``; an existing file wins.
         overrides: ``"section.key=value"`` strings, as ``nnzoo train --set`` takes them; they win over the recipe.
         run_dir: the run folder, new or empty (default ``runs/TASK/MODEL-TIME``).
         seed: of initialisation, batch order and dropout (default: the recipe's, else 0).
@@ -406,4 +421,4 @@ def _override_list(overrides: Sequence[str]) -> list[str]:
     return list(overrides)
 
 
-__all__ = ["Run", "Start", "build", "list_models", "list_tasks", "open", "resolve_config", "train"]
+__all__ = ["Run", "Start", "build", "list_models", "list_recipes", "list_tasks", "open", "resolve_config", "train"]

@@ -16,19 +16,24 @@ from __future__ import annotations
 import copy
 import dataclasses
 import functools
+import importlib.resources
 import math
+import os
 import re
 import sys
 import types
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
+from typing import TYPE_CHECKING, Any, Literal, Union, get_args, get_origin, get_type_hints
 
 import tomli_w
 
 from nnzoo.errors import ConfigError, require
 from nnzoo.files import write_atomic
+
+if TYPE_CHECKING:
+    from importlib.resources.abc import Traversable
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -331,9 +336,9 @@ def _has_no_default(f: dataclasses.Field) -> bool:
 # --------------------------------------------------------------------------------------------------------------
 
 
-def load_toml(path: str | Path) -> dict:
+def load_toml(path: str | Path | Traversable) -> dict:
     """A recipe or ``config.toml``, parsed; any reason it cannot be read is one :class:`ConfigError` line."""
-    path = Path(path)
+    path = Path(path) if isinstance(path, (str, os.PathLike)) else path
     if path.is_dir():
         raise ConfigError(f"{path} is a folder; give a TOML file (a recipe, or a run's config.toml)")
     try:
@@ -347,6 +352,49 @@ def load_toml(path: str | Path) -> dict:
         raise ConfigError(f"{path} is not valid TOML: {error}") from None
     except OSError as error:
         raise ConfigError(f"cannot read {path}: {error.strerror}") from None
+
+
+PACKAGED_RECIPES = "recipes"  # inside the package: nnzoo/recipes/TASK/NAME.toml, one per README row
+
+
+def packaged_recipes(task: str | None = None) -> list[str]:
+    """The names ``TASK/NAME`` of the recipes shipped inside the package (of ``task`` only, if given), sorted;
+    ``--recipe`` and ``recipe=`` take them as they are."""
+    root = importlib.resources.files("nnzoo") / PACKAGED_RECIPES
+    if not root.is_dir():  # pragma: no cover - an installation without its package data
+        return []
+    folders = sorted((folder for folder in root.iterdir() if folder.is_dir()), key=lambda folder: folder.name)
+    return [
+        f"{folder.name}/{name}"
+        for folder in folders
+        if task is None or folder.name == task
+        for name in sorted(f.name.removesuffix(".toml") for f in folder.iterdir() if f.name.endswith(".toml"))
+    ]
+
+
+def find_recipe(recipe: str | Path) -> Path | Traversable:
+    """The TOML file that ``recipe`` names: a path to an existing file first, else a packaged recipe
+    ``TASK/NAME`` (``.toml`` optional, see :func:`packaged_recipes`); anything else is one :class:`ConfigError` line
+    that says what is accepted. The packaged recipes are found wherever nnzoo is installed, from any folder."""
+    path = Path(recipe)
+    if path.is_file():
+        return path
+    packaged = packaged_recipes()
+    name = path.as_posix().removesuffix(".toml")
+    if not path.is_absolute() and name in packaged:
+        task, _, stem = name.partition("/")
+        return importlib.resources.files("nnzoo") / PACKAGED_RECIPES / task / f"{stem}.toml"
+    if path.exists():  # a folder or another kind of file: load_toml says what is wrong with it
+        return path
+    tasks = sorted({known.partition("/")[0] for known in packaged})
+    task = path.parent.name  # "g2p/lstm" and also an old path such as recipes/g2p/lstm-attention.toml
+    if task in tasks:
+        known = f"{task}'s recipes: {', '.join(packaged_recipes(task))}"
+    else:
+        known = f"tasks with recipes: {', '.join(tasks)} (`nnzoo list` names them)"
+    raise ConfigError(
+        f"recipe not found: {str(recipe)!r} is neither a TOML file nor a packaged recipe TASK/NAME; {known}"
+    )
 
 
 def to_toml(cfg: RunConfig) -> str:
@@ -401,8 +449,10 @@ __all__ = [
     "TrainConfig",
     "apply_overrides",
     "dump_toml",
+    "find_recipe",
     "from_dict",
     "load_toml",
+    "packaged_recipes",
     "parse_override",
     "to_dict",
     "to_toml",

@@ -109,7 +109,7 @@ class GANTask(Task):
         if not RunDir(path).is_run():
             raise UserError(
                 f"the GAN is scored by a trained image classifier, and {path} is not a run folder; train one first "
-                "(nnzoo train --recipe recipes/classify-images/cnn.toml --run-dir runs/classify-images/cnn) "
+                "(nnzoo train --recipe classify-images/cnn --run-dir runs/classify-images/cnn) "
                 "or point --set eval.classifier=RUN_DIR at one"
             )
         opened = load_trained(path, device=self.device)
