@@ -202,3 +202,10 @@ def test_beam_size_one_equals_greedy_and_batched_equals_alone(name):
         alone = beam_search(model, alone_memory, batch_size=1, bos=1, eos=2, beam_size=4, max_len=8, nbest=2)[0]
         assert [h.tokens for h in alone] == [h.tokens for h in together[row]]
         assert [h.score for h in alone] == pytest.approx([h.score for h in together[row]], abs=1e-4)
+
+
+def test_scores_are_float64_except_on_mps_which_has_none():
+    from nnzoo.decode import _score_dtype
+
+    assert _score_dtype(torch.device("cpu")) == torch.float64
+    assert _score_dtype(torch.device("mps")) == torch.float32

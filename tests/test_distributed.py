@@ -16,7 +16,7 @@ import pytest
 import torch
 
 from nnzoo.cli import main
-from nnzoo.errors import ConfigError
+from nnzoo.errors import ConfigError, UserError
 from nnzoo.training import Trainer, load_checkpoint
 from nnzoo.training import distributed as ddp
 from nnzoo.training.checkpoint import capture_rng, save_checkpoint
@@ -171,3 +171,10 @@ def test_a_checkpoint_keeps_the_random_states_of_every_rank(tmp_path):
         assert checkpoint.restore_rng(rank)
         assert draws() == states[rank][1]
     assert not checkpoint.restore_rng(2)  # written by 2 processes: a third rank starts a stream of its own
+
+
+def test_the_backend_follows_the_device_and_mps_is_refused_in_one_line():
+    assert ddp.backend(torch.device("cpu")) == "gloo"
+    assert ddp.backend(torch.device("cuda", 0)) == "nccl"
+    with pytest.raises(UserError, match="not on mps"):
+        ddp.backend(torch.device("mps"))

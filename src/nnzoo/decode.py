@@ -82,6 +82,12 @@ def _device(decoder: Any) -> torch.device:
         return torch.device("cpu")
 
 
+def _score_dtype(device: torch.device) -> torch.dtype:
+    """Sums of log-probabilities in float64, so that long hypotheses rank without rounding ties; Apple's MPS has
+    no float64, and float32 is what it can do."""
+    return torch.float32 if device.type == "mps" else torch.float64
+
+
 @torch.no_grad()
 def greedy_search(
     decoder: IncrementalDecoder, memory: Any, *, batch_size: int, bos: int, eos: int, max_len: int
@@ -91,13 +97,13 @@ def greedy_search(
     device = _device(decoder)
     state = decoder.init_state(memory)
     last = torch.full((batch_size,), bos, dtype=torch.long, device=device)
-    log_prob = torch.zeros(batch_size, dtype=torch.float64, device=device)
+    log_prob = torch.zeros(batch_size, dtype=_score_dtype(device), device=device)
     ended = torch.zeros(batch_size, dtype=torch.bool, device=device)
     steps = []
     for _ in range(max_len):
         log_probs, state = decoder.step(last, state)
         token = log_probs.argmax(dim=-1)
-        gained = log_probs.gather(1, token.unsqueeze(1)).squeeze(1).double()
+        gained = log_probs.gather(1, token.unsqueeze(1)).squeeze(1).to(log_prob.dtype)
         log_prob += torch.where(ended, torch.zeros_like(gained), gained)
         steps.append(torch.where(ended, torch.full_like(token, eos), token))
         ended |= token == eos
@@ -135,7 +141,7 @@ def beam_search(
     B, K, alpha = batch_size, beam_size, length_penalty_alpha
     device = _device(decoder)
     state = decoder.reorder_state(decoder.init_state(memory), torch.arange(B, device=device).repeat_interleave(K))
-    scores = torch.full((B, K), -math.inf, dtype=torch.float64, device=device)
+    scores = torch.full((B, K), -math.inf, dtype=_score_dtype(device), device=device)
     scores[:, 0] = 0.0  # one live prefix per sequence at the start: the K copies would otherwise be duplicates
     prefixes = torch.empty((B * K, 0), dtype=torch.long, device=device)
     last = torch.full((B * K,), bos, dtype=torch.long, device=device)
@@ -145,7 +151,7 @@ def beam_search(
     for length in range(1, max_len + 1):
         log_probs, state = decoder.step(last, state)
         vocab = log_probs.shape[-1]
-        candidates = (scores.view(-1, 1) + log_probs.double()).view(B, K * vocab)
+        candidates = (scores.view(-1, 1) + log_probs.to(scores.dtype)).view(B, K * vocab)
         top_scores, top_index = candidates.topk(min(2 * K, K * vocab), dim=1)
         origin, token = top_index // vocab, top_index % vocab
 

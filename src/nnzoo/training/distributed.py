@@ -125,6 +125,7 @@ def setup(device: torch.device) -> Iterator[tuple[World, torch.device]]:
         yield World(), device
         return
     world_size, local_rank = int(os.environ["WORLD_SIZE"]), int(os.environ.get("LOCAL_RANK", "0"))
+    name = backend(device)
     if device.type == "cuda":
         if local_rank >= torch.cuda.device_count():
             raise UserError(
@@ -134,7 +135,7 @@ def setup(device: torch.device) -> Iterator[tuple[World, torch.device]]:
         device = torch.device("cuda", local_rank)
         torch.cuda.set_device(device)
     # env:// rendezvous: MASTER_ADDR and MASTER_PORT, set by launch() or torchrun.
-    dist.init_process_group("nccl" if device.type == "cuda" else "gloo", rank=env_rank(), world_size=world_size)
+    dist.init_process_group(name, rank=env_rank(), world_size=world_size)
     try:
         yield current(), device
     finally:
@@ -154,9 +155,17 @@ def check_batch_size(batch_size: int, world_size: int) -> None:
         )
 
 
+def backend(device: torch.device) -> str:
+    """The process-group backend for ``device``: NCCL on CUDA, gloo on the CPU; none exchanges MPS tensors."""
+    if device.type == "mps":
+        raise UserError("multi-process training runs on the CPU (gloo) or on CUDA GPUs (NCCL), not on mps")
+    return "nccl" if device.type == "cuda" else "gloo"
+
+
 def check_launch(nproc: int, batch_size: int, device: torch.device) -> None:
     """What :func:`launch` needs: a batch that splits over ``nproc`` processes, and a GPU for each on CUDA."""
     check_batch_size(batch_size, nproc)
+    backend(device)
     if device.type == "cuda" and nproc > torch.cuda.device_count():
         raise UserError(f"--nproc {nproc} on CUDA takes one GPU each; this machine has {torch.cuda.device_count()}")
 
