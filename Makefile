@@ -36,7 +36,7 @@ $(STAMP): pyproject.toml requirements/constraints.txt Makefile
 	touch $@
 
 data: $(STAMP)
-	$(BIN)/nnzoo data --quiet
+	$(BIN)/nnzoo data --prepare --quiet
 
 demo: setup
 	bash scripts/demo.sh

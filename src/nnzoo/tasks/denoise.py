@@ -27,6 +27,7 @@ from nnzoo.data.images import add_noise, image_input, image_splits
 from nnzoo.errors import ConfigError, UserError
 from nnzoo.metrics import mean_ssim
 from nnzoo.nn.unet import UNet, UNetConfig
+from nnzoo.optional import require
 from nnzoo.registry import register_model, register_task
 from nnzoo.tasks.base import Splits, Task
 
@@ -129,7 +130,7 @@ class Denoise(Task):
         return {"loss": float(F.mse_loss(output, dataset.clean)), **image_quality(output, dataset.clean)}
 
     def baselines(self, data: Splits, split: str) -> dict[str, dict[str, float]]:
-        from scipy import ndimage
+        ndimage = require("scipy.ndimage", "the denoise task's filter baselines")
 
         dataset = data[split]
         noisy = dataset.noisy.numpy()

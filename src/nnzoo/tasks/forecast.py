@@ -40,6 +40,7 @@ from nnzoo.nn.forecasters import (
     TransformerForecasterConfig,
     recurrent_forecaster,
 )
+from nnzoo.optional import require
 from nnzoo.registry import register_model, register_task
 from nnzoo.tasks.base import Splits, Task
 
@@ -366,7 +367,7 @@ def fit_arima(history: np.ndarray, order: tuple, seasonal: tuple, period: int) -
     The estimated coefficients are kept in ``$NNZOO_CACHE/arima`` under a hash of the data and the orders: the
     seasonal CO2 model takes a minute or more to fit, and every run and evaluation on a series shares it.
     """
-    from statsmodels.tsa.statespace.sarimax import SARIMAX
+    SARIMAX = require("statsmodels.tsa.statespace.sarimax", "the forecast task's ARIMA baseline").SARIMAX
 
     seasonal_order = (*seasonal, period) if any(seasonal) and period > 1 else (0, 0, 0, 0)
     model = SARIMAX(history, order=tuple(order), seasonal_order=seasonal_order)

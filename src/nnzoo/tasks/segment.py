@@ -27,6 +27,7 @@ from nnzoo.data.scenes import TEXTURES, Scenes, compose_scenes, textures
 from nnzoo.errors import ConfigError, UserError
 from nnzoo.metrics import iou_per_class, segmentation_scores
 from nnzoo.nn.unet import UNet, UNetConfig
+from nnzoo.optional import require
 from nnzoo.registry import register_model, register_task
 from nnzoo.tasks.base import Splits, Task
 from nnzoo.viz.images import confusion_matrix
@@ -165,7 +166,7 @@ class Segment(Task):
         masks = data[split].masks
         results = {"everything background": segmentation_scores(self.confusion(torch.zeros_like(masks), masks))}
         if self.info["mode"] == "binary":
-            from skimage.filters import threshold_otsu
+            threshold_otsu = require("skimage.filters", "the segment task's Otsu baseline").threshold_otsu
 
             images = data[split].images[:, 0].numpy()
             otsu = torch.stack([torch.from_numpy(image > threshold_otsu(image)) for image in images]).long()

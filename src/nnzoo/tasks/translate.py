@@ -21,14 +21,17 @@ from __future__ import annotations
 import base64
 import functools
 import io
+import shutil
 from dataclasses import dataclass
 from typing import ClassVar, Literal
 
 from nnzoo.config import DataConfig, check_split_fractions
-from nnzoo.data.gettext_catalogs import PLACEHOLDER, fetch_catalogs, load_pairs
+from nnzoo.data.gettext_catalogs import LOCALES, PLACEHOLDER, fetch_catalogs, load_pairs
+from nnzoo.data.sources import data_set
 from nnzoo.data.splits import hash_fraction, hash_split
 from nnzoo.data.vocab import Vocabulary
 from nnzoo.errors import ConfigError
+from nnzoo.optional import require
 from nnzoo.registry import register_task
 from nnzoo.tasks.base import Splits
 from nnzoo.tasks.seq2seq_base import Seq2SeqTask, pairs_with_references, register_seq2seq_models
@@ -53,7 +56,7 @@ class TranslateData(DataConfig):
 
 def train_subwords(texts: list[str], vocab_size: int, placeholders: list[str]) -> bytes:
     """A sentencepiece BPE model (serialized) of ``texts``; single-threaded, so the same texts give the same bytes."""
-    import sentencepiece
+    sentencepiece = require("sentencepiece", "the translate task's subword vocabulary")
 
     model = io.BytesIO()
     sentencepiece.SentencePieceTrainer.train(
@@ -121,7 +124,7 @@ class Translate(Seq2SeqTask):
         return self._french.decode_pieces(symbols)
 
     def score(self, hypotheses, references) -> dict[str, float]:
-        import sacrebleu
+        sacrebleu = require("sacrebleu", "the translate task's BLEU score")
 
         hyps = [self.render(h) for h in hypotheses]
         refs = [self.render(r[0]) for r in references]
@@ -174,9 +177,11 @@ class Translate(Seq2SeqTask):
 
     @classmethod
     def prepare_data(cls) -> str:
-        fetch_catalogs()
-        counts = {language: len(load_pairs(language)) for language in ("zh", "fr")}
-        return "Debian gettext catalogs: " + ", ".join(f"en→{k} {n:,} distinct messages" for k, n in counts.items())
+        """Fetch the Debian packages' catalogs where apt-get can and the data home lacks a language's catalogs."""
+        if any(data_set(f"translations-{k}").find() is None for k in LOCALES) and shutil.which("apt-get"):
+            fetch_catalogs()
+        counts = {language: len(load_pairs(language)) for language in LOCALES}
+        return "gettext catalogs: " + ", ".join(f"en→{k} {n:,} distinct messages" for k, n in counts.items())
 
 
 def _encode(model: bytes) -> str:
@@ -184,7 +189,7 @@ def _encode(model: bytes) -> str:
 
 
 def _processor(encoded: str):
-    import sentencepiece
+    sentencepiece = require("sentencepiece", "the translate task's subword vocabulary")
 
     return sentencepiece.SentencePieceProcessor(model_proto=base64.b64decode(encoded))
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from nnzoo.errors import UserError
 from nnzoo.files import write_atomic
+from nnzoo.optional import require
 
 log = logging.getLogger("nnzoo")
 
@@ -21,12 +22,7 @@ class MetricsLog:
         self.path = None if path is None else Path(path)
         self._writer = None
         if tensorboard_dir is not None:
-            try:
-                from torch.utils.tensorboard import SummaryWriter
-            except ImportError:
-                raise UserError(
-                    "log.tensorboard=true needs the tensorboard package: pip install 'nnzoo[tensorboard]'"
-                ) from None
+            SummaryWriter = require("torch.utils.tensorboard", "log.tensorboard=true").SummaryWriter
             self._writer = SummaryWriter(str(tensorboard_dir))
 
     def truncate_after(self, step: int) -> None:
