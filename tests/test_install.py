@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import tarfile
+import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -60,14 +61,22 @@ def wheel(dist) -> Path:
     return found
 
 
-def test_the_sdist_holds_the_package_the_tests_and_the_docs_and_nothing_of_a_checkouts_runs(dist):
+def test_the_sdist_and_the_wheel_hold_the_recipes_and_corpora_and_the_sdist_the_tests(dist):
     (sdist,) = dist.glob(f"nnzoo-{nnzoo.__version__}.tar.gz")
     with tarfile.open(sdist) as archive:
         names = {name.split("/", 1)[1] for name in archive.getnames() if "/" in name}
-    expected = {"pyproject.toml", "LICENSE", "Makefile", "tests/conftest.py", "tests/tiny.py", "docs/api.md",
-                "src/nnzoo/recipes/g2p/lstm-attention.toml", "src/nnzoo/data/corpora/boston.csv"}  # fmt: skip
-    assert expected <= names
+    shipped = {"recipes/g2p/lstm-attention.toml", "data/corpora/apple.tsv", "data/corpora/boston.csv"}
+    expected = {"pyproject.toml", "LICENSE", "Makefile", "tests/conftest.py", "tests/tiny.py", "docs/api.md"}
+    assert expected | {f"src/nnzoo/{name}" for name in shipped} <= names
     assert not [n for n in names if n.startswith(("runs/", ".venv/", "artifacts/")) or "__pycache__" in n]
+    recipes = {n for n in names if n.startswith("src/nnzoo/recipes/") and n.endswith(".toml")}
+    assert len(recipes) == len(nnzoo.list_recipes())
+
+    (wheel,) = dist.glob("nnzoo-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        packaged = set(archive.namelist())
+    assert {f"nnzoo/{name}" for name in shipped} <= packaged
+    assert {n.removeprefix("src/") for n in recipes} <= packaged
 
 
 @pytest.fixture(scope="module")
