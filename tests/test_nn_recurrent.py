@@ -46,7 +46,10 @@ def outputs_and_gradients(run, x, hx, parameters):
     return [v.detach().clone() for v in values]
 
 
-@pytest.mark.parametrize("path", ["fast", "reference"])
+PATHS = ["fast", "reference", "native"]  # our BPTT, the equations under autograd, PyTorch's kernel
+
+
+@pytest.mark.parametrize("path", PATHS)
 @pytest.mark.parametrize("variable", [False, True], ids=["equal-lengths", "packed"])
 @pytest.mark.parametrize(
     ("layers", "bidirectional", "batch_first", "bias"),
@@ -57,7 +60,7 @@ def test_layers_equal_torch_nn_in_float64(kind, layers, bidirectional, batch_fir
     check_layer(kind, layers, bidirectional, batch_first, bias, variable, path, torch.float64)
 
 
-@pytest.mark.parametrize("path", ["fast", "reference"])
+@pytest.mark.parametrize("path", PATHS)
 @pytest.mark.parametrize("variable", [False, True], ids=["equal-lengths", "packed"])
 @pytest.mark.parametrize("kind", list(KINDS))
 def test_layers_equal_torch_nn_in_float32(kind, variable, path):
@@ -119,7 +122,7 @@ def test_state_dicts_load_both_ways(kind):
 
 
 @pytest.mark.parametrize("kind", list(KINDS))
-@pytest.mark.parametrize("path", ["fast", "reference"])
+@pytest.mark.parametrize("path", PATHS)
 def test_unbatched_input_equals_torch(kind, path):
     torch.manual_seed(2)
     ours_cls, torch_cls, extra = KINDS[kind]
@@ -134,7 +137,7 @@ def test_unbatched_input_equals_torch(kind, path):
 
 
 @pytest.mark.parametrize("kind", [*KINDS, "jordan"])
-@pytest.mark.parametrize("path", ["fast", "reference"])
+@pytest.mark.parametrize("path", PATHS)
 def test_padded_steps_never_change_anything(kind, path):
     """Changing the input at padded steps changes neither the valid outputs nor the final states."""
     torch.manual_seed(3)
@@ -365,7 +368,7 @@ def test_bad_lstm_state_and_packed_plus_lengths():
         (lambda: GRU(I, H, num_layers=0), "num_layers must be a positive integer"),
         (lambda: GRU(I, H, dropout=1.5), r"dropout must be a number in \[0, 1\]"),
         (lambda: RNN(I, H, nonlinearity="sigmoid"), "nonlinearity must be one of 'tanh', 'relu'"),
-        (lambda: LSTM(I, H, path="turbo"), "path must be one of 'fast', 'reference'"),
+        (lambda: LSTM(I, H, path="turbo"), "path must be one of 'fast', 'reference', 'native'"),
         (lambda: Jordan(I, H, 0), "output_size must be a positive integer"),
         (lambda: JordanCell(I, H, 2, output_activation="softmax"), "output_activation must be one of"),
         (lambda: LSTMCell(I, H)(torch.randn(B, I + 1)), r"expects input of shape \(B, 3\) or \(3,\)"),
@@ -398,3 +401,18 @@ def test_fast_path_on_cuda_equals_cpu(kind):
 def _call(module, params, *args, **kwargs):
     names = [name for name, _ in module.named_parameters()]
     return torch.func.functional_call(module, dict(zip(names, params)), args, kwargs)
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+def test_the_native_path_runs_pytorchs_kernel_on_our_parameters(kind):
+    """It learns: the gradients reach our parameters; and PyTorch's template holds no memory and no state."""
+    ours_cls, _, extra = KINDS[kind]
+    model = ours_cls(I, H, num_layers=2, path="native", **extra)
+    output, _ = model(torch.randn(T, B, I))
+    output.sum().backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in model.parameters())
+    template = model._native_template()
+    assert all(p.device.type == "meta" for p in template.parameters())
+    assert not any(isinstance(m, torch.nn.RNNBase) for m in model.modules())  # not a submodule: not saved
+    with pytest.raises(NotImplementedError, match="Jordan has no native path"):
+        Jordan(I, H, 2)._native_template()

@@ -3,13 +3,16 @@ r"""Recurrent networks from their equations: the Elman RNN, the Jordan network, 
 Reading order: the one-step equations as functions (``rnn_step`` … ``jordan_step``), the cells that hold one
 step's parameters, then the layers that run a cell over a sequence — stacked, bidirectional, with variable lengths.
 
-Every layer has two paths with the same parameters and the same results:
+Every layer has paths with the same parameters and the same results:
 
 * ``path="reference"`` loops the one-step function over time and lets autograd differentiate it: the equations
   and nothing else. It supports double backward.
 * ``path="fast"`` (default for RNN, LSTM, GRU) runs :mod:`nnzoo.nn.recurrent_kernels`: the same forward loop plus
   back-propagation through time written out by hand, which needs one matrix product per step in the backward pass
   and computes the weight gradients of the whole sequence as a few large matrix products at the end.
+* ``path="native"`` (RNN, LSTM, GRU) hands this layer's parameters to PyTorch's own fused kernel (cuDNN on CUDA,
+  ATen/oneDNN on the CPU) through ``torch.func.functional_call``: possible because the parameter layouts are
+  identical. Its dropout between layers draws other random numbers than ours; everything else is equal.
 
 Parameter names and layouts are those of ``torch.nn.RNN/LSTM/GRU`` and their cells (gates stacked in PyTorch's
 order), so ``load_state_dict`` works in both directions.
@@ -26,6 +29,7 @@ output at padded steps is zero (as ``pad_packed_sequence`` gives).
 
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 from collections.abc import Callable
@@ -366,6 +370,7 @@ class _RecurrentLayer(nn.Module):
 
     gates = 1
     has_cell_state = False
+    paths: tuple[str, ...] = ("fast", "reference")
 
     def __init__(
         self,
@@ -379,7 +384,7 @@ class _RecurrentLayer(nn.Module):
         device=None,
         dtype=None,
         *,
-        path: Literal["fast", "reference"] = "fast",
+        path: Literal["fast", "reference", "native"] = "fast",
     ):
         super().__init__()
         _check_sizes(input_size=input_size, hidden_size=hidden_size, num_layers=num_layers)
@@ -387,7 +392,7 @@ class _RecurrentLayer(nn.Module):
             raise ValueError(f"dropout must be a number in [0, 1], got {dropout!r}")
         if dropout > 0 and num_layers == 1:
             warnings.warn("dropout acts between layers; with num_layers=1 it does nothing", stacklevel=2)
-        _check_choice("path", path, ("fast", "reference"))
+        _check_choice("path", path, self.paths)
         self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
         self.bias, self.batch_first, self.dropout, self.bidirectional = bias, batch_first, float(dropout), bidirectional
         self.path = path
@@ -452,6 +457,21 @@ class _RecurrentLayer(nn.Module):
         mask = self._mask(lengths, T, B, x.device)
         states = self._initial_states(hx, B, unbatched, x)
 
+        if self.path == "native":
+            output, final_states = self._forward_native(x, states, lengths if mask is not None else None)
+        else:
+            output, final_states = self._forward_layers(x, states, mask)
+
+        if packed is not None:
+            output = _repack(output, lengths, packed)
+        elif unbatched:
+            output, final_states = output.squeeze(1), [s.squeeze(1) for s in final_states]
+        elif self.batch_first:
+            output = output.transpose(0, 1)
+        return output, (tuple(final_states) if self.has_cell_state else final_states[0])
+
+    def _forward_layers(self, x: Tensor, states: list[Tensor], mask: Tensor | None) -> tuple[Tensor, list[Tensor]]:
+        """Layer after layer, direction after direction: (T, B, I) -> output (T, B, D·H) and final states."""
         final: list[list[Tensor]] = [[] for _ in states]
         layer_input = x
         for layer in range(self.num_layers):
@@ -466,16 +486,25 @@ class _RecurrentLayer(nn.Module):
             layer_input = outputs[0] if len(outputs) == 1 else torch.cat(outputs, dim=-1)
             if self.dropout > 0 and self.training and layer < self.num_layers - 1:
                 layer_input = F.dropout(layer_input, self.dropout, training=True)
-        output = layer_input
-        final_states = [torch.stack(s) for s in final]
+        return layer_input, [torch.stack(s) for s in final]
 
-        if packed is not None:
-            output = _repack(output, lengths, packed)
-        elif unbatched:
-            output, final_states = output.squeeze(1), [s.squeeze(1) for s in final_states]
-        elif self.batch_first:
-            output = output.transpose(0, 1)
-        return output, (tuple(final_states) if self.has_cell_state else final_states[0])
+    def _forward_native(self, x: Tensor, states: list[Tensor], lengths) -> tuple[Tensor, list[Tensor]]:
+        """The same, by PyTorch's fused kernel on this layer's parameters; variable lengths go in packed."""
+        template = self._native_template()
+        template.train(self.training)
+        hx = tuple(states) if self.has_cell_state else states[0]
+        inputs = x if lengths is None else pack_padded_sequence(x, torch.as_tensor(lengths).cpu(), enforce_sorted=False)
+        output, final = torch.func.functional_call(template, dict(self.named_parameters()), (inputs, hx))
+        if lengths is not None:
+            output, _ = pad_packed_sequence(output, total_length=x.shape[0])
+        return output, list(final) if self.has_cell_state else [final]
+
+    def _native_template(self) -> nn.RNNBase:
+        """PyTorch's layer of this shape on the meta device (it holds no memory), whose forward runs the kernel."""
+        raise NotImplementedError(f"{type(self).__name__} has no native path")
+
+    def _template_shape(self) -> tuple:
+        return (self.input_size, self.hidden_size, self.num_layers, self.bias, self.dropout, self.bidirectional)
 
     def _run(
         self, x: Tensor, initial: list[Tensor], weights: list[Tensor | None], mask: Tensor | None, reverse: bool
@@ -571,7 +600,8 @@ class RNN(_RecurrentLayer):
 
     Args:
         nonlinearity: ``"tanh"`` or ``"relu"``.
-        path: ``"fast"`` (hand-written BPTT, default) or ``"reference"`` (the cell equations under autograd).
+        path: ``"fast"`` (hand-written BPTT, default), ``"reference"`` (the cell equations under autograd) or
+            ``"native"`` (PyTorch's fused kernel on these parameters).
     """
 
     def __init__(
@@ -587,7 +617,7 @@ class RNN(_RecurrentLayer):
         device=None,
         dtype=None,
         *,
-        path: Literal["fast", "reference"] = "fast",
+        path: Literal["fast", "reference", "native"] = "fast",
     ):
         _check_choice("nonlinearity", nonlinearity, ("tanh", "relu"))
         self.nonlinearity = nonlinearity
@@ -598,11 +628,16 @@ class RNN(_RecurrentLayer):
     def _recurrence(self):
         return lambda x_proj, h, w_hh, b_hh: rnn_recurrence(x_proj, h, w_hh, b_hh, self.nonlinearity)
 
+    paths = ("fast", "reference", "native")
+
     def _run_fast(self, x, initial, weights, mask):
         w_ih, w_hh, b_ih, b_hh = weights
         bias = None if b_ih is None else b_ih + b_hh
         output, h_n = kernels.rnn_sequence(x, initial[0], w_ih, w_hh, bias, mask, self.nonlinearity)
         return output, [h_n]
+
+    def _native_template(self) -> nn.RNNBase:
+        return _native_template(nn.RNN, self._template_shape(), nonlinearity=self.nonlinearity)
 
 
 class LSTM(_RecurrentLayer):
@@ -612,11 +647,16 @@ class LSTM(_RecurrentLayer):
     ``proj_size``); ``forward(input, hx=None, lengths=None)`` returns ``(output, (h_n, c_n))``.
 
     Args:
-        path: ``"fast"`` (hand-written BPTT, default) or ``"reference"`` (the cell equations under autograd).
+        path: ``"fast"`` (hand-written BPTT, default), ``"reference"`` (the cell equations under autograd) or
+            ``"native"`` (PyTorch's fused kernel on these parameters).
     """
 
     gates = 4
     has_cell_state = True
+    paths = ("fast", "reference", "native")
+
+    def _native_template(self) -> nn.RNNBase:
+        return _native_template(nn.LSTM, self._template_shape())
 
     def _recurrence(self):
         return lstm_recurrence
@@ -657,10 +697,15 @@ class GRU(_RecurrentLayer):
     ``forward(input, hx=None, lengths=None)`` returns ``(output, h_n)``.
 
     Args:
-        path: ``"fast"`` (hand-written BPTT, default) or ``"reference"`` (the cell equations under autograd).
+        path: ``"fast"`` (hand-written BPTT, default), ``"reference"`` (the cell equations under autograd) or
+            ``"native"`` (PyTorch's fused kernel on these parameters).
     """
 
     gates = 3
+    paths = ("fast", "reference", "native")
+
+    def _native_template(self) -> nn.RNNBase:
+        return _native_template(nn.GRU, self._template_shape())
 
     def _recurrence(self):
         return gru_recurrence
@@ -772,6 +817,17 @@ def _check_sizes(**sizes: int) -> None:
     for name, value in sizes.items():
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise ValueError(f"{name} must be a positive integer, got {value!r}")
+
+
+@functools.cache  # one per layer shape: building it costs a few hundred microseconds
+def _native_template(kind: type[nn.RNNBase], shape: tuple, **options) -> nn.RNNBase:
+    input_size, hidden_size, num_layers, bias, dropout, bidirectional = shape
+    with warnings.catch_warnings():  # the layer that asked has warned already about dropout with one layer
+        warnings.simplefilter("ignore")
+        return kind(
+            input_size, hidden_size, num_layers, bias=bias, dropout=dropout, bidirectional=bidirectional,
+            device="meta", **options,
+        )  # fmt: skip
 
 
 def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
