@@ -2,6 +2,7 @@
 
     python benchmarks/attention.py            # 3 timing processes + one process per memory measurement
     python benchmarks/attention.py --quick    # 1 timing process, fewer repetitions, L up to 1024
+    python benchmarks/attention.py --device cuda   # against PyTorch's CUDA kernels; memory = peak allocated
 
 Reports, as ratios against PyTorch measured side by side (medians over processes):
   1. our MultiheadAttention vs torch.nn.MultiheadAttention, self-attention training step (fast path);
@@ -29,12 +30,22 @@ from nnzoo.nn.attention import MultiheadAttention, scaled_dot_product_attention
 from nnzoo.nn.seq2seq import TransformerSeq2Seq, TransformerSeq2SeqConfig
 from nnzoo.nn.transformer import TransformerEncoderLayer
 
+DEVICE = "cpu"  # set by --device; the workers get it on their command line
+
+
+def sync() -> None:
+    """Wait for the GPU's queued work, so that a timing covers it (nothing to wait for on the CPU)."""
+    if torch.get_default_device().type == "cuda":
+        torch.cuda.synchronize()
+
 
 def timed(fn, repeats: int) -> list[float]:
     times = []
     for _ in range(repeats):
+        sync()
         start = time.perf_counter()
         fn()
+        sync()
         times.append(time.perf_counter() - start)
     return times
 
@@ -117,8 +128,10 @@ def current_rss_mb() -> float:
 
 def measure_memory(path: str, length: int) -> dict:
     """Attention forward + backward in this fresh process: time of the second step, and the working memory of the
-    step = peak resident set minus the resident set just before the first step (inputs already allocated)."""
+    step = peak resident set minus the resident set just before the first step (inputs already allocated); on
+    CUDA, the peak of allocated GPU memory minus what was allocated before."""
     torch.manual_seed(0)
+    cuda = torch.get_default_device().type == "cuda"
     B, H, D = 8, 8, 64
     q, k, v = (torch.randn(B, H, length, D, requires_grad=True) for _ in range(3))
     need_weights = path == "explicit"
@@ -127,29 +140,36 @@ def measure_memory(path: str, length: int) -> dict:
         out, _ = scaled_dot_product_attention(q, k, v, need_weights=need_weights)
         out.sum().backward()
 
-    baseline = current_rss_mb()
+    if cuda:
+        torch.cuda.reset_peak_memory_stats()
+    baseline = torch.cuda.memory_allocated() / 2**20 if cuda else current_rss_mb()
     step()
-    start = time.perf_counter()
-    step()
-    seconds = time.perf_counter() - start
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    (seconds,) = timed(step, 1)
+    if cuda:
+        peak = torch.cuda.max_memory_allocated() / 2**20
+    else:
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {"seconds": seconds, "working_mb": peak - baseline}
 
 
 def run_worker(*args: str) -> dict:
-    command = [sys.executable, __file__, "--worker", *args]
+    command = [sys.executable, __file__, "--device", DEVICE, "--worker", *args]
     out = subprocess.run(command, check=True, capture_output=True, text=True, env=os.environ).stdout
     return json.loads(out.strip().splitlines()[-1])
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     parser.add_argument("--processes", type=int, default=3)
     parser.add_argument("--repeats", type=int, default=9)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--json", help="also write the results to this file")
     parser.add_argument("--worker", nargs="*", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    global DEVICE
+    DEVICE = args.device
+    torch.set_default_device(args.device)  # every model and tensor of the measurements is made there
     if args.worker is not None:
         kind, *rest = args.worker
         result = measure_timing(int(rest[0])) if kind == "timing" else measure_memory(rest[0], int(rest[1]))
@@ -165,7 +185,8 @@ def main() -> None:
     }
     memory = {(path, n): run_worker("memory", path, str(n)) for n in lengths for path in ("fast", "explicit")}
 
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; medians over {args.processes} process(es)\n")
+    where = torch.cuda.get_device_name() if args.device == "cuda" else f"{torch.get_num_threads()} CPU threads"
+    print(f"torch {torch.__version__}, {where}; medians over {args.processes} process(es)\n")
     print("| measurement | PyTorch | nnzoo | nnzoo / PyTorch |\n|---|---:|---:|---:|")
     for part, label in (
         ("mha", "MultiheadAttention, self-attention training step (B 32, L 128, E 256, 4 heads)"),

@@ -14,6 +14,13 @@ from nnzoo.cli import main
 # CI machines have 2 cores; pin torch to them so timings and reductions match across machines.
 torch.set_num_threads(min(2, os.cpu_count() or 1))
 
+# scripts/gpu_check.sh runs the equivalence tests on a GPU: NNZOO_TEST_DEVICE=cuda makes it the default device, so
+# every module and tensor a test makes is made there, and turns TF32 off, so that float32 compares float32.
+if os.environ.get("NNZOO_TEST_DEVICE"):
+    torch.set_default_device(os.environ["NNZOO_TEST_DEVICE"])
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+
 
 @pytest.fixture(autouse=True)
 def _restore_the_nnzoo_logger():

@@ -9,6 +9,7 @@ import pytest
 import torch
 from torch.nn import functional as F
 
+from devices import seeded
 from nnzoo.nn.attention import (
     AdditiveAttention,
     ConcatAttention,
@@ -57,13 +58,13 @@ def assert_same(expected, got, dtype):
 
 def make_mask(kind: str, length: int, keys: int, dtype):
     if kind == "bool":
-        mask = torch.rand(length, keys, generator=torch.Generator().manual_seed(1)) > 0.6
+        mask = torch.rand(length, keys, generator=seeded(1)) > 0.6
         mask[:, 0] = False  # every query keeps a key (torch gives NaN otherwise)
         return mask
     if kind == "float":
-        return torch.randn(length, keys, dtype=dtype, generator=torch.Generator().manual_seed(2))
+        return torch.randn(length, keys, dtype=dtype, generator=seeded(2))
     if kind == "per-head":
-        return torch.randn(N * HEADS, length, keys, dtype=dtype, generator=torch.Generator().manual_seed(3))
+        return torch.randn(N * HEADS, length, keys, dtype=dtype, generator=seeded(3))
     return None
 
 

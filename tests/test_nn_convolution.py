@@ -12,6 +12,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from devices import seeded
 from nnzoo.nn import ConvNet, ConvNetConfig, LeNet5, UNet, UNetConfig
 from nnzoo.nn.convolution import (
     AvgPool2d,
@@ -42,12 +43,12 @@ TRANSPOSED_GRID = [
 
 def grads(output: torch.Tensor, *inputs: torch.Tensor) -> tuple[torch.Tensor, ...]:
     """The gradients of a fixed random projection of ``output`` (so every output element matters)."""
-    projection = torch.randn(output.shape, dtype=output.dtype, generator=torch.Generator().manual_seed(7))
+    projection = torch.randn(output.shape, dtype=output.dtype, generator=seeded(7))
     return torch.autograd.grad((output * projection).sum(), inputs)
 
 
 def leaves(*shapes, seed: int) -> list[torch.Tensor]:
-    generator = torch.Generator().manual_seed(seed)
+    generator = seeded(seed)
     return [torch.randn(*shape, dtype=torch.float64, generator=generator).requires_grad_() for shape in shapes]
 
 
@@ -186,7 +187,7 @@ def test_a_short_training_gives_the_same_weights_with_either_implementation(buil
             for key, value in trained["torch"][0].items():
                 assert torch.equal(model.state_dict()[key], value), key  # the same initial weights
         initial = {k: v.clone() for k, v in model.state_dict().items()}
-        generator = torch.Generator().manual_seed(1)
+        generator = seeded(1)
         optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
         torch.manual_seed(2)  # the dropout masks
         for _ in range(4):
