@@ -1,3 +1,4 @@
+import json
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -135,3 +136,27 @@ def test_bad_recipe_files(tmp_path):
 
 
 # Every packaged recipe resolves: tests/test_recipes.py.
+
+
+def test_the_earlier_train_amp_key_reads_as_train_precision():
+    from nnzoo.config import TrainConfig, from_dict
+
+    assert from_dict(TrainConfig, {"amp": True}).precision == "auto"
+    assert from_dict(TrainConfig, {"amp": False}).precision == "fp32"
+    assert from_dict(TrainConfig, {"amp": False, "precision": "bf16"}).precision == "bf16"  # today's key wins
+    with pytest.raises(ConfigError, match=r"train\.amp"):
+        from_dict(TrainConfig, {"amp": "maybe"})
+    with pytest.raises(ConfigError, match="precision"):
+        from_dict(TrainConfig, {"precision": "fp8"})
+
+
+def test_a_run_saved_with_train_amp_still_resumes(cli, tmp_path):
+    run = tmp_path / "run"
+    steps = ["--set", "train.max_steps=4", "--set", "train.eval_every=2"]
+    assert cli("train", "regression", "--run-dir", run, "--quiet", *steps)[0] == 0
+    config = run / "config.toml"
+    assert 'precision = "auto"' in config.read_text()
+    config.write_text(config.read_text().replace('precision = "auto"', "amp = true"))  # as an earlier version wrote
+    code, _, err = cli("train", "--resume", run, "--quiet", "--set", "train.max_steps=6")
+    assert code == 0, err
+    assert json.loads((run / "metrics.jsonl").read_text().splitlines()[-1])["step"] == 6

@@ -209,3 +209,56 @@ def test_label_smoothing_is_refused_where_the_loss_is_a_regression():
     data = task.build_data()
     with pytest.raises(ConfigError, match=r"applies to classification losses; task 'regression' has none"):
         Trainer(task, task.build_model(), data, RunDir("unused"), quiet=True)
+
+
+@pytest.mark.parametrize("precision", ["bf16", "fp16"])
+def test_mixed_precision_trains_and_resumes_bitwise_with_its_loss_scale(tmp_path, precision):
+    """On the CPU too: autocast computes in the low precision, weights and checkpoints stay float32, and a resumed
+    run equals an uninterrupted one, fp16's loss scaler included."""
+    train = {"precision": precision, "checkpoint_every": 3}
+    reference = toy_trainer(tmp_path, "reference", **train)
+    reference.fit()
+    losses = [r["loss"] for r in read_metrics(reference.run.metrics) if r["split"] == "val"]
+    assert losses[-1] < 0.5 * losses[0]  # it learns
+
+    interrupted = toy_trainer(tmp_path, "interrupted", **train)
+
+    def stop(trainer):
+        if trainer.state.step == 10:
+            raise Interrupt
+
+    interrupted.callbacks.append(stop)
+    with pytest.raises(Interrupt):
+        interrupted.fit()
+    resumed = toy_trainer(tmp_path, "interrupted", model_seed=99, **train)
+    resumed.fit(load_checkpoint(resumed.run.last))
+    for key, value in weights(reference).items():
+        assert value.dtype == torch.float32 and torch.equal(value, weights(resumed)[key]), key
+    assert resumed.scaler.state_dict() == reference.scaler.state_dict()
+    if precision == "fp16":  # steps since the scale last changed: more than a scaler started at the resume could count
+        assert reference.scaler.state_dict()["_growth_tracker"] > reference.state.step - 10
+
+
+def test_an_fp16_overflow_skips_the_step_and_halves_the_loss_scale(tmp_path):
+    trainer = toy_trainer(tmp_path, precision="fp16", max_steps=8, epochs=1)
+    original = trainer.task.loss
+    trainer.task.loss = lambda model, batch: original(model, batch) * (1e8 if trainer.state.step == 4 else 1)
+    seen = {}
+    trainer.callbacks.append(lambda t: seen.setdefault(t.state.step, (weights(t), t.scaler.get_scale())))
+    trainer.fit()  # no TrainingDiverged: with loss scaling an overflow is expected, and handled
+    (before, scale_before), (after, scale_after) = seen[4], seen[5]
+    assert all(torch.equal(before[k], after[k]) for k in before)  # step 5 was skipped
+    assert scale_after == scale_before / 2
+    assert not torch.equal(seen[6][0]["0.weight"], after["0.weight"])  # and training goes on
+
+
+def test_the_precision_policy(monkeypatch):
+    from nnzoo.training.runtime import compute_dtype
+
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    assert compute_dtype(cpu, "auto") is None and compute_dtype(cpu, "fp32") is None
+    assert compute_dtype(cpu, "bf16") == torch.bfloat16 and compute_dtype(cpu, "fp16") == torch.float16
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: (8, 0))  # A100: native bf16
+    assert compute_dtype(cuda, "auto") == torch.bfloat16
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: (7, 5))  # T4: emulated bf16
+    assert compute_dtype(cuda, "auto") == torch.float16 and compute_dtype(cuda, "fp32") is None

@@ -22,10 +22,10 @@ import os
 import re
 import sys
 import types
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Union, get_args, get_origin, get_type_hints
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Union, get_args, get_origin, get_type_hints
 
 import tomli_w
 
@@ -115,7 +115,14 @@ class TrainConfig:
     monitor: str = "loss"  # validation metric that picks the best checkpoint and drives early stopping
     monitor_mode: Literal["min", "max"] = "min"
     patience: int = 0  # early stopping: evaluations without improvement before stopping; 0: off
-    amp: bool = True  # mixed precision (bfloat16 autocast) when running on CUDA
+    # The precision of the forward pass (autocast; weights, optimiser and checkpoints stay float32): "auto" is bf16
+    # on GPUs that compute it natively (compute capability >= 8.0), fp16 with loss scaling on older GPUs, and fp32 on
+    # the CPU and MPS; "bf16" and "fp16" ask for that precision on any device.
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
+    # Keys of earlier versions, read as today's, so that their runs still open and resume.
+    RENAMED: ClassVar[dict[str, Callable[[Any], tuple[str, Any]]]] = {
+        "amp": lambda on: ("precision", "auto" if _coerce(bool, on, "train.amp") else "fp32"),
+    }
 
     def __post_init__(self) -> None:
         for name in ("lr", "momentum", "weight_decay", "beta1", "beta2", "lr_gamma", "grad_clip", "min_lr_ratio"):
@@ -209,6 +216,10 @@ def from_dict(cls: type, data: Any, where: str = "") -> Any:
     """Build dataclass ``cls`` from a mapping, checking keys and types; ``where`` names the section in errors."""
     if not isinstance(data, Mapping):
         raise ConfigError(f"{where or 'the configuration'} must be a table of keys, got {_show(data)}")
+    renamed = getattr(cls, "RENAMED", {})
+    if any(key in renamed for key in data):  # an earlier version's key: its value in today's key, unless given
+        data = {**dict(renamed[key](value) for key, value in data.items() if key in renamed),
+                **{key: value for key, value in data.items() if key not in renamed}}  # fmt: skip
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
     unknown = [key for key in data if key not in fields]
     if unknown:

@@ -37,8 +37,22 @@ import torch
 from torch import Tensor
 from torch.autograd import Function
 
-_cuda_fp32 = torch.amp.custom_fwd(device_type="cuda", cast_inputs=torch.float32)
-_cuda_bwd = torch.amp.custom_bwd(device_type="cuda")
+AUTOCAST_DEVICES = ("cuda", "cpu", "mps")
+
+
+def _fp32_forward(forward):
+    """Under autocast (``train.precision`` bf16 or fp16), the kernels still compute in float32, on every device: the
+    hand-written backward multiplies saved tensors with the weights, and their dtypes must agree."""
+    for device_type in AUTOCAST_DEVICES:
+        forward = torch.amp.custom_fwd(device_type=device_type, cast_inputs=torch.float32)(forward)
+    return forward
+
+
+def _fp32_backward(backward):
+    """The backward pass runs with the autocast state its forward pass had (off, by :func:`_fp32_forward`)."""
+    for device_type in AUTOCAST_DEVICES:
+        backward = torch.amp.custom_bwd(device_type=device_type)(backward)
+    return backward
 
 
 def _first_order_only(backward):
@@ -94,7 +108,7 @@ class _RNNSequence(Function):
     """
 
     @staticmethod
-    @_cuda_fp32
+    @_fp32_forward
     def forward(ctx, x, h0, w_ih, w_hh, bias, mask, relu: bool):
         T = x.shape[0]
         candidates = _input_projection(x, w_ih, bias)  # becomes h̃_t in place
@@ -121,7 +135,7 @@ class _RNNSequence(Function):
 
     @staticmethod
     @_first_order_only
-    @_cuda_bwd
+    @_fp32_backward
     def backward(ctx, d_output, d_hn):
         x, w_ih, w_hh, candidates, h_prev, mask = ctx.saved_tensors
         T = x.shape[0]
@@ -174,7 +188,7 @@ class _LSTMSequence(Function):
     """
 
     @staticmethod
-    @_cuda_fp32
+    @_fp32_forward
     def forward(ctx, x, h0, c0, w_ih, w_hh, bias, mask):
         T, B, _ = x.shape
         H = h0.shape[1]
@@ -205,7 +219,7 @@ class _LSTMSequence(Function):
 
     @staticmethod
     @_first_order_only
-    @_cuda_bwd
+    @_fp32_backward
     def backward(ctx, d_output, d_hn, d_cn):
         x, w_ih, w_hh, gates, h, c, tanh_c, mask = ctx.saved_tensors
         T, _, H = d_output.shape
@@ -270,7 +284,7 @@ class _GRUSequence(Function):
     """
 
     @staticmethod
-    @_cuda_fp32
+    @_fp32_forward
     def forward(ctx, x, h0, w_ih, w_hh, b_ih, b_hh, mask):
         T, B, _ = x.shape
         H = h0.shape[1]
@@ -299,7 +313,7 @@ class _GRUSequence(Function):
 
     @staticmethod
     @_first_order_only
-    @_cuda_bwd
+    @_fp32_backward
     def backward(ctx, d_output, d_hn):
         x, w_ih, w_hh, gates, eta, h, mask = ctx.saved_tensors
         T, B, H = d_output.shape

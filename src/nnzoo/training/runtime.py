@@ -51,7 +51,20 @@ def to_device(batch: Any, device: torch.device) -> Any:
     return batch
 
 
-def autocast(device: torch.device, enabled: bool) -> torch.autocast:
-    """bfloat16 mixed precision on a CUDA device that supports it; a no-op context elsewhere."""
-    use = enabled and device.type == "cuda" and torch.cuda.is_bf16_supported()
-    return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=use)
+def compute_dtype(device: torch.device, precision: str) -> torch.dtype | None:
+    """The dtype autocast computes in under ``train.precision``, or None for float32 throughout.
+
+    ``auto`` is bfloat16 on a CUDA GPU that computes it natively (compute capability 8.0 and later: A100, H100,
+    RTX 30xx on), float16 on older GPUs (T4, V100: their bf16 is emulated, slower than fp32) and float32 on the CPU
+    and MPS; ``bf16`` and ``fp16`` ask for that dtype on any device."""
+    if precision == "auto":
+        if device.type != "cuda":
+            return None
+        return torch.bfloat16 if torch.cuda.get_device_capability(device)[0] >= 8 else torch.float16
+    return {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
+
+
+def autocast(device: torch.device, precision: str) -> torch.autocast:
+    """Mixed precision as ``train.precision`` says (:func:`compute_dtype`); a no-op context for float32."""
+    dtype = compute_dtype(device, precision)
+    return torch.autocast(device_type=device.type, dtype=dtype or torch.bfloat16, enabled=dtype is not None)

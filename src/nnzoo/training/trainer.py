@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 import tempfile
 import time
+import warnings
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -23,7 +25,7 @@ from nnzoo.training.checkpoint import Checkpoint, capture_rng, save_checkpoint
 from nnzoo.training.metrics_log import MetricsLog
 from nnzoo.training.optim import build_optimizer, build_scheduler, lr_factor
 from nnzoo.training.run import RunDir
-from nnzoo.training.runtime import autocast, seed_everything, to_device
+from nnzoo.training.runtime import autocast, compute_dtype, seed_everything, to_device
 from nnzoo.training.sampler import EpochBatchSampler
 
 if TYPE_CHECKING:
@@ -45,6 +47,7 @@ class TrainState:
     elapsed_seconds: float = 0.0  # training wall time so far, summed over resumed sessions
     # Training values since the last log record, so that a resumed run logs the same means as an uninterrupted one.
     window: dict[str, list[float]] = field(default_factory=dict)
+    loss_scale: dict[str, Any] = field(default_factory=dict)  # fp16's GradScaler state; empty in other precisions
 
 
 class Trainer:
@@ -118,6 +121,10 @@ class Trainer:
         self.eval_every = train.eval_every or self.steps_per_epoch
         self.optimizer = build_optimizer(train, self.model.parameters())
         self.scheduler = build_scheduler(train, self.optimizer, self.total_steps)
+        # float16 has a narrow range: the loss is scaled up before backward so that small gradients do not
+        # underflow, and a step whose gradients overflow is skipped (the scale halves). Off in other precisions.
+        fp16 = compute_dtype(self.device, train.precision) == torch.float16
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=fp16)
         self.state = TrainState()
         self.ddp_loss = None  # with several processes: the task's loss under DDP, which averages gradients
         if self.world.size > 1:
@@ -191,7 +198,7 @@ class Trainer:
     def _train_step(self, batch: Any) -> dict[str, float]:
         self.model.train()
         batch = to_device(batch, self.device)
-        with autocast(self.device, self.cfg.train.amp):
+        with autocast(self.device, self.cfg.train.precision):
             out = self.task.loss(self.model, batch) if self.ddp_loss is None else self.ddp_loss(batch)
         parts = out if isinstance(out, dict) else {"loss": out}
         # The mean over ranks: every rank logs the same values and, on a NaN anywhere, stops at the same step.
@@ -200,14 +207,19 @@ class Trainer:
         if not math.isfinite(values["loss"]):
             raise TrainingDiverged(step, "loss", values["loss"], kept=self.run.last.is_file())
         self.optimizer.zero_grad(set_to_none=True)
-        parts["loss"].backward()
+        self.scaler.scale(parts["loss"]).backward()
+        self.scaler.unscale_(self.optimizer)  # the true gradients, for clipping and the logged norm
         max_norm = self.cfg.train.grad_clip or math.inf
         grad_norm = float(torch.nn.utils.clip_grad_norm_(self.model.parameters(), max_norm))
-        if not math.isfinite(grad_norm):
+        overflow = not math.isfinite(grad_norm)
+        if overflow and not self.scaler.is_enabled():  # with loss scaling it is an overflow, and the step is skipped
             raise TrainingDiverged(step, "gradient norm", grad_norm, kept=self.run.last.is_file())
-        self.optimizer.step()
-        self.scheduler.step()
-        return {**values, "grad_norm": grad_norm}
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        with warnings.catch_warnings():  # a skipped step still counts in the schedule; PyTorch would warn about it
+            warnings.filterwarnings("ignore", re.escape("Detected call of `lr_scheduler.step()` before"), UserWarning)
+            self.scheduler.step()
+        return values if overflow else {**values, "grad_norm": grad_norm}
 
     def _evaluate_and_checkpoint(self, log: MetricsLog) -> None:
         # Rank 0 evaluates alone (a task's metrics need not be means over examples: BLEU, WER); the other ranks
@@ -269,6 +281,7 @@ class Trainer:
         rng = self.world.gather(capture_rng())
         if not self.world.is_main:
             return
+        self.state.loss_scale = self.scaler.state_dict()
         save_checkpoint(
             self.run.last,
             self.model,
@@ -287,6 +300,8 @@ class Trainer:
             checkpoint.restore_optimizer(self.optimizer)
             checkpoint.restore_scheduler(self.scheduler)
             self.state = TrainState(**checkpoint.state)
+            if self.state.loss_scale and self.scaler.is_enabled():
+                self.scaler.load_state_dict(self.state.loss_scale)
             restored_rng = checkpoint.restore_rng(self.world.rank)
         except (KeyError, TypeError, ValueError, IndexError) as error:  # metadata that passed the checksum
             raise CheckpointError(f"{checkpoint.path} has training state nnzoo cannot use ({error!r})") from None
@@ -322,5 +337,5 @@ def evaluate(task: Task, model: torch.nn.Module, dataset: Any, monitoring: bool 
     """The task's metrics of ``model`` on ``dataset`` (its cheaper ``validate`` while monitoring training), in eval
     mode, without gradients."""
     model.eval()
-    with torch.no_grad(), autocast(task.device, task.cfg.train.amp):
+    with torch.no_grad(), autocast(task.device, task.cfg.train.precision):
         return task.validate(model, dataset) if monitoring else task.evaluate(model, dataset)
