@@ -33,11 +33,13 @@ def home(tmp_path, monkeypatch):
 
 def system_folder(name: str) -> Path:
     """Where this machine has a data set outside any data home (skip the test where it has none)."""
-    data = data_set(name)
-    for folder, _ in data.system():
-        if all(sources._file(folder, file) for file in data.files):
-            return folder
-    pytest.skip(f"this machine has no system copy of {name}")
+    with pytest.MonkeyPatch.context() as patch:  # the data home empty, the system locations used
+        patch.setenv(sources.DATA_HOME_ENV, "/nonexistent")
+        patch.setenv(sources.SYSTEM_DATA_ENV, "1")
+        found = data_set(name).find()
+    if found is None:
+        pytest.skip(f"this machine has no system copy of {name}")
+    return found.folder
 
 
 # --- where the data home is ----------------------------------------------------------------------------------

