@@ -30,8 +30,6 @@ from nnzoo.nn.attention import MultiheadAttention, scaled_dot_product_attention
 from nnzoo.nn.seq2seq import TransformerSeq2Seq, TransformerSeq2SeqConfig
 from nnzoo.nn.transformer import TransformerEncoderLayer
 
-DEVICE = "cpu"  # set by --device; the workers get it on their command line
-
 
 def sync() -> None:
     """Wait for the GPU's queued work, so that a timing covers it (nothing to wait for on the CPU)."""
@@ -153,7 +151,7 @@ def measure_memory(path: str, length: int) -> dict:
 
 
 def run_worker(*args: str) -> dict:
-    command = [sys.executable, __file__, "--device", DEVICE, "--worker", *args]
+    command = [sys.executable, __file__, "--device", torch.get_default_device().type, "--worker", *args]
     out = subprocess.run(command, check=True, capture_output=True, text=True, env=os.environ).stdout
     return json.loads(out.strip().splitlines()[-1])
 
@@ -167,8 +165,6 @@ def main() -> None:
     parser.add_argument("--json", help="also write the results to this file")
     parser.add_argument("--worker", nargs="*", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    global DEVICE
-    DEVICE = args.device
     torch.set_default_device(args.device)  # every model and tensor of the measurements is made there
     if args.worker is not None:
         kind, *rest = args.worker
