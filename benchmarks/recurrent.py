@@ -3,6 +3,7 @@
     python benchmarks/recurrent.py                 # 3 worker processes, the issue's three configurations
     python benchmarks/recurrent.py --quick         # 1 process, fewer repetitions
     python benchmarks/recurrent.py --device cuda   # against cuDNN, when a GPU is present
+    python benchmarks/recurrent.py --lengths       # variable lengths (ours with lengths, torch.nn packed)
 
 "native" is our layer running PyTorch's own kernel on our parameters (``path="native"``): its ratio to torch.nn is
 the cost of the hand-over alone.
@@ -28,6 +29,7 @@ import sys
 import time
 
 import torch
+from torch.nn.utils.rnn import pack_padded_sequence
 
 from nnzoo.nn.recurrent import GRU, LSTM, RNN
 
@@ -60,11 +62,14 @@ def step_flops(B: int, T: int, I: int, H: int, gates: int) -> float:
     return 6.0 * T * B * gates * H * (I + H)
 
 
-def measure(device: torch.device, repeats: int) -> dict:
+def measure(device: torch.device, repeats: int, variable: bool = False) -> dict:
+    """With ``variable``, each sequence's length is drawn from [T/2, T]: ours get ``lengths``, torch.nn a packed
+    sequence (the FLOP counts stay those of full length, so GFLOP/s overstate)."""
     torch.manual_seed(0)
     results = {"gemm_peak_gflops": gemm_peak(device), "rows": []}
     for B, T, I, H in CONFIGS:
         x = torch.randn(T, B, I, device=device, requires_grad=True)
+        lengths = torch.randint(T // 2, T + 1, (B,)) if variable else None
         for name, (ours_cls, torch_cls, gates) in CELLS.items():
             reference = torch_cls(I, H).to(device)
             models = {"torch": reference}
@@ -73,8 +78,13 @@ def measure(device: torch.device, repeats: int) -> dict:
                 model.load_state_dict(reference.state_dict())
                 models[path] = model
 
-            def step(model, x=x):
-                output, _ = model(x)
+            def step(model, x=x, lengths=lengths):
+                if lengths is None:
+                    output, _ = model(x)
+                elif isinstance(model, torch.nn.RNNBase):
+                    output = model(pack_padded_sequence(x, lengths, enforce_sorted=False))[0].data
+                else:
+                    output, _ = model(x, lengths=lengths)
                 output.sum().backward()
 
             for model in models.values():  # warm-up
@@ -149,6 +159,7 @@ def main() -> None:
     parser.add_argument("--processes", type=int, default=3, help="worker processes (medians over them)")
     parser.add_argument("--repeats", type=int, default=7, help="timed steps per model in each process")
     parser.add_argument("--quick", action="store_true", help="1 process, 3 repeats")
+    parser.add_argument("--lengths", action="store_true", help="variable lengths in [T/2, T] (packed for torch.nn)")
     parser.add_argument("--json", help="also write the combined result to this file")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -156,15 +167,16 @@ def main() -> None:
     if args.quick:
         args.processes, args.repeats = 1, 3
     if args.worker:
-        print(json.dumps(measure(device, args.repeats)))
+        print(json.dumps(measure(device, args.repeats, args.lengths)))
         return
     runs = []
     for _ in range(args.processes):
         command = [sys.executable, __file__, "--worker", "--device", args.device, "--repeats", str(args.repeats)]
+        command += ["--lengths"] if args.lengths else []
         out = subprocess.run(command, check=True, capture_output=True, text=True, env=os.environ).stdout
         runs.append(json.loads(out.strip().splitlines()[-1]))
     result = combine(runs)
-    print(table(result, args.device))
+    print(table(result, args.device + (", variable lengths in [T/2, T]" if args.lengths else "")))
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(result, fh, indent=1)

@@ -14,6 +14,7 @@ from nnzoo.config import (
 )
 from nnzoo.errors import ConfigError
 from nnzoo.registry import resolve_config
+from nnzoo.training.run import RunDir
 
 
 @dataclass
@@ -160,3 +161,28 @@ def test_a_run_saved_with_train_amp_still_resumes(cli, tmp_path):
     code, _, err = cli("train", "--resume", run, "--quiet", "--set", "train.max_steps=6")
     assert code == 0, err
     assert json.loads((run / "metrics.jsonl").read_text().splitlines()[-1])["step"] == 6
+
+
+def test_train_recurrent_path_reaches_every_recurrent_layer_of_a_task_model():
+    from nnzoo.nn.recurrent import _RecurrentLayer
+    from nnzoo.registry import get_task
+
+    for path in ("auto", "reference"):
+        cfg = resolve_config(task="adding", overrides=[f"train.recurrent_path={path}"])
+        task = get_task("adding")(cfg)
+        task.build_data()  # the model's sizes come from the data
+        layers = [m for m in task.build_model().modules() if isinstance(m, _RecurrentLayer)]
+        assert layers and all(layer.path == path for layer in layers)
+    with pytest.raises(ConfigError, match="recurrent_path"):
+        resolve_config(task="adding", overrides=["train.recurrent_path=cudnn"])
+
+
+def test_a_run_saved_before_train_recurrent_path_existed_resumes_on_the_path_it_was_trained_on(cli, tmp_path):
+    run = tmp_path / "run"
+    assert cli("train", "regression", "--run-dir", run, "--quiet", "--set", "train.max_steps=2")[0] == 0
+    config = run / "config.toml"
+    assert 'recurrent_path = "auto"' in config.read_text()
+    assert RunDir(run).load_config().train.recurrent_path == "auto"
+    config.write_text(config.read_text().replace('recurrent_path = "auto"\n', ""))  # as an earlier version wrote
+    assert RunDir(run).load_config().train.recurrent_path == "fast"  # the only path there was
+    assert RunDir(run).load_config(["train.recurrent_path=native"]).train.recurrent_path == "native"

@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from nnzoo.nn import GRU, LSTM, RNN, GRUCell, Jordan, JordanCell, LSTMCell, RNNCell
+from nnzoo.nn import GRU, LSTM, RNN, GRUCell, Jordan, JordanCell, LSTMCell, RNNCell, set_recurrent_path
 from nnzoo.nn import recurrent_kernels as kernels
 
 T, B, I, H = 6, 4, 3, 5
@@ -162,7 +162,7 @@ def test_padded_steps_never_change_anything(kind, path):
 def test_fast_and_reference_paths_agree_with_dropout_between_layers(kind):
     ours_cls, _, extra = KINDS[kind]
     torch.manual_seed(4)
-    fast = ours_cls(I, H, num_layers=3, dropout=0.3, **extra).double()
+    fast = ours_cls(I, H, num_layers=3, dropout=0.3, path="fast", **extra).double()
     reference = ours_cls(I, H, num_layers=3, dropout=0.3, path="reference", **extra).double()
     reference.load_state_dict(fast.state_dict())
     x = torch.randn(T, B, I, dtype=torch.double)
@@ -286,7 +286,7 @@ def test_reference_path_supports_double_backward_and_fast_path_says_so():
     x = torch.randn(T, B, I, dtype=torch.double, requires_grad=True)
     reference = LSTM(I, H, path="reference").double()
     assert torch.autograd.gradgradcheck(lambda x: reference(x)[0], (x,))
-    fast = LSTM(I, H).double()
+    fast = LSTM(I, H, path="fast").double()
     with pytest.raises(RuntimeError, match="first derivatives only; for double backward"):
         torch.autograd.grad(fast(x)[0].sum(), x, create_graph=True)
 
@@ -368,7 +368,7 @@ def test_bad_lstm_state_and_packed_plus_lengths():
         (lambda: GRU(I, H, num_layers=0), "num_layers must be a positive integer"),
         (lambda: GRU(I, H, dropout=1.5), r"dropout must be a number in \[0, 1\]"),
         (lambda: RNN(I, H, nonlinearity="sigmoid"), "nonlinearity must be one of 'tanh', 'relu'"),
-        (lambda: LSTM(I, H, path="turbo"), "path must be one of 'fast', 'reference', 'native'"),
+        (lambda: LSTM(I, H, path="turbo"), "path must be one of 'auto', 'fast', 'reference', 'native'"),
         (lambda: Jordan(I, H, 0), "output_size must be a positive integer"),
         (lambda: JordanCell(I, H, 2, output_activation="softmax"), "output_activation must be one of"),
         (lambda: LSTMCell(I, H)(torch.randn(B, I + 1)), r"expects input of shape \(B, 3\) or \(3,\)"),
@@ -390,8 +390,8 @@ def test_dropout_with_one_layer_warns():
 def test_fast_path_on_cuda_equals_cpu(kind):
     ours_cls, _, extra = KINDS[kind]
     torch.manual_seed(13)
-    cpu = ours_cls(I, H, num_layers=2, bidirectional=True, **extra).double()
-    gpu = ours_cls(I, H, num_layers=2, bidirectional=True, **extra).double().cuda()
+    cpu = ours_cls(I, H, num_layers=2, bidirectional=True, path="fast", **extra).double()
+    gpu = ours_cls(I, H, num_layers=2, bidirectional=True, path="fast", **extra).double().cuda()
     gpu.load_state_dict(cpu.state_dict())
     x = torch.randn(T, B, I, dtype=torch.double)
     (a, _), (b, _) = cpu(x, lengths=LENGTHS), gpu(x.cuda(), lengths=LENGTHS)
@@ -416,3 +416,31 @@ def test_the_native_path_runs_pytorchs_kernel_on_our_parameters(kind):
     assert not any(isinstance(m, torch.nn.RNNBase) for m in model.modules())  # not a submodule: not saved
     with pytest.raises(NotImplementedError, match="Jordan has no native path"):
         Jordan(I, H, 2)._native_template()
+
+
+def test_auto_runs_the_fastest_path_measured_for_the_input(monkeypatch):
+    """On the CPU our BPTT, except PyTorch's fused LSTM on sequences of one length; on a GPU cuDNN; Jordan its own."""
+    cpu, cuda, mps = torch.device("cpu"), torch.device("cuda"), torch.device("mps")
+    assert [RNN(I, H).path_on(cpu), GRU(I, H).path_on(cpu), LSTM(I, H).path_on(cpu)] == ["fast", "fast", "native"]
+    assert LSTM(I, H).path_on(cpu, variable_lengths=True) == "fast"
+    layers, devices = (RNN(I, H), LSTM(I, H), GRU(I, H)), (cuda, mps)
+    assert {layer.path_on(d, variable) for layer in layers for d in devices for variable in (False, True)} == {"native"}
+    assert Jordan(I, H, 2).path_on(cuda) == "reference" and LSTM(I, H, path="fast").path_on(cuda) == "fast"
+    # What runs is what path_on says: the LSTM hands its parameters to PyTorch's kernel, unless lengths vary.
+    ran = []
+    for cls in (LSTM, GRU):
+        native = cls._forward_native
+        spy = lambda self, *args, run=native: ran.append(type(self)) or run(self, *args)  # noqa: E731
+        monkeypatch.setattr(cls, "_forward_native", spy)
+    LSTM(I, H)(torch.randn(T, B, I))
+    LSTM(I, H)(torch.randn(T, B, I), lengths=LENGTHS)
+    GRU(I, H)(torch.randn(T, B, I))
+    assert ran == [LSTM]
+
+
+def test_set_recurrent_path_reaches_every_layer_that_has_the_path():
+    model = torch.nn.ModuleDict({"lstm": LSTM(I, H), "gru": GRU(I, H), "jordan": Jordan(I, H, 2)})
+    assert set_recurrent_path(model, "fast") is model
+    assert [model["lstm"].path, model["gru"].path, model["jordan"].path] == ["fast", "fast", "reference"]
+    with pytest.raises(ValueError, match="path must be one of 'auto', 'fast', 'reference', 'native', got 'turbo'"):
+        set_recurrent_path(model, "turbo")

@@ -119,6 +119,12 @@ class TrainConfig:
     # on GPUs that compute it natively (compute capability >= 8.0), fp16 with loss scaling on older GPUs, and fp32 on
     # the CPU and MPS; "bf16" and "fp16" ask for that precision on any device.
     precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
+    # Which kernel the RNN, LSTM and GRU layers run (see nnzoo.nn.recurrent): "auto" is the fastest on the device
+    # (on the CPU: nnzoo's BPTT for RNN/GRU, PyTorch's fused LSTM; on a GPU: cuDNN). All give the same results up
+    # to rounding, so this changes speed, not the model; resume may change it.
+    recurrent_path: Literal["auto", "fast", "reference", "native"] = "auto"
+    # Keys added since, with the value that reproduces a run saved before them (RunDir.load_config applies it).
+    ADDED: ClassVar[dict[str, Any]] = {"recurrent_path": "fast"}
     # Keys of earlier versions, read as today's, so that their runs still open and resume.
     RENAMED: ClassVar[dict[str, Callable[[Any], tuple[str, Any]]]] = {
         "amp": lambda on: ("precision", "auto" if _coerce(bool, on, "train.amp") else "fp32"),

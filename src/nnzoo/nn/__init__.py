@@ -57,7 +57,7 @@ from nnzoo.nn.language_models import (
     TransformerLMConfig,
 )
 from nnzoo.nn.mlp import ACTIVATIONS, MLP, LinearRegression, MLPConfig, make_activation
-from nnzoo.nn.recurrent import GRU, LSTM, RNN, GRUCell, Jordan, JordanCell, LSTMCell, RNNCell
+from nnzoo.nn.recurrent import GRU, LSTM, RNN, GRUCell, Jordan, JordanCell, LSTMCell, RNNCell, set_recurrent_path
 from nnzoo.nn.rnn_patterns import EncoderDecoder, ManyToMany, ManyToOne, OneToMany, OneToOne, final_hidden
 from nnzoo.nn.seq2seq import (
     AttentionSeq2Seq,
@@ -184,4 +184,5 @@ __all__ = [
     "pool2d",
     "recurrent_forecaster",
     "scaled_dot_product_attention",
+    "set_recurrent_path",
 ]

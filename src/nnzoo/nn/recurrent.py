@@ -7,12 +7,16 @@ Every layer has paths with the same parameters and the same results:
 
 * ``path="reference"`` loops the one-step function over time and lets autograd differentiate it: the equations
   and nothing else. It supports double backward.
-* ``path="fast"`` (default for RNN, LSTM, GRU) runs :mod:`nnzoo.nn.recurrent_kernels`: the same forward loop plus
+* ``path="fast"`` (RNN, LSTM, GRU) runs :mod:`nnzoo.nn.recurrent_kernels`: the same forward loop plus
   back-propagation through time written out by hand, which needs one matrix product per step in the backward pass
   and computes the weight gradients of the whole sequence as a few large matrix products at the end.
 * ``path="native"`` (RNN, LSTM, GRU) hands this layer's parameters to PyTorch's own fused kernel (cuDNN on CUDA,
   ATen/oneDNN on the CPU) through ``torch.func.functional_call``: possible because the parameter layouts are
   identical. Its dropout between layers draws other random numbers than ours; everything else is equal.
+* ``path="auto"`` (the default) takes, at every call, the fastest of these for the input, as measured by
+  ``benchmarks/recurrent.py`` (:meth:`_RecurrentLayer.path_on`): on the CPU ``fast``, except ``native`` for an
+  LSTM over sequences of one length; on a GPU ``native`` (cuDNN), since a per-step Python loop cannot keep a GPU
+  busy.
 
 Parameter names and layouts are those of ``torch.nn.RNN/LSTM/GRU`` and their cells (gates stacked in PyTorch's
 order), so ``load_state_dict`` works in both directions.
@@ -370,7 +374,7 @@ class _RecurrentLayer(nn.Module):
 
     gates = 1
     has_cell_state = False
-    paths: tuple[str, ...] = ("fast", "reference")
+    paths: tuple[str, ...] = ("auto", "reference")
 
     def __init__(
         self,
@@ -384,7 +388,7 @@ class _RecurrentLayer(nn.Module):
         device=None,
         dtype=None,
         *,
-        path: Literal["fast", "reference", "native"] = "fast",
+        path: Literal["auto", "fast", "reference", "native"] = "auto",
     ):
         super().__init__()
         _check_sizes(input_size=input_size, hidden_size=hidden_size, num_layers=num_layers)
@@ -457,10 +461,11 @@ class _RecurrentLayer(nn.Module):
         mask = self._mask(lengths, T, B, x.device)
         states = self._initial_states(hx, B, unbatched, x)
 
-        if self.path == "native":
+        path = self.path_on(x.device, variable_lengths=mask is not None)
+        if path == "native":
             output, final_states = self._forward_native(x, states, lengths if mask is not None else None)
         else:
-            output, final_states = self._forward_layers(x, states, mask)
+            output, final_states = self._forward_layers(x, states, mask, path)
 
         if packed is not None:
             output = _repack(output, lengths, packed)
@@ -470,7 +475,20 @@ class _RecurrentLayer(nn.Module):
             output = output.transpose(0, 1)
         return output, (tuple(final_states) if self.has_cell_state else final_states[0])
 
-    def _forward_layers(self, x: Tensor, states: list[Tensor], mask: Tensor | None) -> tuple[Tensor, list[Tensor]]:
+    def path_on(self, device: torch.device, variable_lengths: bool = False) -> str:
+        """The path this layer runs for input on ``device``: its ``path``, with ``"auto"`` resolved to the fastest
+        measured there (``benchmarks/recurrent.py``, with ``--lengths`` for variable lengths; docs/recurrent.md).
+        Every path is proven equal to ``torch.nn`` by the tests."""
+        if self.path != "auto":
+            return self.path
+        return self._fastest_path(device.type, variable_lengths)
+
+    def _fastest_path(self, device_type: str, variable_lengths: bool) -> str:
+        return "reference"  # Jordan's only path
+
+    def _forward_layers(
+        self, x: Tensor, states: list[Tensor], mask: Tensor | None, path: str
+    ) -> tuple[Tensor, list[Tensor]]:
         """Layer after layer, direction after direction: (T, B, I) -> output (T, B, D·H) and final states."""
         final: list[list[Tensor]] = [[] for _ in states]
         layer_input = x
@@ -479,7 +497,8 @@ class _RecurrentLayer(nn.Module):
             for direction in range(self.num_directions):
                 index = layer * self.num_directions + direction
                 initial = [s[index] for s in states]
-                output, last = self._run(layer_input, initial, self._weights(layer, direction), mask, direction == 1)
+                weights = self._weights(layer, direction)
+                output, last = self._run(layer_input, initial, weights, mask, direction == 1, path == "fast")
                 outputs.append(output)
                 for store, value in zip(final, last):
                     store.append(value)
@@ -507,12 +526,19 @@ class _RecurrentLayer(nn.Module):
         return (self.input_size, self.hidden_size, self.num_layers, self.bias, self.dropout, self.bidirectional)
 
     def _run(
-        self, x: Tensor, initial: list[Tensor], weights: list[Tensor | None], mask: Tensor | None, reverse: bool
+        self,
+        x: Tensor,
+        initial: list[Tensor],
+        weights: list[Tensor | None],
+        mask: Tensor | None,
+        reverse: bool,
+        fast: bool,
     ) -> tuple[Tensor, list[Tensor]]:
-        """One layer, one direction: (T, B, in) -> output (T, B, H) and the final state(s) (B, H)."""
+        """One layer, one direction: (T, B, in) -> output (T, B, H) and the final state(s) (B, H), by the
+        hand-written kernels if ``fast`` else by the equations under autograd."""
         if reverse:  # the reverse direction reads the sequence backwards; masked (padded) steps keep the state
             x, mask = x.flip(0), None if mask is None else mask.flip(0)
-        if self.path == "fast":
+        if fast:
             output, last = self._run_fast(x, initial, weights, mask)
         else:
             output, last = self._run_reference(x, initial, weights, mask)
@@ -536,8 +562,8 @@ class _RecurrentLayer(nn.Module):
             outputs.append(output)
         return torch.stack(outputs), states
 
-    def _run_fast(self, x, initial, weights, mask):  # pragma: no cover - every subclass with a fast path overrides
-        return self._run_reference(x, initial, weights, mask)
+    def _run_fast(self, x, initial, weights, mask):
+        raise NotImplementedError(f"{type(self).__name__} has no fast path")
 
     def _recurrence(self) -> Callable:
         """The one-step function given the input projection: f(x_proj, *states, w_hh, b_hh, *other weights)."""
@@ -600,8 +626,9 @@ class RNN(_RecurrentLayer):
 
     Args:
         nonlinearity: ``"tanh"`` or ``"relu"``.
-        path: ``"fast"`` (hand-written BPTT, default), ``"reference"`` (the cell equations under autograd) or
-            ``"native"`` (PyTorch's fused kernel on these parameters).
+        path: ``"auto"`` (default: the fastest of the others for the input, see :meth:`path_on`),
+            ``"fast"`` (hand-written BPTT), ``"reference"`` (the cell equations under autograd) or ``"native"``
+            (PyTorch's fused kernel on these parameters).
     """
 
     def __init__(
@@ -617,7 +644,7 @@ class RNN(_RecurrentLayer):
         device=None,
         dtype=None,
         *,
-        path: Literal["fast", "reference", "native"] = "fast",
+        path: Literal["auto", "fast", "reference", "native"] = "auto",
     ):
         _check_choice("nonlinearity", nonlinearity, ("tanh", "relu"))
         self.nonlinearity = nonlinearity
@@ -628,7 +655,11 @@ class RNN(_RecurrentLayer):
     def _recurrence(self):
         return lambda x_proj, h, w_hh, b_hh: rnn_recurrence(x_proj, h, w_hh, b_hh, self.nonlinearity)
 
-    paths = ("fast", "reference", "native")
+    paths = ("auto", "fast", "reference", "native")
+
+    def _fastest_path(self, device_type: str, variable_lengths: bool) -> str:
+        # CPU: our BPTT beats ATen's per-step nn.RNN loop (0.81-0.96x); GPU: cuDNN.
+        return "fast" if device_type == "cpu" else "native"
 
     def _run_fast(self, x, initial, weights, mask):
         w_ih, w_hh, b_ih, b_hh = weights
@@ -647,13 +678,19 @@ class LSTM(_RecurrentLayer):
     ``proj_size``); ``forward(input, hx=None, lengths=None)`` returns ``(output, (h_n, c_n))``.
 
     Args:
-        path: ``"fast"`` (hand-written BPTT, default), ``"reference"`` (the cell equations under autograd) or
-            ``"native"`` (PyTorch's fused kernel on these parameters).
+        path: ``"auto"`` (default: the fastest of the others for the input, see :meth:`path_on`),
+            ``"fast"`` (hand-written BPTT), ``"reference"`` (the cell equations under autograd) or ``"native"``
+            (PyTorch's fused kernel on these parameters).
     """
 
     gates = 4
     has_cell_state = True
-    paths = ("fast", "reference", "native")
+    paths = ("auto", "fast", "reference", "native")
+
+    def _fastest_path(self, device_type: str, variable_lengths: bool) -> str:
+        # CPU: oneDNN's fused LSTM beats our BPTT on sequences of one length (fast is 1.13-1.28x), but a packed
+        # sequence takes it off that kernel, and our masked BPTT is then 1.8-7x faster. GPU: cuDNN.
+        return "fast" if device_type == "cpu" and variable_lengths else "native"
 
     def _native_template(self) -> nn.RNNBase:
         return _native_template(nn.LSTM, self._template_shape())
@@ -697,12 +734,17 @@ class GRU(_RecurrentLayer):
     ``forward(input, hx=None, lengths=None)`` returns ``(output, h_n)``.
 
     Args:
-        path: ``"fast"`` (hand-written BPTT, default), ``"reference"`` (the cell equations under autograd) or
-            ``"native"`` (PyTorch's fused kernel on these parameters).
+        path: ``"auto"`` (default: the fastest of the others for the input, see :meth:`path_on`),
+            ``"fast"`` (hand-written BPTT), ``"reference"`` (the cell equations under autograd) or ``"native"``
+            (PyTorch's fused kernel on these parameters).
     """
 
     gates = 3
-    paths = ("fast", "reference", "native")
+    paths = ("auto", "fast", "reference", "native")
+
+    def _fastest_path(self, device_type: str, variable_lengths: bool) -> str:
+        # CPU: our BPTT ties or beats nn.GRU on one length (0.86-0.97x) and is 1.9-7x faster on packed sequences.
+        return "fast" if device_type == "cpu" else "native"
 
     def _native_template(self) -> nn.RNNBase:
         return _native_template(nn.GRU, self._template_shape())
@@ -801,6 +843,17 @@ def recurrent_layer(
         dropout=dropout if num_layers > 1 else 0.0,
         bidirectional=bidirectional,
     )
+
+
+def set_recurrent_path(module: nn.Module, path: str) -> nn.Module:
+    """Make every recurrent layer inside ``module`` run ``path`` (``"auto"``, ``"fast"``, ``"reference"`` or
+    ``"native"``); a layer that has no such path (Jordan has only ``"reference"``) keeps its own. Returns
+    ``module``. The paths share the parameters, so this changes speed, not the model."""
+    _check_choice("path", path, RNN.paths)
+    for layer in module.modules():
+        if isinstance(layer, _RecurrentLayer) and path in layer.paths:
+            layer.path = path
+    return module
 
 
 def _repack(output: Tensor, lengths: Tensor, like: PackedSequence) -> PackedSequence:

@@ -20,6 +20,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from nnzoo import registry
 from nnzoo.config import DataConfig, EvalConfig, RunConfig
+from nnzoo.nn.recurrent import set_recurrent_path
 from nnzoo.training.runtime import to_device
 
 Splits = dict[str, Dataset]  # "train", "val", "test"
@@ -78,7 +79,7 @@ class Task:
 
     def build_model(self) -> nn.Module:
         entry = registry.get_model(self.name, self.cfg.model.name)
-        return entry.build(self.cfg.model, self.info)
+        return set_recurrent_path(entry.build(self.cfg.model, self.info), self.cfg.train.recurrent_path)
 
     @classmethod
     def prepare_data(cls) -> str:
