@@ -8,8 +8,10 @@
 #   env          the GPU, its compute capability, bf16 support, torch and CUDA versions
 #   equivalence  the equivalence tests of every layer against torch.nn (float64 and float32), run on the GPU:
 #                recurrent (all three paths), attention and the Transformer, convolution and pooling
+#   no-sync      the trainer's steps never wait for the host between reads (CUDA's sync debug mode as an error)
 #   recurrent    benchmarks/recurrent.py: a training step of our paths against cuDNN, as ratios
 #   attention    benchmarks/attention.py: MultiheadAttention and the encoder layer against PyTorch's kernels
+#   compile      benchmarks/task_steps.py: training steps of task models, eager vs train.compile=true
 #   g2p-*        a short G2P training of each encoder-decoder: wall time and validation PER
 #   parallel     `nnzoo experiment parallel`: time against sequence length, RNN vs Transformer
 #   ddp          a one-GPU DistributedDataParallel run under torchrun (NCCL)
@@ -26,6 +28,8 @@ G2P_STEPS=$([ $TINY = 1 ] && echo 20 || echo 1000)
 DDP_STEPS=$([ $TINY = 1 ] && echo 10 || echo 200)
 BUDGET=$([ $TINY = 1 ] && echo tiny || echo small)
 QUICK=$([ $TINY = 1 ] && echo --quick || echo "--processes 1 --repeats 9")
+COMPILE=$([ $TINY = 1 ] && echo "--only regression/mlp --steps 12 --warmup 3" ||
+  echo "--only classify-images/cnn charlm/transformer g2p/transformer --steps 40")
 
 rm -rf "$OUT" && mkdir -p "$OUT/runs"
 : > "$OUT/steps.jsonl"
@@ -54,10 +58,14 @@ print(info)"
 NNZOO_TEST_DEVICE=$DEVICE step equivalence 240 "$PYTHON" -m pytest -q -p no:cacheprovider -o addopts="" \
   tests/test_nn_recurrent.py tests/test_nn_attention.py tests/test_nn_convolution.py -k equal \
   --junitxml "$OUT/equivalence.xml"
+NNZOO_TEST_DEVICE=$DEVICE step no-sync 120 "$PYTHON" -m pytest -q -p no:cacheprovider -o addopts="" \
+  tests/test_trainer.py -k "never_wait or compile"
 
 # shellcheck disable=SC2086  # $QUICK is two words on purpose
 step recurrent 240 "$PYTHON" benchmarks/recurrent.py --device "$DEVICE" $QUICK --json "$OUT/recurrent.json"
 step attention 240 "$PYTHON" benchmarks/attention.py --device "$DEVICE" --quick --json "$OUT/attention.json"
+# shellcheck disable=SC2086  # $COMPILE is several words on purpose
+step compile 180 "$PYTHON" benchmarks/task_steps.py --device "$DEVICE" $COMPILE
 
 for model in gru-seq2seq lstm-attention transformer; do
   step "g2p-$model" 150 "$PYTHON" -m nnzoo train --recipe "g2p/$model" --device "$DEVICE" --quiet \

@@ -44,6 +44,12 @@ def training(run: Path) -> dict | None:
     return {"steps": records[-1]["step"], **({"val": val[-1]} if val else {})}
 
 
+def table_rows(log: Path) -> list[str] | None:
+    """The Markdown table a step printed (benchmarks/compile.py), or None if it printed none."""
+    rows = [line for line in log.read_text().splitlines() if line.startswith("|")] if log.is_file() else []
+    return rows if len(rows) > 2 else None  # a header alone measured nothing
+
+
 def summarize(out: Path) -> dict:
     steps = [json.loads(line) for line in (out / "steps.jsonl").read_text().splitlines() if line.strip()]
     experiment = read_json(out / "runs" / "experiments" / "parallel" / "results.json")
@@ -53,6 +59,7 @@ def summarize(out: Path) -> dict:
         "equivalence": equivalence(out),
         "recurrent": read_json(out / "recurrent.json"),
         "attention": read_json(out / "attention.json"),
+        "compile": table_rows(out / "compile.log"),
         "g2p": {m: training(out / "runs" / f"g2p-{m}") for m in ("gru-seq2seq", "lstm-attention", "transformer")},
         "parallel": experiment and {"answer": experiment.get("answer"), **experiment.get("measurements", {})},
         "ddp": training(out / "runs" / "ddp"),
@@ -89,6 +96,8 @@ def markdown(summary: dict) -> str:
         for part in ("mha", "encoder_layer"):
             t = timing[part]
             lines.append(f"| {part} | {t['torch'] * 1e3:.2f} | {t['ours'] * 1e3:.2f} | {t['ours'] / t['torch']:.2f} |")
+    if summary["compile"]:
+        lines += ["", *summary["compile"]]
     lines += ["", "| G2P model | steps | seconds | val PER | val WER |", "|---|---:|---:|---:|---:|"]
     for model, run in summary["g2p"].items():
         if run and "val" in run:

@@ -35,11 +35,17 @@ def test_the_summary_reports_measurements_and_failures(tmp_path):
                "wer": 0.3712, "elapsed_s": 61.5}]  # fmt: skip
     (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
 
+    (tmp_path / "compile.log").write_text(
+        "device cuda\n\n| task/model | false ms/step | true ms/step |\n|---|---:|---:|\n"
+        "| charlm/transformer | 9.1 | 6.0 |\n"
+    )
+
     summary = summary_module.summarize(tmp_path)
     text = summary_module.markdown(summary)
     assert "GPU check on NVIDIA H100, compute capability 9.0, bf16 True" in text
     assert "| equivalence | 1 | 40 |" in text and "| g2p-transformer | 124 | 150 |" in text
     assert "1 passed, 1 failed, 1 skipped" in text and "- failed: `t::b`" in text
     assert "| lstm-attention | 1000 | 61.5 | 0.0931 | 0.3712 |" in text
+    assert "| charlm/transformer | 9.1 | 6.0 |" in text
     assert "| transformer | did not finish | | | |" in text and "One-GPU DDP run: did not finish." in text
     assert summary["recurrent"] is None and summary["attention"] is None  # not run: not filled in

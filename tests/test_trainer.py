@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 
 import pytest
 import torch
@@ -156,6 +157,84 @@ def test_nan_loss_stops_naming_the_step_and_keeps_the_last_good_checkpoint(tmp_p
     last = load_checkpoint(trainer.run.last)
     assert last.state["step"] == 8
     assert all(torch.isfinite(v).all() for v in last.model_state().values())
+
+
+def test_a_nan_is_caught_at_the_next_read_naming_its_step_and_no_checkpoint_is_written_after_it(tmp_path):
+    trainer = toy_trainer(tmp_path, eval_every=5, max_steps=20, epochs=1)
+    trainer.cfg.log.every = 5
+    original = trainer.task.loss
+    trainer.task.loss = lambda model, batch: original(model, batch) * (math.nan if trainer.state.step == 6 else 1)
+    with pytest.raises(TrainingDiverged, match=r"the loss became nan at step 7; .* the last good checkpoint was kept"):
+        trainer.fit()
+    assert trainer.state.step == 10  # read at the next log, three steps late
+    last = load_checkpoint(trainer.run.last)
+    assert last.state["step"] == 5 and all(torch.isfinite(v).all() for v in last.model_state().values())
+    assert max(r["step"] for r in read_metrics(trainer.run.metrics)) == 5  # nothing of the bad steps was logged
+
+
+def test_a_step_leaves_its_values_on_the_device_until_they_are_logged_or_an_evaluation_needs_them(
+    tmp_path, monkeypatch
+):
+    trainer = toy_trainer(tmp_path, eval_every=6, max_steps=12, epochs=1)
+    trainer.cfg.log.every = 4
+    reads, read = [], Trainer._read
+
+    def counting_read(self, unread, window):
+        assert all(isinstance(v, torch.Tensor) for _, values in unread for v in values.values())
+        reads.append([step for step, _ in unread])
+        read(self, unread, window)
+
+    monkeypatch.setattr(Trainer, "_read", counting_read)
+    trainer.fit()
+    assert reads == [[1, 2, 3, 4], [5, 6], [7, 8], [9, 10, 11, 12]]  # logs at 4, 8, 12; evaluations at 6, 12
+    train = [r for r in read_metrics(trainer.run.metrics) if r["split"] == "train"]
+    assert [r["step"] for r in train] == [4, 8, 12] and all(math.isfinite(r["grad_norm"]) for r in train)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_on_a_gpu_the_steps_between_reads_never_wait_for_the_host(tmp_path, monkeypatch):
+    """CUDA's sync debug mode turns every host synchronisation into an error; it is on except while reading."""
+    trainer = toy_trainer(tmp_path, max_steps=12, epochs=1)
+    assert trainer.device.type == "cuda"
+    trainer.cfg.log.every = 6
+    read = Trainer._read
+
+    def read_with_syncs_allowed(self, unread, window):
+        torch.cuda.set_sync_debug_mode("default")
+        read(self, unread, window)
+        torch.cuda.set_sync_debug_mode("error")
+
+    monkeypatch.setattr(Trainer, "_read", read_with_syncs_allowed)
+    monkeypatch.setattr(Trainer, "_evaluate_and_checkpoint", lambda self, log: None)
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        trainer.fit()
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+    assert trainer.state.step == 12
+
+
+@pytest.mark.skipif(shutil.which("c++") is None, reason="torch.compile on the CPU needs a C++ compiler")
+def test_train_compile_trains_the_same_module_and_resumes_bitwise(tmp_path):
+    """The module is compiled in place: its checkpoint is the eager model's (same names), and a compiled run
+    resumed after an interruption ends with the weights of an uninterrupted compiled run."""
+    train = {"compile": True, "checkpoint_every": 3, "max_steps": 12, "epochs": 1}
+    reference = toy_trainer(tmp_path, "reference", **train)
+    reference.fit()
+    assert reference.model._compiled_call_impl is not None
+    assert weights(reference).keys() == toy_model(0).state_dict().keys()
+    interrupted = toy_trainer(tmp_path, "interrupted", **train)
+
+    def stop(trainer):
+        if trainer.state.step == 7:
+            raise Interrupt
+
+    interrupted.callbacks.append(stop)
+    with pytest.raises(Interrupt):
+        interrupted.fit()
+    resumed = toy_trainer(tmp_path, "interrupted", model_seed=99, **train)
+    resumed.fit(load_checkpoint(resumed.run.last))
+    assert all(torch.equal(value, weights(resumed)[key]) for key, value in weights(reference).items())
 
 
 def test_monitor_must_be_a_metric_of_the_task(tmp_path):

@@ -27,8 +27,9 @@ class CheckpointError(UserError):
 
 
 class TrainingDiverged(Exception):
-    """The loss or the gradient became NaN or infinite; training stopped before the step that would spoil the
-    weights, and the last good checkpoint (if one was written) was kept."""
+    """The loss or the gradient became NaN or infinite. The trainer notices at its next read of the step values
+    (within ``log.every`` steps, and before any evaluation or checkpoint), so the last good checkpoint (if one was
+    written) is kept and the message names the first bad step."""
 
     exit_code = 3
 

@@ -39,7 +39,7 @@ from typing import Any
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
-from torch import nn
+from torch import Tensor, nn
 
 from nnzoo.errors import ConfigError, UserError
 
@@ -77,13 +77,13 @@ class World:
         dist.gather_object(obj, gathered, dst=0)
         return gathered
 
-    def mean(self, values: dict[str, float]) -> dict[str, float]:
-        """The mean of each value over the ranks (every rank gets the same numbers)."""
+    def mean(self, values: Tensor) -> Tensor:
+        """The element-wise mean of ``values`` over the ranks, in float64 (every rank gets the same numbers)."""
         if self.size == 1:
             return values
-        total = torch.tensor(list(values.values()), dtype=torch.float64, device=self.device)
+        total = values.to(self.device, torch.float64, copy=True)
         dist.all_reduce(total)
-        return dict(zip(values, (total / self.size).tolist(), strict=True))
+        return (total / self.size).to(values.device)
 
     @contextmanager
     def main_first(self) -> Iterator[None]:

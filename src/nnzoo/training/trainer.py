@@ -81,6 +81,9 @@ class Trainer:
         task.run_dir = run.path  # a task may record things of its own during validation (the GAN's samples)
         self.device = task.device
         self.model = model.to(self.device)
+        if task.cfg.train.compile:
+            # In place: parameter names, checkpoints and the model's other methods stay the module's own.
+            self.model.compile()
         self.quiet = quiet
         self.callbacks = list(callbacks)
         self.identity = identity
@@ -155,6 +158,10 @@ class Trainer:
             dynamic_ncols=True,
         )
         window = self.state.window
+        # Each step's loss and gradient norm stay on the device until they are read, all at once, when they are
+        # logged or before anything is evaluated or saved: a step never waits for the host (see _read).
+        unread: list[tuple[int, dict[str, torch.Tensor]]] = []
+        train, every = self.cfg.train, self.cfg.log.every
         postfix: dict[str, str] = {}
         session_start, elapsed_before = time.perf_counter(), self.state.elapsed_seconds
         try:
@@ -162,23 +169,27 @@ class Trainer:
                 epoch, start = divmod(self.state.step, self.steps_per_epoch)
                 self.sampler.set_epoch(epoch, start)
                 for batch in self.loader:
-                    for key, value in self._train_step(batch).items():
-                        window.setdefault(key, []).append(value)
+                    unread.append((self.state.step + 1, self._train_step(batch)))
                     self.state.step += 1
                     self.state.elapsed_seconds = elapsed_before + time.perf_counter() - session_start
                     step = self.state.step
-                    if step % self.cfg.log.every == 0 or step == self.total_steps:
+                    log_now = step % every == 0 or step == self.total_steps
+                    evaluate_now = step % self.eval_every == 0 or step == self.total_steps
+                    save_now = not evaluate_now and train.checkpoint_every and step % train.checkpoint_every == 0
+                    if log_now or evaluate_now or save_now:
+                        self._read(unread, window)
+                    if log_now:
                         record = {k: sum(v) / len(v) for k, v in window.items()}
                         log.write(self._record("train", {**record, "lr": self.optimizer.param_groups[0]["lr"]}))
                         postfix["loss"] = f"{record['loss']:.4g}"
                         progress.set_postfix(postfix)
                         window.clear()
-                    if step % self.eval_every == 0 or step == self.total_steps:
+                    if evaluate_now:
                         self._evaluate_and_checkpoint(log)
                         if self.state.best is not None:
-                            postfix[f"best_val_{self.cfg.train.monitor}"] = f"{self.state.best:.4g}"
+                            postfix[f"best_val_{train.monitor}"] = f"{self.state.best:.4g}"
                             progress.set_postfix(postfix)
-                    elif self.cfg.train.checkpoint_every and step % self.cfg.train.checkpoint_every == 0:
+                    elif save_now:
                         self._save_last()
                     progress.update(1)
                     for callback in self.callbacks:
@@ -195,31 +206,54 @@ class Trainer:
         return evaluate(self.task, self.model, self.data[split], monitoring=True)
 
     # ------------------------------------------------------------------------------------------------------------
-    def _train_step(self, batch: Any) -> dict[str, float]:
+    def _train_step(self, batch: Any) -> dict[str, torch.Tensor]:
+        """One optimiser step; returns the loss (and the task's other loss terms) and the gradient norm before
+        clipping, as tensors on the device: reading them here would make the host wait for the GPU every step."""
         self.model.train()
         batch = to_device(batch, self.device)
         with autocast(self.device, self.cfg.train.precision):
             out = self.task.loss(self.model, batch) if self.ddp_loss is None else self.ddp_loss(batch)
         parts = out if isinstance(out, dict) else {"loss": out}
-        # The mean over ranks: every rank logs the same values and, on a NaN anywhere, stops at the same step.
-        values = self.world.mean({key: float(value.detach()) for key, value in parts.items()})
-        step = self.state.step + 1
-        if not math.isfinite(values["loss"]):
-            raise TrainingDiverged(step, "loss", values["loss"], kept=self.run.last.is_file())
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(parts["loss"]).backward()
         self.scaler.unscale_(self.optimizer)  # the true gradients, for clipping and the logged norm
         max_norm = self.cfg.train.grad_clip or math.inf
-        grad_norm = float(torch.nn.utils.clip_grad_norm_(self.model.parameters(), max_norm))
-        overflow = not math.isfinite(grad_norm)
-        if overflow and not self.scaler.is_enabled():  # with loss scaling it is an overflow, and the step is skipped
-            raise TrainingDiverged(step, "gradient norm", grad_norm, kept=self.run.last.is_file())
+        grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), max_norm)
+        # fp16: a step whose gradients overflowed is skipped (GradScaler checks, and halves the scale)
         self.scaler.step(self.optimizer)
         self.scaler.update()
         with warnings.catch_warnings():  # a skipped step still counts in the schedule; PyTorch would warn about it
             warnings.filterwarnings("ignore", re.escape("Detected call of `lr_scheduler.step()` before"), UserWarning)
             self.scheduler.step()
-        return values if overflow else {**values, "grad_norm": grad_norm}
+        return {**{key: value.detach() for key, value in parts.items()}, "grad_norm": grad_norm.detach()}
+
+    def _read(self, unread: list[tuple[int, dict[str, torch.Tensor]]], window: dict[str, list[float]]) -> None:
+        """Read the values of the ``unread`` steps from the device (one wait for the host), check them and add them
+        to the log ``window``; empties ``unread``.
+
+        A NaN or infinite loss, or gradient norm without loss scaling, raises :class:`TrainingDiverged` naming the
+        first step it occurred in. The check is at most ``log.every`` steps late, and never misses: the trainer
+        reads before every evaluation and every checkpoint, so no checkpoint is written after a bad step. The loss
+        terms are averaged over the ranks, so every rank stops at the same step."""
+        if not unread:
+            return
+        names = list(unread[0][1])
+        losses = [name for name in names if name != "grad_norm"]
+        rows = [torch.stack([values[name].to(self.device, torch.float64) for name in names]) for _, values in unread]
+        table = torch.stack(rows)
+        table[:, : len(losses)] = self.world.mean(table[:, : len(losses)])
+        steps = [step for step, _ in unread]
+        unread.clear()
+        for step, row in zip(steps, table.tolist(), strict=True):
+            values = dict(zip(names, row, strict=True))
+            if not math.isfinite(values["loss"]):
+                raise TrainingDiverged(step, "loss", values["loss"], kept=self.run.last.is_file())
+            if not math.isfinite(values["grad_norm"]):
+                if not self.scaler.is_enabled():  # with loss scaling it is an overflow, and the step was skipped
+                    raise TrainingDiverged(step, "gradient norm", values["grad_norm"], kept=self.run.last.is_file())
+                del values["grad_norm"]
+            for name, value in values.items():
+                window.setdefault(name, []).append(value)
 
     def _evaluate_and_checkpoint(self, log: MetricsLog) -> None:
         # Rank 0 evaluates alone (a task's metrics need not be means over examples: BLEU, WER); the other ranks
