@@ -71,6 +71,25 @@ class Interrupt(Exception):
     pass
 
 
+def interrupt_and_resume(tmp_path, stop_at: int, **train) -> Trainer:
+    """Train run "interrupted" until an interruption after step ``stop_at``, then resume it in a new trainer whose
+    model starts from other weights (as a fresh process's would: the checkpoint must override all of them);
+    return that trainer, finished."""
+    interrupted = toy_trainer(tmp_path, "interrupted", **train)
+
+    def stop(trainer):
+        if trainer.state.step == stop_at:
+            raise Interrupt
+
+    interrupted.callbacks.append(stop)
+    with pytest.raises(Interrupt):
+        interrupted.fit()
+    assert load_checkpoint(interrupted.run.last).state["step"] <= stop_at
+    resumed = toy_trainer(tmp_path, "interrupted", model_seed=99, **train)
+    resumed.fit(load_checkpoint(resumed.run.last))
+    return resumed
+
+
 def reproducible(records: list[dict]) -> list[dict]:
     """The log without its one wall-clock field."""
     return [{k: v for k, v in r.items() if k != "elapsed_s"} for r in records]
@@ -83,21 +102,8 @@ def test_resume_after_an_interruption_is_bitwise_exact(tmp_path, stop_at, optimi
     reference = toy_trainer(tmp_path, "reference", **train)
     reference.fit()
 
-    interrupted = toy_trainer(tmp_path, "interrupted", **train)
-
-    def stop(trainer):
-        if trainer.state.step == stop_at:
-            raise Interrupt
-
-    interrupted.callbacks.append(stop)
-    with pytest.raises(Interrupt):
-        interrupted.fit()
-    assert load_checkpoint(interrupted.run.last).state["step"] < stop_at + 1
-
-    # A fresh process would build a model with other initial weights: the checkpoint must override all of them.
-    resumed = toy_trainer(tmp_path, "interrupted", model_seed=99, **train)
-    state = resumed.fit(load_checkpoint(resumed.run.last))
-    assert state.finished and state.step == reference.total_steps
+    resumed = interrupt_and_resume(tmp_path, stop_at, **train)
+    assert resumed.state.finished and resumed.state.step == reference.total_steps
     for key, value in weights(reference).items():
         assert torch.equal(value, weights(resumed)[key]), key
     assert reproducible(read_metrics(resumed.run.metrics)) == reproducible(read_metrics(reference.run.metrics))
@@ -223,17 +229,7 @@ def test_train_compile_trains_the_same_module_and_resumes_bitwise(tmp_path):
     reference.fit()
     assert reference.model._compiled_call_impl is not None
     assert weights(reference).keys() == toy_model(0).state_dict().keys()
-    interrupted = toy_trainer(tmp_path, "interrupted", **train)
-
-    def stop(trainer):
-        if trainer.state.step == 7:
-            raise Interrupt
-
-    interrupted.callbacks.append(stop)
-    with pytest.raises(Interrupt):
-        interrupted.fit()
-    resumed = toy_trainer(tmp_path, "interrupted", model_seed=99, **train)
-    resumed.fit(load_checkpoint(resumed.run.last))
+    resumed = interrupt_and_resume(tmp_path, 7, **train)
     assert all(torch.equal(value, weights(resumed)[key]) for key, value in weights(reference).items())
 
 
@@ -300,17 +296,7 @@ def test_mixed_precision_trains_and_resumes_bitwise_with_its_loss_scale(tmp_path
     losses = [r["loss"] for r in read_metrics(reference.run.metrics) if r["split"] == "val"]
     assert losses[-1] < 0.5 * losses[0]  # it learns
 
-    interrupted = toy_trainer(tmp_path, "interrupted", **train)
-
-    def stop(trainer):
-        if trainer.state.step == 10:
-            raise Interrupt
-
-    interrupted.callbacks.append(stop)
-    with pytest.raises(Interrupt):
-        interrupted.fit()
-    resumed = toy_trainer(tmp_path, "interrupted", model_seed=99, **train)
-    resumed.fit(load_checkpoint(resumed.run.last))
+    resumed = interrupt_and_resume(tmp_path, 10, **train)
     for key, value in weights(reference).items():
         assert value.dtype == torch.float32 and torch.equal(value, weights(resumed)[key]), key
     assert resumed.scaler.state_dict() == reference.scaler.state_dict()
