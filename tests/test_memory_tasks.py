@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+
 import pytest
 import torch
 
 import nnzoo
+from nnzoo.config import to_dict
 from nnzoo.data.memory_tasks import ADDING_CONSTANT_MSE, copy_memory
 from nnzoo.errors import UserError
 from nnzoo.tasks.memory import GeneratedProblems
+from nnzoo.training.run import RunDir
 
 SHORT = ["data.length=10", "data.val_examples=200", "data.test_examples=500", "model.width=32"]
 
@@ -54,3 +59,35 @@ def test_bad_inputs_are_clear_errors():
         nnzoo.resolve_config("adding", overrides=["data.length=1"])
     with pytest.raises(UserError, match=r"width \(30\) must be a multiple of transformer_heads \(4\)"):
         nnzoo.resolve_config("adding", model="transformer", overrides=["model.width=30"])
+
+
+def test_the_lstms_forget_gate_options_initialise_its_biases_and_only_an_lstms():
+    tiny = ["data.length=6", "data.train_examples=64"]
+    lstm = nnzoo.build("adding", model="lstm", overrides=[*tiny, "model.forget_bias=1"]).model.core
+    width = lstm.hidden_size
+    assert torch.equal((lstm.bias_ih_l0 + lstm.bias_hh_l0)[width : 2 * width], torch.ones(width))
+    chrono = nnzoo.build("adding", model="lstm", overrides=[*tiny, "model.chrono=500"]).model.core
+    b = (chrono.bias_ih_l0 + chrono.bias_hh_l0).detach()
+    assert torch.equal(b[:width], -b[width : 2 * width]) and float(b[width : 2 * width].max()) > 1
+    with pytest.raises(UserError, match=r"model\.forget_bias and model\.chrono initialise an LSTM.s gates; a gru has"):
+        nnzoo.build("adding", model="gru", overrides=[*tiny, "model.forget_bias=1"])
+    with pytest.raises(UserError, match=r"chrono is the longest dependency T_max, >= 3"):
+        nnzoo.resolve_config("adding", overrides=["model.chrono=2"])
+
+
+def test_the_forget_gate_options_keep_the_identity_of_runs_saved_before_them(tmp_path):
+    """A run's checkpoints record a hash of its fixed config. Keys added to a model's config since are left out of
+    the hash at the value runs had before them, so older runs still open and resume; set, they change it."""
+    folder = RunDir(tmp_path / "run")
+    folder.path.mkdir()
+    folder.create_identity()
+
+    def digest_before_the_options(cfg):  # what the identity was before model.forget_bias and model.chrono existed
+        fixed = {k: v for k, v in to_dict(cfg).items() if k not in ("train", "log", "device")}
+        fixed["model"] = {k: v for k, v in fixed["model"].items() if k not in ("forget_bias", "chrono")}
+        return hashlib.sha256(json.dumps(fixed, sort_keys=True).encode()).hexdigest()[:16]
+
+    default = nnzoo.resolve_config("adding")
+    assert folder.identity(default)["config"] == digest_before_the_options(default)
+    changed = nnzoo.resolve_config("adding", overrides=["model.forget_bias=1"])
+    assert folder.identity(changed)["config"] != folder.identity(default)["config"]

@@ -3,12 +3,24 @@
 from __future__ import annotations
 
 import itertools
+import math
 
 import pytest
 import torch
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from nnzoo.nn import GRU, LSTM, RNN, GRUCell, Jordan, JordanCell, LSTMCell, RNNCell, set_recurrent_path
+from nnzoo.nn import (
+    GRU,
+    LSTM,
+    RNN,
+    GRUCell,
+    Jordan,
+    JordanCell,
+    LSTMCell,
+    RNNCell,
+    init_forget_gate_,
+    set_recurrent_path,
+)
 from nnzoo.nn import recurrent_kernels as kernels
 
 T, B, I, H = 6, 4, 3, 5
@@ -444,3 +456,27 @@ def test_set_recurrent_path_reaches_every_layer_that_has_the_path():
     assert [model["lstm"].path, model["gru"].path, model["jordan"].path] == ["fast", "fast", "reference"]
     with pytest.raises(ValueError, match="path must be one of 'auto', 'fast', 'reference', 'native', got 'turbo'"):
         set_recurrent_path(model, "turbo")
+
+
+def test_init_forget_gate_sets_what_the_cell_sees_and_nothing_else():
+    torch.manual_seed(14)
+    lstm = LSTM(I, H, num_layers=2, bidirectional=True)
+    before = {name: p.clone() for name, p in lstm.named_parameters()}
+    init_forget_gate_(lstm, 1.0)
+    for suffix in ("_l0", "_l0_reverse", "_l1", "_l1_reverse"):
+        total = getattr(lstm, f"bias_ih{suffix}") + getattr(lstm, f"bias_hh{suffix}")
+        assert torch.equal(total[H : 2 * H], torch.ones(H))  # the forget gate's b_f = 1
+        keep = torch.cat([torch.arange(H), torch.arange(2 * H, 4 * H)])  # i, g, o untouched
+        assert torch.equal(total[keep], (before[f"bias_ih{suffix}"] + before[f"bias_hh{suffix}"])[keep])
+    assert all(torch.equal(p, before[n]) for n, p in lstm.named_parameters() if n.startswith("weight"))
+
+    cell = LSTMCell(I, 50)
+    init_forget_gate_(cell, chrono=100, generator=torch.Generator().manual_seed(0))
+    total = cell.bias_ih + cell.bias_hh
+    b_f, b_i = total[50:100], total[:50]
+    assert torch.equal(b_i, -b_f) and bool(((b_f >= 0) & (b_f <= math.log(99))).all())
+    assert b_f.std() > 0.5  # memories spread over time scales, not one value
+    with pytest.raises(ValueError, match="no biases"):
+        init_forget_gate_(LSTM(I, H, bias=False))
+    with pytest.raises(ValueError, match="at least 3"):
+        init_forget_gate_(cell, chrono=2)

@@ -34,6 +34,9 @@ class MemorySettings(Settings):
     seeds: list[int]
     models: list[Model]
     problems: list[Problem]
+    # The LSTM's gate biases (model.forget_bias, model.chrono of the memory tasks): 0 keeps PyTorch's initialisation.
+    forget_bias: float = 0.0
+    chrono: int = 0
 
 
 BUDGETS = {
@@ -91,11 +94,13 @@ def run(settings: MemorySettings, folder: Path, device: torch.device, progress: 
             for length in settings.lengths:
                 log.info("memory: %s, %s of width %d, T = %d", problem, kind, width, length)
                 scores = []
+                overrides, init = training(length, width, settings.steps), ""
+                if kind == "lstm" and (settings.forget_bias or settings.chrono):
+                    overrides += [f"model.forget_bias={settings.forget_bias}", f"model.chrono={settings.chrono}"]
+                    init = f"-chrono{settings.chrono}" if settings.chrono else f"-fb{settings.forget_bias:g}"
                 for seed in settings.seeds:
-                    run_dir = folder / f"{problem}-T{length}-{kind}-seed{seed}"
-                    trained = train_run(
-                        run_dir, task, kind, training(length, width, settings.steps), device, seed, progress
-                    )
+                    run_dir = folder / f"{problem}-T{length}-{kind}{init}-seed{seed}"
+                    trained = train_run(run_dir, task, kind, overrides, device, seed, progress)
                     metrics = trained.evaluate("test")
                     scores.append(metrics["loss"] if problem == "adding" else metrics["accuracy"])
                 results[problem][kind][str(length)] = scores

@@ -57,7 +57,18 @@ from nnzoo.nn.language_models import (
     TransformerLMConfig,
 )
 from nnzoo.nn.mlp import ACTIVATIONS, MLP, LinearRegression, MLPConfig, make_activation
-from nnzoo.nn.recurrent import GRU, LSTM, RNN, GRUCell, Jordan, JordanCell, LSTMCell, RNNCell, set_recurrent_path
+from nnzoo.nn.recurrent import (
+    GRU,
+    LSTM,
+    RNN,
+    GRUCell,
+    Jordan,
+    JordanCell,
+    LSTMCell,
+    RNNCell,
+    init_forget_gate_,
+    set_recurrent_path,
+)
 from nnzoo.nn.rnn_patterns import EncoderDecoder, ManyToMany, ManyToOne, OneToMany, OneToOne, final_hidden
 from nnzoo.nn.seq2seq import (
     AttentionSeq2Seq,
@@ -179,6 +190,7 @@ __all__ = [
     "conv_transpose2d",
     "final_hidden",
     "image_mlp",
+    "init_forget_gate_",
     "make_activation",
     "padding_mask",
     "pool2d",

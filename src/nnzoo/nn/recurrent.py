@@ -845,6 +845,39 @@ def recurrent_layer(
     )
 
 
+def init_forget_gate_(
+    lstm: LSTM | LSTMCell, bias: float = 1.0, *, chrono: int = 0, generator: torch.Generator | None = None
+) -> None:
+    r"""Re-initialise the gate biases of every layer and direction of ``lstm``, in place, so that the cell starts by
+    keeping its memory instead of forgetting half of it each step (at zero bias, :math:`f_t \approx 0.5`).
+
+    * ``bias`` (Gers et al. 2000; Jozefowicz et al. 2015): :math:`b_f = 1`, so :math:`f_t \approx \sigma(1) = 0.73`.
+    * ``chrono = T_max`` (Tallec & Ollivier 2018): :math:`b_f = \log u,\ u \sim U(1, T_{max} - 1)` per unit and
+      :math:`b_i = -b_f`. A unit with forget gate f keeps its memory for about 1 / (1 - f) steps, so the units'
+      memories spread over 1 … T_max steps. ``bias`` is then ignored.
+
+    The whole bias goes into ``bias_ih``; the forget (and, with chrono, input) rows of ``bias_hh`` become 0, so
+    that their sum, which is all the cell sees, is the value above. Weights are left as they are."""
+    if not lstm.bias:
+        raise ValueError("the LSTM has no biases (bias=False) to initialise")
+    if chrono and chrono < 3:
+        raise ValueError(f"chrono is the longest dependency T_max, at least 3; got {chrono}")
+    H = lstm.hidden_size
+    forget, input_gate = slice(H, 2 * H), slice(0, H)
+    names = [name for name, _ in lstm.named_parameters() if name.startswith("bias_ih")]
+    with torch.no_grad():
+        for name in names:
+            b_ih, b_hh = getattr(lstm, name), getattr(lstm, name.replace("bias_ih", "bias_hh"))
+            b_hh[forget] = 0
+            if chrono:
+                u = torch.rand(H, generator=generator, dtype=b_ih.dtype).to(b_ih.device) * (chrono - 2) + 1
+                b_ih[forget] = torch.log(u)
+                b_ih[input_gate] = -torch.log(u)
+                b_hh[input_gate] = 0
+            else:
+                b_ih[forget] = bias
+
+
 def set_recurrent_path(module: nn.Module, path: str) -> nn.Module:
     """Make every recurrent layer inside ``module`` run ``path`` (``"auto"``, ``"fast"``, ``"reference"`` or
     ``"native"``); a layer that has no such path (Jordan has only ``"reference"``) keeps its own. Returns

@@ -14,13 +14,13 @@ Inputs are feature vectors (B, T, I), or token ids (B, T) read as one-hot vector
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, ClassVar, Literal
 
 from torch import Tensor, nn
 from torch.nn import functional as F
 
 from nnzoo.errors import require
-from nnzoo.nn.recurrent import GRU, LSTM, RNN
+from nnzoo.nn.recurrent import GRU, LSTM, RNN, init_forget_gate_
 from nnzoo.nn.transformer import SinusoidalPositionalEncoding, TransformerEncoder, TransformerEncoderLayer
 
 Core = Literal["rnn", "lstm", "gru", "transformer"]
@@ -34,8 +34,15 @@ class SequenceModelConfig:
     nonlinearity: Literal["tanh", "relu"] = "tanh"  # the Elman RNN's
     transformer_layers: int = 2
     transformer_heads: int = 4  # must divide the width; the feed-forward layers are 2 × width
+    # The LSTM's gate biases (nnzoo.nn.init_forget_gate_): forget_bias = 1 is Gers et al.'s b_f = 1 (0: PyTorch's
+    # initialisation); chrono = T_max is Tallec & Ollivier's chrono initialisation (0: off; it overrides forget_bias).
+    forget_bias: float = 0.0
+    chrono: int = 0
+    # Keys added since, with the value that reproduces the runs saved before them (and keeps their identity).
+    ADDED: ClassVar[dict[str, Any]] = {"forget_bias": 0.0, "chrono": 0}
 
     def __post_init__(self) -> None:
+        require(self.chrono == 0 or self.chrono >= 3, "chrono is the longest dependency T_max, >= 3 (0: off)")
         require(self.width >= 1 and self.transformer_layers >= 1, "width and transformer_layers must be >= 1")
         require(
             self.transformer_heads >= 1 and self.width % self.transformer_heads == 0,
@@ -84,6 +91,9 @@ class SequenceModel(nn.Module):
             self.core = RNN(inputs, width, nonlinearity=config.nonlinearity, batch_first=True)
         else:
             self.core = {"lstm": LSTM, "gru": GRU}[core](inputs, width, batch_first=True)
+        if config.forget_bias or config.chrono:
+            require(core == "lstm", f"model.forget_bias and model.chrono initialise an LSTM's gates; a {core} has none")
+            init_forget_gate_(self.core, config.forget_bias, chrono=config.chrono)
         self.readout = nn.Linear(width, outputs)
 
     def features(self, x: Tensor) -> Tensor:

@@ -106,6 +106,10 @@ class RunDir:
         except (OSError, ValueError, KeyError, TypeError) as error:
             raise UserError(f"{self.identity_file} is unreadable ({error}); train a new run") from None
         fixed = {k: v for k, v in to_dict(cfg).items() if k not in ("train", "log", "device")}
+        for name, section in fixed.items():  # a key added since, at the value runs had before it: not hashed
+            added = getattr(type(getattr(cfg, name)), "ADDED", {})
+            if isinstance(section, dict) and added:
+                fixed[name] = {k: v for k, v in section.items() if k not in added or v != added[k]}
         digest = hashlib.sha256(json.dumps(fixed, sort_keys=True).encode()).hexdigest()[:16]
         return {"id": str(run_id), "task": cfg.task, "model": cfg.model.name, "config": digest}
 
