@@ -120,6 +120,23 @@ def test_gan_smoke_run_trains_scores_draws_and_records_progress(cli, classifier,
     assert code == 0 and "wrote 6 images" in out and picture.shape == (2 * 30 - 2, 3 * 30 - 2)
 
 
+@pytest.mark.slow
+def test_a_short_training_draws_most_classes_close_to_the_real_images(cli, classifier, tmp_path):
+    """The quality gate: 400 steps of a width-32 DCGAN on 6,400 images, judged on 1,000 test images by the module's
+    LeNet-5. Measured on 2026-11-27 with seeds 0, 1, 2: Fréchet distance 7.8, 7.4 and 8.4, 9 of 10 classes each;
+    after 20 steps the same run is at 134 with one class. The gate leaves 40 % margin on the worst seed."""
+    run = tmp_path / "gan"
+    args = ["--set", "data.max_train=6400", "--set", "train.max_steps=400", "--set", "train.eval_every=400"]
+    args += ["--set", "eval.samples=1000", "--set", f"eval.classifier={classifier}", "--set", "model.width=32"]
+    args += ["--set", "model.latent_dim=32", "--set", "train.label_smoothing=0.1"]
+    code, _, err = cli("train", "gan", "--run-dir", run, "--quiet", *args)
+    assert code == 0, err
+    code, _, err = cli("eval", run, "--split", "test", "--quiet")
+    assert code == 0, err
+    scores = json.loads((run / "eval_test.json").read_text())["metrics"]
+    assert scores["classes_covered"] >= 8 and scores["frechet_distance"] < 12, scores
+
+
 def test_adversarial_losses_report_the_discriminators_mean_beliefs():
     torch.manual_seed(0)
     gan = GAN(1, DCGANConfig(latent_dim=8, width=4)).double()
