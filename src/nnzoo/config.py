@@ -123,8 +123,8 @@ class TrainConfig:
     # (on the CPU: nnzoo's BPTT for RNN/GRU, PyTorch's fused LSTM; on a GPU: cuDNN). All give the same results up
     # to rounding, so this changes speed, not the model; resume may change it.
     recurrent_path: Literal["auto", "fast", "reference", "native"] = "auto"
-    # torch.compile the model's forward (training and evaluation). The first steps compile (seconds to a minute);
-    # where it pays off is measured in docs/gpu.md ("Compilation"). Needs a C++ compiler on the CPU.
+    # torch.compile the model's forward while it trains (validation included; nnzoo eval runs eager). The first steps
+    # compile (seconds to a minute); where it pays off: docs/gpu.md ("Compilation"). Needs a C++ compiler on the CPU.
     compile: bool = False
     # Keys added since, with the value that reproduces a run saved before them (RunDir.load_config applies it).
     ADDED: ClassVar[dict[str, Any]] = {"recurrent_path": "fast"}
