@@ -14,7 +14,7 @@ from torch.nn import functional as F
 import nnzoo
 from nnzoo.data.text_corpora import chinese_fortunes, chinese_poems, shakespeare_works, strip_gutenberg
 from nnzoo.decode import sample
-from nnzoo.errors import UserError
+from nnzoo.errors import ConfigError, UserError
 from nnzoo.nn.language_models import (
     RecurrentLanguageModel,
     RecurrentLMConfig,
@@ -22,7 +22,7 @@ from nnzoo.nn.language_models import (
     TransformerLMConfig,
 )
 from nnzoo.registry import resolve_config
-from nnzoo.tasks.charlm import CharLM, PoemForm, chunked_streams, stream_nll
+from nnzoo.tasks.charlm import CharLM, PoemForm, chunked_streams, random_windows, stream_nll
 from nnzoo.training import seed_everything
 
 
@@ -93,6 +93,54 @@ def test_chunked_streams_continue_each_stream_from_batch_to_batch():
         assert torch.equal(batch[:, 0], previous[:, -1] + 1)  # chunk c starts where chunk c - 1 ended
         assert torch.equal(batch[:, 0] - batch[0, 0], torch.arange(4) * per_stream)  # stream s starts at s * n
         assert bool((chunk[c * 4 : c * 4 + 4] == c).all())
+
+
+def test_random_windows_are_pieces_of_the_text_at_offsets_fixed_by_the_seed():
+    ids = torch.arange(1000)
+    data = random_windows(ids, 10, torch.Generator().manual_seed(0))
+    inputs, targets, chunk = data.tensors
+    assert inputs.shape == (99, 10) and torch.equal(targets, inputs + 1) and bool((chunk == -1).all())
+    assert torch.equal(inputs, inputs[:, :1] + torch.arange(10))  # consecutive characters
+    assert int(targets.max()) <= 999 and int(inputs.min()) >= 0
+    assert len(set(inputs[:, 0].tolist())) > 90 and set((inputs[:, 0] % 10).tolist()) == set(range(10))  # any offset
+    assert torch.equal(inputs, random_windows(ids, 10, torch.Generator().manual_seed(0)).tensors[0])
+    assert not torch.equal(inputs, random_windows(ids, 10, torch.Generator().manual_seed(1)).tensors[0])
+
+
+def test_the_task_samples_windows_from_its_seed_and_chunks_by_default():
+    overrides = ["data.max_chars=20000", "train.batch_size=4", "data.chunk_length=8"]
+    chunks = make_task("transformer", overrides).build_data()["train"]
+    assert bool((chunks.tensors[2] >= 0).all())
+    windows = [make_task("transformer", [*overrides, "data.sampling=windows", f"seed={s}"]) for s in (0, 0, 1)]
+    first, again, other = (task.build_data()["train"].tensors[0] for task in windows)
+    assert len(first) == 19_999 // 8 and torch.equal(first, again) and not torch.equal(first, other)
+
+
+def test_a_tied_transformer_writes_with_its_embedding():
+    tied = TransformerLanguageModel(12, 16, TransformerLMConfig(d_model=8, nhead=2, num_layers=1, tie_embeddings=True))
+    untied = TransformerLanguageModel(12, 16, TransformerLMConfig(d_model=8, nhead=2, num_layers=1))
+    assert tied.head.weight is tied.embedding.weight
+    assert sum(p.numel() for p in untied.parameters()) - sum(p.numel() for p in tied.parameters()) == 12 * 8
+    tied(torch.randint(0, 12, (2, 5)))[0].sum().backward()
+    assert tied.embedding.weight.grad is not None  # one gradient: reading and writing
+
+
+def test_gpt2_initialisation_draws_matrices_at_the_given_scale():
+    torch.manual_seed(0)
+    config = TransformerLMConfig(d_model=64, nhead=4, num_layers=2, dim_feedforward=256, init_std=0.02)
+    model = TransformerLanguageModel(40, 16, config)
+    for name, p in model.named_parameters():
+        if "norm" in name:
+            continue
+        if p.dim() == 1:
+            assert bool((p == 0).all()), name
+        else:
+            residual = name.endswith(("out_proj.weight", "linear2.weight"))
+            assert float(p.std()) == pytest.approx(0.01 if residual else 0.02, rel=0.1), name  # 0.02 / sqrt(2 * 2)
+    default = TransformerLanguageModel(40, 16, TransformerLMConfig(d_model=64, nhead=4, num_layers=2))
+    assert float(default.encoder.layers[0].linear1.weight.std()) > 0.05  # PyTorch's: ±1/sqrt(fan_in), fan_in 64
+    with pytest.raises(ConfigError, match="init_std must be >= 0"):
+        TransformerLMConfig(init_std=-0.1)
 
 
 @pytest.mark.parametrize("index", [0, 1, 2], ids=["lstm", "gru", "transformer"])

@@ -13,7 +13,7 @@ from nnzoo.config import (
     parse_override,
 )
 from nnzoo.errors import ConfigError
-from nnzoo.registry import resolve_config
+from nnzoo.registry import resolve_config, with_added_keys
 from nnzoo.training.run import RunDir
 
 
@@ -186,3 +186,31 @@ def test_a_run_saved_before_train_recurrent_path_existed_resumes_on_the_path_it_
     config.write_text(config.read_text().replace('recurrent_path = "auto"\n', ""))  # as an earlier version wrote
     assert RunDir(run).load_config().train.recurrent_path == "fast"  # the only path there was
     assert RunDir(run).load_config(["train.recurrent_path=native"]).train.recurrent_path == "native"
+
+
+@pytest.mark.parametrize(
+    ("task", "model", "section", "key", "today"),
+    [
+        ("charlm", "transformer", "model", "tie_embeddings", True),
+        ("charlm", "transformer", "model", "activation", "relu"),
+        ("charlm", "transformer", "model", "init_std", 0.02),
+        ("charlm", "transformer", "data", "sampling", "windows"),
+        ("charlm", "transformer", "train", "weight_decay_on", "matrices"),
+        ("adding", "lstm", "model", "chrono", 500),
+    ],
+)
+def test_a_key_added_since_a_run_was_saved_takes_the_value_the_run_was_trained_with(
+    tmp_path, task, model, section, key, today
+):
+    """Whatever today's default or recipe says, a saved run without the key rebuilds as it was trained."""
+    cfg = resolve_config(task=task, model=model, overrides=[f"{section}.{key}={json.dumps(today)}"])
+    folder = RunDir(tmp_path / "run")
+    folder.path.mkdir()
+    folder.save_config(cfg)
+    assert getattr(getattr(folder.load_config(), section), key) == today
+    saved = load_toml(folder.config)
+    del saved[section][key]  # as a version before the key wrote it
+    dump_toml(saved, folder.config)
+    added = type(getattr(cfg, section)).ADDED[key]
+    assert added != today and with_added_keys(saved)[section][key] == added  # filled in, not left to the default
+    assert getattr(getattr(folder.load_config(), section), key) == added

@@ -13,13 +13,13 @@ from torch.nn import functional as F
 
 from nnzoo.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from nnzoo.data import TensorData
-from nnzoo.errors import ConfigError, TrainingDiverged
+from nnzoo.errors import CheckpointError, ConfigError, TrainingDiverged
 from nnzoo.registry import resolve_config
 from nnzoo.tasks.base import Task
 from nnzoo.tasks.regression import Regression
 from nnzoo.training import RunDir, Trainer, load_checkpoint
 from nnzoo.training.metrics_log import read_metrics
-from nnzoo.training.optim import lr_factor
+from nnzoo.training.optim import build_optimizer, lr_factor
 from nnzoo.training.sampler import EpochBatchSampler
 
 
@@ -107,6 +107,47 @@ def test_resume_after_an_interruption_is_bitwise_exact(tmp_path, stop_at, optimi
     for key, value in weights(reference).items():
         assert torch.equal(value, weights(resumed)[key]), key
     assert reproducible(read_metrics(resumed.run.metrics)) == reproducible(read_metrics(reference.run.metrics))
+
+
+@pytest.mark.parametrize("stop_at", [7, 23])
+def test_resume_is_bitwise_exact_with_decay_on_matrices_only(tmp_path, stop_at):
+    train = {"optimizer": "adamw", "weight_decay": 0.1, "weight_decay_on": "matrices", "checkpoint_every": 3}
+    reference = toy_trainer(tmp_path, "reference", **train)
+    reference.fit()
+    resumed = interrupt_and_resume(tmp_path, stop_at, **train)
+    for key, value in weights(reference).items():
+        assert torch.equal(value, weights(resumed)[key]), key
+
+
+@pytest.mark.parametrize("optimizer", ["adamw", "adam", "sgd"])
+def test_weight_decay_on_matrices_leaves_biases_alone(optimizer):
+    """With zero gradients only the decay moves a parameter: the matrices shrink, the biases stay."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(3, 4), nn.LayerNorm(4), nn.Linear(4, 2))
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    cfg = TrainConfig(optimizer=optimizer, lr=0.1, weight_decay=0.5, weight_decay_on="matrices")
+    optimizer_ = build_optimizer(cfg, model.parameters())
+    for p in model.parameters():
+        p.grad = torch.zeros_like(p)
+    optimizer_.step()
+    for name, value in model.state_dict().items():
+        if value.dim() >= 2:
+            assert not torch.equal(value, before[name]) and value.norm() < before[name].norm(), name
+        else:
+            assert torch.equal(value, before[name]), name
+    everything = build_optimizer(TrainConfig(optimizer=optimizer, weight_decay=0.5), model.parameters())
+    assert [g["weight_decay"] for g in everything.param_groups] == [0.5]
+    assert [g["weight_decay"] for g in optimizer_.param_groups] == [0.5, 0.0]
+
+
+def test_a_resume_cannot_change_which_parameters_decay(tmp_path):
+    first = toy_trainer(tmp_path, optimizer="adamw", weight_decay=0.1, max_steps=6, epochs=1, checkpoint_every=3)
+    first.fit()
+    resumed = toy_trainer(
+        tmp_path, optimizer="adamw", weight_decay=0.1, weight_decay_on="matrices", max_steps=9, epochs=1
+    )
+    with pytest.raises(CheckpointError, match=r"cannot change train\.weight_decay_on"):
+        resumed.fit(load_checkpoint(resumed.run.last))
 
 
 def test_resume_takes_the_learning_rate_of_the_current_config(tmp_path):

@@ -96,6 +96,9 @@ class TrainConfig:
     lr: float = 1e-3
     momentum: float = 0.9  # SGD only
     weight_decay: float = 0.0  # L2 penalty (sgd, adam) or decoupled decay (adamw)
+    # Which parameters decay: "all", or "matrices" (those of 2 or more dimensions: weights and embeddings, not
+    # biases, LayerNorm gains or positions' offsets), the usual choice for Transformers.
+    weight_decay_on: Literal["all", "matrices"] = "all"
     beta1: float = 0.9  # adam, adamw: decay of the running mean of gradients (GANs use 0.5)
     beta2: float = 0.999  # adam, adamw: decay of the running mean of squared gradients
     label_smoothing: float = 0.0  # classification losses: mix this much of the uniform distribution into targets
@@ -127,7 +130,7 @@ class TrainConfig:
     # compile (seconds to a minute); where it pays off: docs/gpu.md ("Compilation"). Needs a C++ compiler on the CPU.
     compile: bool = False
     # Keys added since, with the value that reproduces a run saved before them (RunDir.load_config applies it).
-    ADDED: ClassVar[dict[str, Any]] = {"recurrent_path": "fast"}
+    ADDED: ClassVar[dict[str, Any]] = {"recurrent_path": "fast", "weight_decay_on": "all"}
     # Keys of earlier versions, read as today's, so that their runs still open and resume.
     RENAMED: ClassVar[dict[str, Callable[[Any], tuple[str, Any]]]] = {
         "amp": lambda on: ("precision", "auto" if _coerce(bool, on, "train.amp") else "fp32"),

@@ -155,6 +155,24 @@ def resolve_config(
     return from_dict(RunConfig, parts)
 
 
+def with_added_keys(saved: Mapping) -> dict:
+    """A saved run's configuration (as read from its ``config.toml``) with every key added since at the value the
+    run was trained with (its section class's ``ADDED``), not today's default: the run opens and resumes as it was
+    trained. An unknown task or model is left for :func:`resolve_config` to report."""
+    saved = copy.deepcopy(dict(saved))
+    model = saved.get("model") if isinstance(saved.get("model"), dict) else {}
+    try:
+        task_cls = get_task(str(saved.get("task")))
+        model_config = get_model(task_cls.name, str(model.get("name") or task_cls.default_model)).config
+    except ConfigError:
+        return saved
+    sections = {"model": model_config, "data": task_cls.DataConfig, "eval": task_cls.EvalConfig, "train": TrainConfig}
+    for name, cls in sections.items():
+        if isinstance(saved.get(name), dict):
+            saved[name] = {**getattr(cls, "ADDED", {}), **saved[name]}
+    return saved
+
+
 def _check_sections(raw: Mapping) -> None:
     """A section given a plain value (``model = "mlp"`` in a recipe, ``--set train=5``) is one clear error."""
     for section in ("model", "data", "eval", "train", "log"):

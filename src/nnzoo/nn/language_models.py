@@ -19,8 +19,9 @@ The shared interface lets one sampling routine (:func:`nnzoo.decode.sample`) and
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, ClassVar, Literal
 
 import torch
 from torch import Tensor, nn
@@ -111,6 +112,17 @@ class TransformerLMConfig(TransformerEncoderConfig):
     d_model: int = 256
     dim_feedforward: int = 1024
     num_layers: int = 4
+    activation: Literal["gelu", "relu"] = "gelu"  # of the feed-forward layers
+    tie_embeddings: bool = False  # the output layer's weights are the embedding's (W = E): fewer parameters
+    # 0: PyTorch's initialisation of every layer; > 0: GPT-2's, every matrix from N(0, init_std²), the residual
+    # branches' output projections scaled by 1/sqrt(2 num_layers), biases 0
+    init_std: float = 0.0
+    # Keys added since, with the value of the runs saved before them.
+    ADDED: ClassVar[dict[str, Any]] = {"activation": "gelu", "tie_embeddings": False, "init_std": 0.0}
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        require(self.init_std >= 0, f"init_std must be >= 0 (0: PyTorch's initialisation), got {self.init_std}")
 
 
 class TransformerLanguageModel(nn.Module):
@@ -120,8 +132,10 @@ class TransformerLanguageModel(nn.Module):
         x_i = E[t_i] + P_i, \qquad H = \text{Encoder}_{\text{causal}}(x_1 \dots x_n), \qquad
         \text{logits}_i = W \operatorname{LN}(H_i) + b
 
-    Pre-norm layers (``norm_first``), learned positions. The state is the previous tokens (B, ≤ context - 1): a
-    call attends over ``state ++ tokens`` (cut to the last ``context``) and returns logits for ``tokens`` only.
+    Pre-norm layers (``norm_first``), learned positions; with ``tie_embeddings`` the output weights are the
+    embedding (W = E, Press & Wolf 2017), one matrix that both reads and writes a token. The state is the previous
+    tokens (B, ≤ context - 1): a call attends over ``state ++ tokens`` (cut to the last ``context``) and returns
+    logits for ``tokens`` only.
     Shapes: tokens (B, T) with T <= context, state (B, S) or None -> logits (B, T, V), state (B, ≤ context - 1).
 
     Args:
@@ -154,13 +168,28 @@ class TransformerLanguageModel(nn.Module):
             config.nhead,
             config.dim_feedforward,
             config.dropout,
-            activation="gelu",
+            activation=config.activation,
             batch_first=True,
             norm_first=True,
         )
         self.encoder = TransformerEncoder(layer, config.num_layers)
         self.norm = nn.LayerNorm(config.d_model)
         self.head = nn.Linear(config.d_model, vocab_size)
+        if config.init_std > 0:
+            self._init_gpt2(config.init_std, config.num_layers)
+        if config.tie_embeddings:
+            self.head.weight = self.embedding.weight
+
+    def _init_gpt2(self, std: float, num_layers: int) -> None:
+        """GPT-2's initialisation (Radford et al. 2019): matrices N(0, std²), biases 0; the projections that end a
+        residual branch (attention's output, the feed-forward's second layer) get std / sqrt(2 num_layers), so the
+        sum of the 2 num_layers branches starts with the variance of one."""
+        for name, p in [*self.encoder.named_parameters(), *self.head.named_parameters()]:
+            if p.dim() >= 2:
+                residual = name.endswith(("out_proj.weight", "linear2.weight"))
+                nn.init.normal_(p, std=std / math.sqrt(2 * num_layers) if residual else std)
+            elif "norm" not in name:
+                nn.init.zeros_(p)
 
     def forward(self, tokens: Tensor, state: Tensor | None = None) -> tuple[Tensor, Tensor]:
         _check_tokens(tokens)

@@ -26,7 +26,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 import torch
 from torch import Tensor, nn
@@ -58,10 +58,15 @@ class CharLMData(DataConfig):
     corpus: Literal["shakespeare", "tang300", "song100", "poems"] = "shakespeare"  # poems: tang300 + song100
     extra_chinese: bool = False  # poem corpora: add fortunes-zh's `chinese` file to the training text
     chunk_length: int = 128  # characters per training chunk; the Transformer's context
+    # How the training text is cut: "chunks", consecutive pieces of parallel streams (what truncated BPTT needs), or
+    # "windows", pieces at random offsets drawn from the seed (as many as there are chunks; for the Transformer,
+    # which carries no state, every character is then seen at every position of its context).
+    sampling: Literal["chunks", "windows"] = "chunks"
     min_count: int = 2  # rarer training characters become <unk>
     max_chars: int = 0  # keep the first N characters of the training text (quick runs); 0: all
     val_fraction: float = 0.05
     test_fraction: float = 0.05
+    ADDED: ClassVar[dict[str, Any]] = {"sampling": "chunks"}  # keys added since, at the value of earlier runs
 
     def __post_init__(self) -> None:
         check_split_fractions(self.val_fraction, self.test_fraction)
@@ -204,8 +209,12 @@ class CharLM(Task):
                 raise UserError(
                     f"the {name} text has {len(ids[name])} characters (100 at least); raise data.{name}_fraction"
                 )
+        if cfg.sampling == "windows":
+            train = random_windows(ids["train"], cfg.chunk_length, torch.Generator().manual_seed(self.cfg.seed))
+        else:
+            train = chunked_streams(ids["train"], streams, cfg.chunk_length)
         return {
-            "train": chunked_streams(ids["train"], streams, cfg.chunk_length),
+            "train": train,
             "val": ids["val"],
             "test": ids["test"],
         }
@@ -424,6 +433,15 @@ def chunked_streams(ids: Tensor, streams: int, length: int) -> TensorData:
     inputs = layout(ids[: streams * per_stream])
     targets = layout(ids[1 : streams * per_stream + 1])
     return TensorData(inputs, targets, torch.arange(chunks).repeat_interleave(streams))
+
+
+def random_windows(ids: Tensor, length: int, generator: torch.Generator) -> TensorData:
+    """As many windows of ``length`` characters as the text has chunks, at random offsets (drawn with
+    replacement): rows (inputs, targets, -1), the targets shifted by one; -1 says no row continues another."""
+    count = (len(ids) - 1) // length
+    offsets = torch.randint(len(ids) - length, (count,), generator=generator)
+    window = offsets[:, None] + torch.arange(length)
+    return TensorData(ids[window], ids[window + 1], torch.full((count,), -1))
 
 
 def eval_chunk(model: nn.Module) -> int:

@@ -176,7 +176,10 @@ class Checkpoint:
                 state.setdefault(int(index), {})[key] = value
         groups = optimizer.state_dict()["param_groups"]
         if [len(g["params"]) for g in groups] != [len(g["params"]) for g in saved["param_groups"]]:
-            raise CheckpointError(f"{self.path} holds optimizer state for different parameters than this model's")
+            raise CheckpointError(
+                f"{self.path} holds optimizer state for other parameter groups than this model's "
+                "(a resume cannot change train.weight_decay_on)"
+            )
         optimizer.load_state_dict({"state": state, "param_groups": groups})
 
     def restore_scheduler(self, scheduler: Any) -> None:

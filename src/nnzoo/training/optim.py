@@ -12,8 +12,18 @@ from nnzoo.config import TrainConfig
 
 
 def build_optimizer(cfg: TrainConfig, parameters: Iterable[torch.nn.Parameter]) -> torch.optim.Optimizer:
-    """SGD with momentum, Adam (L2 weight decay added to the gradient) or AdamW (decoupled weight decay)."""
-    params = [p for p in parameters if p.requires_grad]
+    """SGD with momentum, Adam (L2 weight decay added to the gradient) or AdamW (decoupled weight decay).
+
+    With ``weight_decay_on = "matrices"`` the parameters are two groups, in the model's order: those of two or more
+    dimensions, which decay, then the others (biases, norm gains), which do not.
+    """
+    trained = [p for p in parameters if p.requires_grad]
+    params: list = trained
+    if cfg.weight_decay_on == "matrices":
+        params = [
+            {"params": [p for p in trained if p.dim() >= 2]},
+            {"params": [p for p in trained if p.dim() < 2], "weight_decay": 0.0},
+        ]
     if cfg.optimizer == "sgd":
         return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
     if cfg.optimizer == "adam":

@@ -32,7 +32,7 @@ import torch
 from torch import nn
 
 from nnzoo import registry
-from nnzoo.config import RunConfig, TrainConfig, dump_toml, load_toml, to_dict
+from nnzoo.config import RunConfig, dump_toml, load_toml, to_dict
 from nnzoo.errors import CheckpointError, UserError
 from nnzoo.files import TEMPORARY_GLOB, remove_temporaries, write_atomic
 from nnzoo.training.checkpoint import Checkpoint, load_checkpoint
@@ -131,11 +131,8 @@ class RunDir:
                     f"start it again with nnzoo train … --run-dir {self.path}"
                 )
             raise UserError(f"{self.path} is not an nnzoo run folder (it has no config.toml)")
-        saved = load_toml(self.config)
-        train = saved.get("train")
-        if isinstance(train, dict):  # a run saved before a key existed trains on as it was trained
-            saved["train"] = {**TrainConfig.ADDED, **train}
-        return registry.resolve_config(saved, overrides=overrides)
+        # A run saved before a key existed opens and trains on as it was trained.
+        return registry.resolve_config(registry.with_added_keys(load_toml(self.config)), overrides=overrides)
 
     def save_config(self, cfg: RunConfig) -> None:
         dump_toml(cfg, self.config)
