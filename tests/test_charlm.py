@@ -107,18 +107,24 @@ def test_random_windows_are_pieces_of_the_text_at_offsets_fixed_by_the_seed():
     assert not torch.equal(inputs, random_windows(ids, 10, torch.Generator().manual_seed(1)).tensors[0])
 
 
-def test_the_task_samples_windows_from_its_seed_and_chunks_by_default():
+def test_the_transformer_samples_windows_from_its_seed_and_the_recurrent_models_chunks():
     overrides = ["data.max_chars=20000", "train.batch_size=4", "data.chunk_length=8"]
-    chunks = make_task("transformer", overrides).build_data()["train"]
-    assert bool((chunks.tensors[2] >= 0).all())
-    windows = [make_task("transformer", [*overrides, "data.sampling=windows", f"seed={s}"]) for s in (0, 0, 1)]
-    first, again, other = (task.build_data()["train"].tensors[0] for task in windows)
-    assert len(first) == 19_999 // 8 and torch.equal(first, again) and not torch.equal(first, other)
+    for model, sampling in (("lstm", "auto"), ("transformer", "chunks")):
+        assert bool(
+            (make_task(model, [*overrides, f"data.sampling={sampling}"]).build_data()["train"].tensors[2] >= 0).all()
+        )
+    windows = [make_task("transformer", [*overrides, f"seed={s}"]) for s in (0, 0, 1)]  # auto: windows
+    first, again, other = (task.build_data()["train"].tensors for task in windows)
+    assert bool((first[2] == -1).all()) and len(first[0]) == 19_999 // 8
+    assert torch.equal(first[0], again[0]) and not torch.equal(first[0], other[0])
+    assert bool((make_task("lstm", [*overrides, "data.sampling=windows"]).build_data()["train"].tensors[2] == -1).all())
 
 
 def test_a_tied_transformer_writes_with_its_embedding():
     tied = TransformerLanguageModel(12, 16, TransformerLMConfig(d_model=8, nhead=2, num_layers=1, tie_embeddings=True))
-    untied = TransformerLanguageModel(12, 16, TransformerLMConfig(d_model=8, nhead=2, num_layers=1))
+    untied = TransformerLanguageModel(
+        12, 16, TransformerLMConfig(d_model=8, nhead=2, num_layers=1, tie_embeddings=False)
+    )
     assert tied.head.weight is tied.embedding.weight
     assert sum(p.numel() for p in untied.parameters()) - sum(p.numel() for p in tied.parameters()) == 12 * 8
     tied(torch.randint(0, 12, (2, 5)))[0].sum().backward()
@@ -137,8 +143,8 @@ def test_gpt2_initialisation_draws_matrices_at_the_given_scale():
         else:
             residual = name.endswith(("out_proj.weight", "linear2.weight"))
             assert float(p.std()) == pytest.approx(0.01 if residual else 0.02, rel=0.1), name  # 0.02 / sqrt(2 * 2)
-    default = TransformerLanguageModel(40, 16, TransformerLMConfig(d_model=64, nhead=4, num_layers=2))
-    assert float(default.encoder.layers[0].linear1.weight.std()) > 0.05  # PyTorch's: ±1/sqrt(fan_in), fan_in 64
+    pytorch = TransformerLanguageModel(40, 16, TransformerLMConfig(d_model=64, nhead=4, num_layers=2, init_std=0))
+    assert float(pytorch.encoder.layers[0].linear1.weight.std()) > 0.05  # PyTorch's: ±1/sqrt(fan_in), fan_in 64
     with pytest.raises(ConfigError, match="init_std must be >= 0"):
         TransformerLMConfig(init_std=-0.1)
 

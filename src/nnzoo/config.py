@@ -157,6 +157,21 @@ class TrainConfig:
         require(self.patience >= 0, "train.patience must be >= 0 (0 turns early stopping off)")
 
 
+# The training recipe of nnzoo's Transformer language model, each choice measured against the first wave's recipe
+# (docs/text.md, "The Transformer's recipe"): AdamW with beta2 = 0.99, decoupled weight decay 0.1 on matrices only,
+# a linear warm-up, then cosine decay to a tenth of the rate, the gradient norm clipped at 1. A task registers its
+# Transformer with these as train_defaults and adds its own rate and warm-up.
+TRANSFORMER_TRAINING: dict[str, Any] = {
+    "optimizer": "adamw",
+    "beta2": 0.99,
+    "weight_decay": 0.1,
+    "weight_decay_on": "matrices",
+    "schedule": "cosine",
+    "min_lr_ratio": 0.1,
+    "grad_clip": 1.0,
+}
+
+
 @dataclass
 class LogConfig:
     every: int = 10  # write the mean training loss to metrics.jsonl every this many steps

@@ -32,7 +32,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from nnzoo.config import DataConfig, EvalConfig, check_split_fractions
+from nnzoo.config import TRANSFORMER_TRAINING, DataConfig, EvalConfig, check_split_fractions
 from nnzoo.data import TensorData
 from nnzoo.data.splits import hash_split
 from nnzoo.data.text_corpora import chinese_fortunes, chinese_poems, shakespeare_works
@@ -59,9 +59,10 @@ class CharLMData(DataConfig):
     extra_chinese: bool = False  # poem corpora: add fortunes-zh's `chinese` file to the training text
     chunk_length: int = 128  # characters per training chunk; the Transformer's context
     # How the training text is cut: "chunks", consecutive pieces of parallel streams (what truncated BPTT needs), or
-    # "windows", pieces at random offsets drawn from the seed (as many as there are chunks; for the Transformer,
-    # which carries no state, every character is then seen at every position of its context).
-    sampling: Literal["chunks", "windows"] = "chunks"
+    # "windows", pieces at random offsets drawn from the seed (as many as there are chunks; the Transformer, which
+    # carries no state, then sees every character at every position of its context). "auto": windows for the
+    # Transformer, chunks for the recurrent models.
+    sampling: Literal["auto", "chunks", "windows"] = "auto"
     min_count: int = 2  # rarer training characters become <unk>
     max_chars: int = 0  # keep the first N characters of the training text (quick runs); 0: all
     val_fraction: float = 0.05
@@ -96,7 +97,12 @@ for _cell, _title in (("rnn", "Elman RNN"), ("lstm", "LSTM"), ("gru", "GRU")):
     _register_recurrent(_cell, _title)
 
 
-@register_model("charlm", "transformer", config=TransformerLMConfig, train_defaults={"lr": 1e-3, "warmup_steps": 200})
+@register_model(
+    "charlm",
+    "transformer",
+    config=TransformerLMConfig,
+    train_defaults={**TRANSFORMER_TRAINING, "lr": 2e-3, "warmup_steps": 100},
+)
 def build_transformer(cfg: TransformerLMConfig, info: dict) -> nn.Module:
     """Decoder-only Transformer (causal self-attention); its context is data.chunk_length characters."""
     return TransformerLanguageModel(_vocab_size(info), info["chunk_length"], cfg)
@@ -209,7 +215,7 @@ class CharLM(Task):
                 raise UserError(
                     f"the {name} text has {len(ids[name])} characters (100 at least); raise data.{name}_fraction"
                 )
-        if cfg.sampling == "windows":
+        if cfg.sampling == "windows" or (cfg.sampling == "auto" and isinstance(self.cfg.model, TransformerLMConfig)):
             train = random_windows(ids["train"], cfg.chunk_length, torch.Generator().manual_seed(self.cfg.seed))
         else:
             train = chunked_streams(ids["train"], streams, cfg.chunk_length)
