@@ -4,7 +4,7 @@
 # 128, batches of 64, dropout 0.1), each variant undoing one of its choices; "before" is the first wave's recipe.
 # Then the nanoGPT-style reference at two learning rates, and every run scored by one evaluator
 # (benchmarks/charlm_reference.py: the validation text in blocks of 128 characters, each from its own prefix).
-# JOBS runs side by side, one CPU thread each. Runs that already have a checkpoint are resumed (or left alone when
+# JOBS runs side by side, one CPU thread each; SEED=1 (folders NAME-seed1) repeats them with another seed. Runs that already have a checkpoint are resumed (or left alone when
 # finished).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,6 +13,8 @@ PYTHON=${PYTHON:-.venv/bin/python}
 OUT=${OUT:-runs/charlm-ablations}
 STEPS=${STEPS:-300}
 JOBS=${JOBS:-2}
+SEED=${SEED:-0}
+SUFFIX=$([ "$SEED" = 0 ] || echo "-seed$SEED")
 
 source scripts/lib.sh
 
@@ -35,7 +37,7 @@ NAMES=(${NAMES:-recipe lr-0.001 torch-init torch-init-lr-0.001 beta2-0.999 decay
 train() {  # one variant, on one CPU thread
   local sets=(--set "train.max_steps=$STEPS" --set train.eval_every=100)
   for change in ${CHANGES[$1]}; do sets+=(--set "$change"); done
-  OMP_NUM_THREADS=1 train_or_resume "$OUT/$1" --recipe charlm/transformer "${sets[@]}"
+  OMP_NUM_THREADS=1 train_or_resume "$OUT/$1$SUFFIX" --recipe charlm/transformer --seed "$SEED" "${sets[@]}"
 }
 
 running=0
@@ -51,5 +53,5 @@ for lr in 0.001 0.002; do
 done
 cat "$OUT/reference.jsonl"
 for name in "${NAMES[@]}"; do
-  "$PYTHON" benchmarks/charlm_reference.py score "$OUT/$name"
+  "$PYTHON" benchmarks/charlm_reference.py score "$OUT/$name$SUFFIX"
 done

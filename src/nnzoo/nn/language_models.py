@@ -113,7 +113,7 @@ class TransformerLMConfig(TransformerEncoderConfig):
     dim_feedforward: int = 1024
     num_layers: int = 4
     activation: Literal["gelu", "relu"] = "gelu"  # of the feed-forward layers
-    tie_embeddings: bool = True  # the output layer's weights are the embedding's (W = E): fewer parameters
+    tie_embeddings: bool = False  # the output layer's weights are the embedding's (W = E): fewer parameters
     # 0: PyTorch's initialisation of every layer; > 0: GPT-2's, every matrix from N(0, init_std²), the residual
     # branches' output projections scaled by 1/sqrt(2 num_layers), biases 0
     init_std: float = 0.02
