@@ -29,10 +29,12 @@ declare -A CHANGES=(
   [untied]="model.tie_embeddings=false"
   [chunks]="data.sampling=chunks"
   [relu]="model.activation=relu"
+  [untied-relu-beta2-0.999]="model.tie_embeddings=false model.activation=relu train.beta2=0.999"
   [before]="train.lr=0.001 model.init_std=0 train.beta2=0.999 train.weight_decay=0.01 train.weight_decay_on=all
             train.min_lr_ratio=0 model.tie_embeddings=false data.sampling=chunks"
 )
-NAMES=(${NAMES:-recipe lr-0.001 torch-init torch-init-lr-0.001 beta2-0.999 decay-all-0.01 cosine-to-0 untied chunks relu before})
+NAMES=(${NAMES:-recipe lr-0.001 torch-init torch-init-lr-0.001 beta2-0.999 decay-all-0.01 cosine-to-0 untied chunks relu
+  untied-relu-beta2-0.999 before})
 
 train() {  # one variant, on one CPU thread
   local sets=(--set "train.max_steps=$STEPS" --set train.eval_every=100)
