@@ -4,7 +4,8 @@
 # 128, batches of 64, dropout 0.1), each variant undoing one of its choices; "before" is the first wave's recipe.
 # Then the nanoGPT-style reference at two learning rates, and every run scored by one evaluator
 # (benchmarks/charlm_reference.py: the validation text in blocks of 128 characters, each from its own prefix).
-# JOBS runs side by side, one CPU thread each; SEED=1 (folders NAME-seed1) repeats them with another seed. Runs that already have a checkpoint are resumed (or left alone when
+# JOBS runs side by side, one CPU thread each; SEED=1 (folders NAME-seed1) repeats them with another seed (the docs'
+# second seed: SEED=1 NAMES="recipe untied beta2-0.999"). Runs that already have a checkpoint are resumed (or left alone when
 # finished).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,12 +30,10 @@ declare -A CHANGES=(
   [untied]="model.tie_embeddings=false"
   [chunks]="data.sampling=chunks"
   [relu]="model.activation=relu"
-  [untied-relu-beta2-0.999]="model.tie_embeddings=false model.activation=relu train.beta2=0.999"
   [before]="train.lr=0.001 model.init_std=0 train.beta2=0.999 train.weight_decay=0.01 train.weight_decay_on=all
             train.min_lr_ratio=0 model.tie_embeddings=false data.sampling=chunks"
 )
-NAMES=(${NAMES:-recipe lr-0.001 torch-init torch-init-lr-0.001 beta2-0.999 decay-all-0.01 cosine-to-0 untied chunks relu
-  untied-relu-beta2-0.999 before})
+NAMES=(${NAMES:-recipe lr-0.001 torch-init torch-init-lr-0.001 beta2-0.999 decay-all-0.01 cosine-to-0 untied chunks relu before})
 
 train() {  # one variant, on one CPU thread
   local sets=(--set "train.max_steps=$STEPS" --set train.eval_every=100)
