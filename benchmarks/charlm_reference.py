@@ -145,13 +145,11 @@ def train_reference(steps: int, seed: int, lr: float = 1e-3, warmup: int = 100) 
 
 def score_run(path: str, checkpoint: str) -> dict:
     run = nnzoo.open(path, checkpoint=checkpoint, device="cpu")
-    task: CharLM = run.task
-    ids = torch.tensor(task.vocab.encode(task.split_texts()["val"]))
-    state = json.loads((Path(path) / "metrics.jsonl").read_text().splitlines()[-1])
+    ids = run.data["val"]  # checked against the vocabulary the run was trained with
     return {
         "model": f"nnzoo {path}",
         "checkpoint": checkpoint,
-        "steps": state.get("step"),
+        "run_steps": run.state["step"],
         "parameters": sum(p.numel() for p in run.model.parameters()),
         "val_block_nll": round(block_nll(run.model, ids, run.model.context), 4),
     }

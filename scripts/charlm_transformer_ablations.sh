@@ -4,9 +4,9 @@
 # 128, batches of 64, dropout 0.1), each variant undoing one of its choices; "before" is the first wave's recipe.
 # Then the nanoGPT-style reference at two learning rates, and every run scored by one evaluator
 # (benchmarks/charlm_reference.py: the validation text in blocks of 128 characters, each from its own prefix).
-# JOBS runs side by side, one CPU thread each; SEED=1 (folders NAME-seed1) repeats them with another seed (the docs'
-# second seed: SEED=1 NAMES="recipe untied beta2-0.999"). Runs that already have a checkpoint are resumed (or left alone when
-# finished).
+# JOBS runs side by side, one CPU thread each; SEED=1 (folders NAME-seed1) repeats them with another seed (the
+# docs' second seed: SEED=1 NAMES="recipe untied beta2-0.999"). Runs that already have a checkpoint are resumed (or
+# left alone when finished).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 NNZOO=${NNZOO:-.venv/bin/nnzoo}
