@@ -59,6 +59,15 @@ def test_every_command_has_help_with_an_example(capsys, command):
         assert examples and set(examples) <= set(names), f"no example of a command in:\n{out}"
 
 
+def test_the_checkpoint_choices_are_the_libraries():
+    from typing import get_args
+
+    from nnzoo.cli import CHECKPOINTS
+    from nnzoo.training.run import CheckpointName
+
+    assert get_args(CheckpointName) == CHECKPOINTS
+
+
 def test_help_text_shows_examples(capsys):
     from nnzoo.cli import main
 

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import math
+import shutil
 
 import pytest
 import torch
 
 import nnzoo
-from nnzoo.errors import UserError
+from nnzoo.errors import CheckpointError, UserError
 from nnzoo.metrics import edit_distance, error_rates
 from nnzoo.registry import resolve_config
 from nnzoo.tasks.g2p import G2P, LONG_WORD_PHONEMES, g2p_scores
+from nnzoo.training import load_checkpoint
 
 
 @pytest.mark.parametrize(
@@ -209,9 +212,15 @@ def test_cli_train_eval_predict(cli, tmp_path):
         "model.embed_dim=16",
         "--set",
         "eval.beam_size=2",
+        "--set",
+        "train.eval_every=5",
+        "--set",
+        "train.keep_evals=2",
     )
     assert code == 0, err
     assert {"attention_val.png", "samples_val.txt", "curves.png"} <= {p.name for p in (run / "figures").iterdir()}
+    code, out, err = cli("eval", run, run, "--ensemble", "--checkpoint", "average", "--quiet")
+    assert code == 0 and "ensemble of g2p + g2p (g2p)" in out, err
     code, out, err = cli("eval", run, "--split", "test", "--quiet")
     assert code == 0, err
     assert "per" in out and "wer" in out
@@ -222,3 +231,38 @@ def test_cli_train_eval_predict(cli, tmp_path):
     assert code == 2 and "contains 'é', not in the training alphabet" in err
     code, _, err = cli("predict", run)
     assert code == 2 and "give inputs to g2p to predict from, e.g. nnzoo predict RUN_DIR pronunciation" in err
+
+
+def test_an_ensemble_of_one_run_twice_scores_as_the_run(tmp_path):
+    overrides = ["data.max_words=300", "train.max_steps=20", "train.eval_every=10", "train.keep_evals=2",
+                 "model.hidden_size=32", "model.embed_dim=16", "eval.beam_size=2"]  # fmt: skip
+    path = tmp_path / "run"
+    nnzoo.train("g2p", model="lstm-attention", overrides=overrides, run_dir=path, progress=False, figures=False)
+    alone = nnzoo.open(path).evaluate("test")
+    twice = nnzoo.open_ensemble([path, path]).evaluate("test")
+    assert (twice["per"], twice["wer"]) == (alone["per"], alone["wer"])
+    assert twice["loss"] == pytest.approx(alone["loss"], rel=1e-5)
+
+    averaged = nnzoo.open(path, checkpoint="average").model.state_dict()
+    kept = [load_checkpoint(p).model_state() for p in sorted((path / "snapshots").glob("*.safetensors"))]
+    assert len(kept) == 2
+    for name, value in averaged.items():
+        assert torch.allclose(value, (kept[0][name] + kept[1][name]) / 2, atol=1e-7), name
+
+    with pytest.raises(UserError, match="an ensemble needs at least two run folders, got 1"):
+        nnzoo.open_ensemble([path])
+    other = tmp_path / "other"
+    shutil.copytree(path, other)
+    info = json.loads((other / "info.json").read_text())
+    info["target_symbols"] = info["target_symbols"][::-1]
+    (other / "info.json").write_text(json.dumps(info))
+    with pytest.raises(UserError, match="was not trained on the same task, data and vocabularies as"):
+        nnzoo.open_ensemble([path, other])
+
+
+def test_average_needs_kept_snapshots(tmp_path):
+    path = tmp_path / "run"
+    overrides = ["data.max_words=300", "train.max_steps=5", "model.hidden_size=16", "model.embed_dim=8"]
+    nnzoo.train("g2p", model="gru-seq2seq", overrides=overrides, run_dir=path, progress=False, figures=False)
+    with pytest.raises(CheckpointError, match=r"kept no snapshots to average; train it with train\.keep_evals=N"):
+        nnzoo.open(path, checkpoint="average")

@@ -6,12 +6,13 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from nnzoo.decode import greedy_search
+from nnzoo.decode import beam_search, greedy_search
 from nnzoo.nn.seq2seq import (
     AttentionSeq2Seq,
     AttentionSeq2SeqConfig,
     ContextSeq2Seq,
     ContextSeq2SeqConfig,
+    Seq2SeqEnsemble,
     TransformerSeq2Seq,
     TransformerSeq2SeqConfig,
 )
@@ -95,6 +96,42 @@ def test_attention_maps_are_distributions_over_the_real_source(name):
     assert torch.allclose(weights.sum(-1), torch.ones(4, 6), atol=1e-5)
     for row, length in enumerate(lengths):
         assert torch.all(weights[row, :, length:] == 0)
+
+
+def test_an_ensemble_decodes_with_the_mean_of_its_members_probabilities():
+    """Three different architectures: each step's distribution is the mean of the members' (not of their
+    log-probabilities), step-by-step equals teacher forcing, and beam search runs on the ensemble as on one model."""
+    members = []
+    for seed, name in enumerate(["attention-additive", "transformer", "context-gru"]):
+        torch.manual_seed(seed)
+        members.append(MODELS[name]().eval())
+    ensemble = Seq2SeqEnsemble(members).eval()
+    src, lengths, tgt_in = source_batch()
+    with torch.no_grad():
+        teacher_forced = ensemble(src, lengths, tgt_in)
+        probabilities = torch.stack([F.softmax(m(src, lengths, tgt_in), dim=-1) for m in members]).mean(0)
+        assert (teacher_forced.exp() - probabilities).abs().max() <= 1e-6
+        assert (teacher_forced.exp().sum(-1) - 1).abs().max() <= 1e-5  # a distribution: its own log-softmax
+        state = ensemble.init_state(ensemble.encode(src, lengths))
+        for t in range(tgt_in.shape[1]):
+            log_probs, state = ensemble.step(tgt_in[:, t], state)
+            assert (log_probs - teacher_forced[:, t]).abs().max() <= 1e-5, t
+        found = beam_search(ensemble, ensemble.encode(src, lengths), batch_size=4, bos=BOS, eos=EOS, beam_size=3,
+                            max_len=8, nbest=2)  # fmt: skip
+    assert [len(h) for h in found] == [2, 2, 2, 2]
+    assert ensemble.attention_weights(src, lengths, tgt_in) is None
+
+
+def test_an_ensemble_of_copies_decodes_as_the_model_alone():
+    torch.manual_seed(0)
+    model = MODELS["attention-additive"]().eval()
+    src, lengths, _ = source_batch()
+    with torch.no_grad():
+        alone = beam_search(model, model.encode(src, lengths), batch_size=4, bos=BOS, eos=EOS, beam_size=4, max_len=8)
+        pair = Seq2SeqEnsemble([model, model])
+        together = beam_search(pair, pair.encode(src, lengths), batch_size=4, bos=BOS, eos=EOS, beam_size=4, max_len=8)
+    assert [[h.tokens for h in hs] for hs in together] == [[h.tokens for h in hs] for hs in alone]
+    assert [hs[0].log_prob for hs in together] == pytest.approx([hs[0].log_prob for hs in alone], abs=1e-5)
 
 
 def test_the_context_model_has_no_attention_map():

@@ -20,6 +20,7 @@ from nnzoo.tasks.regression import Regression
 from nnzoo.training import RunDir, Trainer, load_checkpoint
 from nnzoo.training.metrics_log import read_metrics
 from nnzoo.training.optim import build_optimizer, lr_factor
+from nnzoo.training.run import average_weights
 from nnzoo.training.sampler import EpochBatchSampler
 
 
@@ -117,6 +118,46 @@ def test_resume_is_bitwise_exact_with_decay_on_matrices_only(tmp_path, stop_at):
     resumed = interrupt_and_resume(tmp_path, stop_at, **train)
     for key, value in weights(reference).items():
         assert torch.equal(value, weights(resumed)[key]), key
+
+
+def snapshot_weights(run: RunDir) -> dict[str, dict[str, torch.Tensor]]:
+    return {path.name: load_checkpoint(path).model_state() for path in sorted(run.snapshots.glob("*"))}
+
+
+def test_keep_evals_keeps_the_weights_of_the_newest_evaluations(tmp_path):
+    trainer = toy_trainer(tmp_path, eval_every=4, keep_evals=3)
+    at_evaluations = {}
+    trainer.callbacks.append(lambda t: t.state.step % 4 or at_evaluations.setdefault(t.state.step, weights(t)))
+    trainer.fit()
+    assert trainer.total_steps == 30  # evaluations at 4, 8, ..., 28 and the last step, 30
+    kept = snapshot_weights(trainer.run)
+    assert list(kept) == ["step-000000024.safetensors", "step-000000028.safetensors", "step-000000030.safetensors"]
+    at_evaluations[30] = weights(trainer)
+    for name, state in kept.items():
+        expected = at_evaluations[int(name[5:14])]
+        assert all(torch.equal(state[key], expected[key]) for key in expected), name
+
+
+@pytest.mark.parametrize("stop_at", [13, 25])
+def test_snapshots_survive_an_interruption(tmp_path, stop_at):
+    train = {"eval_every": 4, "keep_evals": 2, "checkpoint_every": 3}
+    reference = toy_trainer(tmp_path, "reference", **train)
+    reference.fit()
+    resumed = interrupt_and_resume(tmp_path, stop_at, **train)
+    expected, got = snapshot_weights(reference.run), snapshot_weights(resumed.run)
+    assert list(got) == list(expected)
+    for name, state in expected.items():
+        assert all(torch.equal(value, got[name][key]) for key, value in state.items()), name
+
+
+def test_average_weights_is_the_mean_of_floats_and_the_last_of_counters():
+    states = [
+        {"w": torch.tensor([1.0, 2.0]), "count": torch.tensor(3)},
+        {"w": torch.tensor([3.0, 6.0]), "count": torch.tensor(5)},
+    ]
+    averaged = average_weights(states)
+    assert torch.equal(averaged["w"], torch.tensor([2.0, 4.0])) and averaged["w"].dtype == torch.float32
+    assert int(averaged["count"]) == 5
 
 
 @pytest.mark.parametrize("optimizer", ["adamw", "adam", "sgd"])

@@ -25,7 +25,7 @@ import shutil
 from collections.abc import Iterable, Sequence
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Any, Literal, NamedTuple
+from typing import Any, NamedTuple
 
 import torch
 from torch import nn
@@ -38,13 +38,11 @@ from nnzoo.tasks.base import Splits, Task
 from nnzoo.training import distributed
 from nnzoo.training.checkpoint import load_checkpoint
 from nnzoo.training.metrics_log import read_metrics
-from nnzoo.training.run import RunDir, TrainedModel, default_run_dir, load_trained
+from nnzoo.training.run import CheckpointName, RunDir, TrainedModel, default_run_dir, load_trained
 from nnzoo.training.runtime import resolve_device, seed_everything
 from nnzoo.training.trainer import Trainer, evaluate
 
 log = logging.getLogger("nnzoo")
-
-CheckpointName = Literal["best", "last"]  # which of a run's checkpoints
 
 
 def list_tasks() -> list[str]:
@@ -277,6 +275,32 @@ def open(path: str | Path, *, checkpoint: CheckpointName = "best", device: str =
     return Run(load_trained(path, device=device, checkpoint=checkpoint), checkpoint=checkpoint)
 
 
+def open_ensemble(paths: Sequence[str | Path], *, checkpoint: CheckpointName = "best", device: str = "auto") -> Run:
+    """Trained runs of one task and the same data, as one model: ``run.model`` decodes with the mean of their
+    next-symbol probabilities (:class:`~nnzoo.nn.Seq2SeqEnsemble`; the sequence-to-sequence tasks). It evaluates
+    and predicts as one run does; its configuration, data and folder are the first run's.
+
+    Example::
+
+        >>> nnzoo.open_ensemble([tmp / "r", tmp / "r"])
+        Traceback (most recent call last):
+        ...
+        nnzoo.errors.UserError: task 'regression' has no ensembles; the sequence-to-sequence tasks (g2p, translate) do
+    """
+    runs = [open(path, checkpoint=checkpoint, device=device) for path in paths]
+    if len(runs) < 2:
+        raise UserError(f"an ensemble needs at least two run folders, got {len(runs)}")
+    first = runs[0]
+    for run in runs[1:]:
+        if (run.config.task, run.config.data, run.task.info) != (first.config.task, first.config.data, first.task.info):
+            raise UserError(
+                f"{run.path} was not trained on the same task, data and vocabularies as {first.path}; "
+                "an ensemble needs them equal"
+            )
+    model = first.task.ensemble([run.model for run in runs])
+    return Run(TrainedModel(first.folder, first.config, first.task, model), checkpoint=checkpoint)
+
+
 class Run:
     """A run folder, opened: what it was trained as, its model, its log; it evaluates, predicts and draws.
 
@@ -285,7 +309,8 @@ class Run:
         config: the resolved :class:`~nnzoo.config.RunConfig` (its ``config.toml``).
         task: the :class:`~nnzoo.tasks.base.Task`, with the ``info`` the model was built from.
         model: the ``nn.Module``, weights of ``checkpoint`` loaded, in eval mode.
-        checkpoint: ``best`` (the best validation score) or ``last``.
+        checkpoint: ``best`` (the best validation score), ``last``, or ``average`` (the mean of the snapshots kept
+            with ``train.keep_evals``).
     """
 
     def __init__(self, trained: TrainedModel, data: Splits | None = None, checkpoint: CheckpointName = "best"):
@@ -421,4 +446,15 @@ def _override_list(overrides: Sequence[str]) -> list[str]:
     return list(overrides)
 
 
-__all__ = ["Run", "Start", "build", "list_models", "list_recipes", "list_tasks", "open", "resolve_config", "train"]
+__all__ = [
+    "Run",
+    "Start",
+    "build",
+    "list_models",
+    "list_recipes",
+    "list_tasks",
+    "open",
+    "open_ensemble",
+    "resolve_config",
+    "train",
+]

@@ -115,6 +115,9 @@ class TrainConfig:
     grad_clip: float = 0.0  # clip the global gradient norm to this value; 0: off
     eval_every: int = 0  # evaluate every this many steps; 0: at the end of every epoch
     checkpoint_every: int = 0  # also write `last` every this many steps; 0: only after evaluations
+    # Keep the weights of the newest N evaluations in snapshots/ (N files): `--checkpoint average` opens their mean,
+    # checkpoint averaging. 0: none.
+    keep_evals: int = 0
     monitor: str = "loss"  # validation metric that picks the best checkpoint and drives early stopping
     monitor_mode: Literal["min", "max"] = "min"
     patience: int = 0  # early stopping: evaluations without improvement before stopping; 0: off
@@ -155,6 +158,7 @@ class TrainConfig:
         require(0 <= self.min_lr_ratio <= 1, "train.min_lr_ratio must be in [0, 1]")
         require(self.eval_every >= 0 and self.checkpoint_every >= 0, "train.eval_every/checkpoint_every >= 0")
         require(self.patience >= 0, "train.patience must be >= 0 (0 turns early stopping off)")
+        require(self.keep_evals >= 0, "train.keep_evals must be >= 0 (0 keeps no snapshots)")
 
 
 # The training recipe of nnzoo's Transformer language model (docs/text.md, "The Transformer's recipe"): AdamW,

@@ -25,6 +25,8 @@ from nnzoo.files import write_atomic
 # torch, the API and the task modules are imported inside the commands so that `nnzoo --help` answers at once.
 
 DEVICE_HELP = "auto (CUDA, then MPS, then the CPU), cpu, cuda, cuda:N or mps"
+CHECKPOINTS = ("best", "last", "average")  # nnzoo.training.run.CheckpointName, without importing torch
+CHECKPOINT_HELP = "best (validation score), last, or average (the mean of the snapshots train.keep_evals kept)"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -171,11 +173,21 @@ def build_parser() -> argparse.ArgumentParser:
         commands,
         "eval",
         "evaluate trained runs on a split; print a table and write RUN_DIR/eval_SPLIT.json",
-        ["nnzoo eval runs/regression/linear-20261123-101500", "nnzoo eval runs/demo/* --split test --markdown"],
+        [
+            "nnzoo eval runs/regression/linear-20261123-101500",
+            "nnzoo eval runs/demo/* --split test --markdown",
+            "nnzoo eval runs/g2p/a runs/g2p/b --ensemble --checkpoint average",
+        ],
     )
     p.add_argument("run_dirs", nargs="+", type=Path, metavar="RUN_DIR")
+    p.add_argument(
+        "--ensemble",
+        action="store_true",
+        help="evaluate the runs as one model, the mean of their predictions (sequence-to-sequence tasks); one row, "
+        "no file written",
+    )
     p.add_argument("--split", default="test", choices=["train", "val", "test"])
-    p.add_argument("--checkpoint", default="best", choices=["best", "last"])
+    p.add_argument("--checkpoint", default="best", choices=CHECKPOINTS, help=CHECKPOINT_HELP)
     p.add_argument("--device", default="auto", help=f"{DEVICE_HELP}; default: auto")
     p.add_argument("--markdown", action="store_true", help="print the table as Markdown")
     p.add_argument("--quiet", action="store_true", help="print only the table")
@@ -192,7 +204,7 @@ def build_parser() -> argparse.ArgumentParser:
         ],
     )
     p.add_argument("--device", default="auto", help=f"{DEVICE_HELP}; default: auto")
-    p.add_argument("--checkpoint", default="best", choices=["best", "last"])
+    p.add_argument("--checkpoint", default="best", choices=CHECKPOINTS, help=CHECKPOINT_HELP)
     p.add_argument("run_dir", type=Path, metavar="RUN_DIR")
     p.add_argument("inputs", nargs=argparse.REMAINDER, metavar="INPUT", help="task-specific inputs and options")
     _add_data_dir(p)
@@ -212,7 +224,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--out", type=Path, metavar="FILE", help="the file to write (default: RUN_DIR/best.onnx or RUN_DIR/last.onnx)"
     )
-    p.add_argument("--checkpoint", default="best", choices=["best", "last"])
+    p.add_argument("--checkpoint", default="best", choices=CHECKPOINTS, help=CHECKPOINT_HELP)
     p.set_defaults(run=cmd_export)
 
     p = _command(
@@ -409,23 +421,30 @@ def cmd_eval(args: argparse.Namespace) -> int:
     rows: list[tuple[str, dict[str, float]]] = []
     baselines_by_data: dict[tuple[str, str], tuple[str, dict[str, float], str]] = {}
     columns: list[str] = []
-    for path in args.run_dirs:
-        run = nnzoo.open(path, checkpoint=args.checkpoint, device=args.device)
+    if args.ensemble:  # one model of all the runs: one row, and no run folder's files are written
+        opened = [(nnzoo.open_ensemble(args.run_dirs, checkpoint=args.checkpoint, device=args.device), None)]
+    else:
+        opened = ((nnzoo.open(path, checkpoint=args.checkpoint, device=args.device), path) for path in args.run_dirs)
+    for run, path in opened:
         metrics = run.evaluate(args.split)
         baselines = run.baselines(args.split)
-        result = {"split": args.split, "checkpoint": args.checkpoint, "metrics": metrics, "baselines": baselines}
-        figures = run.figures(args.split)
-        out = write_atomic(run.path / f"eval_{args.split}.json", json.dumps(result, indent=1))  # after the figures
         columns += [c for c in run.task.metric_names if c not in columns]
-        rows.append((f"{run.path.name} ({run.config.task}/{run.config.model.name})", metrics))
+        if path is None:
+            label = "ensemble of " + " + ".join(p.name for p in args.run_dirs) + f" ({run.config.task})"
+        else:
+            label = f"{run.path.name} ({run.config.task}/{run.config.model.name})"
+            result = {"split": args.split, "checkpoint": args.checkpoint, "metrics": metrics, "baselines": baselines}
+            figures = run.figures(args.split)
+            out = write_atomic(run.path / f"eval_{args.split}.json", json.dumps(result, indent=1))  # after figures
+            if not args.quiet:
+                print(f"{path}: wrote {out}", file=sys.stderr)
+                for figure in figures:
+                    print(f"{path}: figure {figure}", file=sys.stderr)
+        rows.append((label, metrics))
         # Runs on the same data share their baselines: show each once.
         data_key = json.dumps({"task": run.config.task, **to_dict(run.config.data)}, sort_keys=True)
         for name, values in baselines.items():
             baselines_by_data.setdefault((data_key, name), (name, values, run.path.name))
-        if not args.quiet:
-            print(f"{path}: wrote {out}", file=sys.stderr)
-            for figure in figures:
-                print(f"{path}: figure {figure}", file=sys.stderr)
     several_data = len({data_key for data_key, _ in baselines_by_data}) > 1
     for name, values, run_name in baselines_by_data.values():
         rows.append((f"baseline: {name}" + (f" (data of {run_name})" if several_data else ""), values))

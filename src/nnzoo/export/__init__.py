@@ -48,6 +48,7 @@ from nnzoo.export.specs import (  # noqa: F401  TEMPORARY
     token_sequence_spec,
 )
 from nnzoo.optional import require
+from nnzoo.training.run import CheckpointName
 
 if TYPE_CHECKING:
     from nnzoo.training.run import TrainedModel
@@ -74,7 +75,7 @@ def export_run(
     run_dir: str | Path,
     out: str | Path | None = None,
     *,
-    checkpoint: Literal["best", "last"] = "best",
+    checkpoint: CheckpointName = "best",
     format: Literal["onnx"] = "onnx",
 ) -> Exported:
     """Write the run's model as an ONNX file (default ``RUN_DIR/best.onnx`` or ``last.onnx``) and verify it."""

@@ -75,6 +75,7 @@ from nnzoo.nn.seq2seq import (
     AttentionSeq2SeqConfig,
     ContextSeq2Seq,
     ContextSeq2SeqConfig,
+    Seq2SeqEnsemble,
     TransformerSeq2Seq,
     TransformerSeq2SeqConfig,
 )
@@ -159,6 +160,7 @@ __all__ = [
     "RecurrentTagger",
     "RecurrentTaggerConfig",
     "ScaledForecaster",
+    "Seq2SeqEnsemble",
     "Seq2SeqForecaster",
     "SequenceClassifier",
     "SequenceModel",

@@ -16,6 +16,8 @@ training, evaluation and :mod:`nnzoo.decode` treat them alike:
 :class:`AttentionSeq2Seq`   bidirectional LSTM encoder; the decoder attends to every encoder state at every
                             step (Bahdanau et al. 2015), its own context :math:`c_t` per output.
 :class:`TransformerSeq2Seq` the Transformer with token embeddings, positional encodings and a key/value cache.
+:class:`Seq2SeqEnsemble`    several trained models of the same vocabularies decoding as one: the mean of their
+                            next-symbol probabilities.
 ==========================  ==================================================================================
 
 Each takes its vocabulary sizes (and the Transformer its longest sequence) from the data, and its
@@ -414,3 +416,43 @@ class TransformerSeq2Seq(nn.Module):
             _, state, step_weights = self.step(tokens, state, need_weights=True)
             weights.append(step_weights.mean(dim=1)[:, 0])  # (B, h, 1, S) -> (B, S)
         return torch.stack(weights, dim=1)
+
+
+class Seq2SeqEnsemble(nn.Module):
+    r"""Several encoder–decoders over the same vocabularies, decoding as one model whose next-symbol distribution is
+    the mean of theirs:
+
+    .. math::
+        p(y_t \mid y_{<t}, x) = \frac{1}{M} \sum_{m=1}^{M} p_m(y_t \mid y_{<t}, x),
+        \qquad \log p = \operatorname{logsumexp}_m (\log p_m) - \log M
+
+    Each member keeps its own encoder output and decoder state; greedy and beam search see one model. ``forward``
+    returns :math:`\log p` (B, T, V), which is its own log-softmax, so the cross-entropy of the ensemble is
+    computed as for any member."""
+
+    def __init__(self, members: list[nn.Module]):
+        super().__init__()
+        require(len(members) >= 1, "an ensemble needs at least one model")
+        self.members = nn.ModuleList(members)
+
+    def _mean(self, log_probs: list[Tensor]) -> Tensor:
+        return torch.logsumexp(torch.stack(log_probs), dim=0) - math.log(len(log_probs))
+
+    def encode(self, src: Tensor, src_lengths: Tensor) -> list[Any]:
+        return [member.encode(src, src_lengths) for member in self.members]
+
+    def forward(self, src: Tensor, src_lengths: Tensor, tgt_in: Tensor) -> Tensor:
+        return self._mean([F.log_softmax(m(src, src_lengths, tgt_in), dim=-1) for m in self.members])
+
+    def init_state(self, memory: list[Any]) -> list[Any]:
+        return [member.init_state(part) for member, part in zip(self.members, memory, strict=True)]
+
+    def step(self, tokens: Tensor, state: list[Any]) -> tuple[Tensor, list[Any]]:
+        stepped = [member.step(tokens, part) for member, part in zip(self.members, state, strict=True)]
+        return self._mean([log_probs for log_probs, _ in stepped]), [part for _, part in stepped]
+
+    def reorder_state(self, state: list[Any], index: Tensor) -> list[Any]:
+        return [member.reorder_state(part, index) for member, part in zip(self.members, state, strict=True)]
+
+    def attention_weights(self, src: Tensor, src_lengths: Tensor, tgt_in: Tensor) -> None:
+        return None  # members attend differently; draw each member's own map

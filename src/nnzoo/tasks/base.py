@@ -20,6 +20,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from nnzoo import registry
 from nnzoo.config import DataConfig, EvalConfig, RunConfig
+from nnzoo.errors import UserError
 from nnzoo.nn.recurrent import set_recurrent_path
 from nnzoo.training.runtime import to_device
 
@@ -80,6 +81,10 @@ class Task:
     def build_model(self) -> nn.Module:
         entry = registry.get_model(self.name, self.cfg.model.name)
         return set_recurrent_path(entry.build(self.cfg.model, self.info), self.cfg.train.recurrent_path)
+
+    def ensemble(self, models: list[nn.Module]) -> nn.Module:
+        """Trained models of this task (same vocabularies) as one model, for :func:`nnzoo.open_ensemble`."""
+        raise UserError(f"task {self.name!r} has no ensembles; the sequence-to-sequence tasks (g2p, translate) do")
 
     @classmethod
     def prepare_data(cls) -> str:

@@ -27,6 +27,7 @@ from nnzoo.nn.seq2seq import (
     AttentionSeq2SeqConfig,
     ContextSeq2Seq,
     ContextSeq2SeqConfig,
+    Seq2SeqEnsemble,
     TransformerSeq2Seq,
     TransformerSeq2SeqConfig,
 )
@@ -114,6 +115,9 @@ class Seq2SeqTask(Task):
     @functools.cached_property
     def target_vocab(self) -> Vocabulary:
         return Vocabulary(self.info["target_symbols"])
+
+    def ensemble(self, models: list[nn.Module]) -> nn.Module:
+        return Seq2SeqEnsemble(models)
 
     # --- training and evaluation -----------------------------------------------------------------------------
     def loss(self, model: nn.Module, batch: PairBatch) -> Tensor:

@@ -8,6 +8,7 @@
         run.json            the run's id (written once, at creation; every checkpoint records it)
         last.safetensors    everything needed to resume: model, optimizer, scheduler, RNG states, step
         best.safetensors    the model at its best validation score
+        snapshots/step-*.safetensors   the model at each of the newest train.keep_evals evaluations
         metrics.jsonl       training and validation records
         eval_<split>.json   written by `nnzoo eval`
         figures/*.png
@@ -48,6 +49,7 @@ class RunDir:
         self.info = self.path / "info.json"
         self.last = self.path / "last.safetensors"
         self.best = self.path / "best.safetensors"
+        self.snapshots = self.path / "snapshots"
         self.metrics = self.path / "metrics.jsonl"
         self.figures = self.path / "figures"
         self.identity_file = self.path / "run.json"
@@ -170,6 +172,15 @@ class RunDir:
             )
         raise CheckpointError(f"{self.path} has no {which} checkpoint yet; train it first")
 
+    def snapshot_paths(self) -> list[Path]:
+        """The kept evaluations' checkpoints (``train.keep_evals``), oldest first; a clear error if there are none."""
+        paths = sorted(self.snapshots.glob("step-*.safetensors"))
+        if not paths:
+            raise CheckpointError(
+                f"{self.path} kept no snapshots to average; train it with train.keep_evals=N (N >= 1) to keep them"
+            )
+        return paths
+
 
 @dataclass
 class TrainedModel:
@@ -181,11 +192,15 @@ class TrainedModel:
     model: nn.Module
 
 
+CheckpointName = Literal["best", "last", "average"]  # which of a run's checkpoints
+
+
 def load_trained(
-    path: str | Path, *, device: str | torch.device = "auto", checkpoint: Literal["best", "last"] = "best"
+    path: str | Path, *, device: str | torch.device = "auto", checkpoint: CheckpointName = "best"
 ) -> TrainedModel:
-    """Rebuild a trained run's task and model from its folder: ``config.toml``, ``info.json`` and a checkpoint.
-    The data is not loaded (``nnzoo.open`` loads it when an evaluation needs it)."""
+    """Rebuild a trained run's task and model from its folder: ``config.toml``, ``info.json`` and a checkpoint
+    (``average``: the mean of its kept snapshots). The data is not loaded (``nnzoo.open`` loads it when an
+    evaluation needs it)."""
     run = RunDir(path)
     cfg = run.load_config()
     dev = resolve_device(device)
@@ -193,16 +208,34 @@ def load_trained(
     task.run_dir = run.path
     task.info = run.load_info()
     model = task.build_model()
-    saved = load_checkpoint(run.checkpoint(checkpoint))
-    if "run" in saved.meta and run.identity_file.is_file():  # a run's own checkpoint must be of this run
-        saved.check_identity(run.identity(cfg))
-    saved.restore_model(model)
+    paths = run.snapshot_paths() if checkpoint == "average" else [run.checkpoint(checkpoint)]
+    states = []
+    for file in paths:
+        saved = load_checkpoint(file)
+        if "run" in saved.meta and run.identity_file.is_file():  # a run's own checkpoint must be of this run
+            saved.check_identity(run.identity(cfg))
+        saved.restore_model(model)
+        states.append({name: value.clone() for name, value in model.state_dict().items()})
+    if len(states) > 1:
+        model.load_state_dict(average_weights(states))
     model.to(dev).eval()
     return TrainedModel(run, cfg, task, model)
+
+
+def average_weights(states: Sequence[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+    r"""Checkpoint averaging: :math:`\bar\theta = \frac{1}{N} \sum_{n=1}^{N} \theta_n`, each floating-point tensor
+    averaged in float64 (then cast back); integer buffers (counters) are taken from the last state."""
+    averaged = {}
+    for name, last in states[-1].items():
+        if last.is_floating_point():
+            averaged[name] = (sum(state[name].double() for state in states) / len(states)).to(last.dtype)
+        else:
+            averaged[name] = last
+    return averaged
 
 
 def default_run_dir(cfg: RunConfig) -> Path:
     return Path("runs") / cfg.task / f"{cfg.model.name}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
-__all__ = ["RunDir", "TrainedModel", "default_run_dir", "load_trained"]
+__all__ = ["CheckpointName", "RunDir", "TrainedModel", "average_weights", "default_run_dir", "load_trained"]

@@ -273,6 +273,8 @@ class Trainer:
         if log.wants_images:
             self._log_figures(log)
         train, state = self.cfg.train, self.state
+        if train.keep_evals:
+            self._keep_snapshot(metrics)
         value = metrics[train.monitor]
         finite = math.isfinite(value)  # NaN compares false with everything: it must never become (or block) best
         if not finite:
@@ -300,6 +302,20 @@ class Trainer:
         elif state.step >= self.total_steps:
             state.finished = True
             state.stop_reason = f"finished {self.total_steps} steps"
+
+    def _keep_snapshot(self, metrics: dict[str, float]) -> None:
+        """This evaluation's weights as ``snapshots/step-<step>.safetensors``; only the newest ``train.keep_evals``
+        stay. A resumed run rewrites the same file with the same weights, so a kill loses nothing here."""
+        folder = self.run.snapshots
+        save_checkpoint(
+            folder / f"step-{self.state.step:09d}.safetensors",
+            self.model,
+            state={**asdict(self.state), "metrics": metrics},
+            config=to_dict(self.cfg),
+            identity=self.identity,
+        )
+        for old in sorted(folder.glob("step-*.safetensors"))[: -self.cfg.train.keep_evals]:
+            old.unlink()
 
     def _log_figures(self, log: MetricsLog) -> None:
         """The task's validation figures, drawn into a scratch folder and sent to TensorBoard. The random
