@@ -221,6 +221,16 @@ def test_cli_train_eval_predict(cli, tmp_path):
     assert {"attention_val.png", "samples_val.txt", "curves.png"} <= {p.name for p in (run / "figures").iterdir()}
     code, out, err = cli("eval", run, run, "--ensemble", "--checkpoint", "average", "--quiet")
     assert code == 0 and "ensemble of g2p + g2p (g2p)" in out, err
+    code, out, err = cli("eval", run, "--set", "eval.beam_size=1", "--set", "eval.length_penalty=0.6", "--quiet")
+    assert code == 0, err
+    assert json.loads((run / "eval_test.json").read_text())["overrides"] == [
+        "eval.beam_size=1",
+        "eval.length_penalty=0.6",
+    ]
+    code, _, err = cli("eval", run, "--set", "model.hidden_size=8")
+    assert code == 2 and "a trained run's 'model.hidden_size' cannot change; only eval.* keys can" in err
+    code, _, err = cli("eval", run, "--set", "eval.beam_size=0")
+    assert code == 2 and "eval.beam_size" in err
     code, out, err = cli("eval", run, "--split", "test", "--quiet")
     assert code == 0, err
     assert "per" in out and "wer" in out
@@ -239,6 +249,7 @@ def test_an_ensemble_of_one_run_twice_scores_as_the_run(tmp_path):
     path = tmp_path / "run"
     nnzoo.train("g2p", model="lstm-attention", overrides=overrides, run_dir=path, progress=False, figures=False)
     alone = nnzoo.open(path).evaluate("test")
+    assert nnzoo.open(path, overrides=["eval.beam_size=1"]).task.cfg.eval.beam_size == 1
     twice = nnzoo.open_ensemble([path, path]).evaluate("test")
     assert (twice["per"], twice["wer"]) == (alone["per"], alone["wer"])
     assert twice["loss"] == pytest.approx(alone["loss"], rel=1e-5)

@@ -19,7 +19,12 @@ def test_the_packaged_recipes_are_listed_by_name():
     on_disk = sorted(f"{path.parent.name}/{path.stem}" for path in PACKAGED.glob("*/*.toml"))
     assert len(on_disk) >= 30 and "g2p/lstm-attention" in on_disk  # one per README row
     assert nnzoo.list_recipes() == on_disk
-    assert nnzoo.list_recipes("g2p") == ["g2p/gru-seq2seq", "g2p/lstm-attention", "g2p/transformer"]
+    assert nnzoo.list_recipes("g2p") == [
+        "g2p/gru-seq2seq",
+        "g2p/lstm-attention",
+        "g2p/lstm-attention-long",
+        "g2p/transformer",
+    ]
     assert {name.split("/")[0] for name in on_disk} <= set(nnzoo.list_tasks())  # each folder is a task
     assert nnzoo.list_recipes("adding") == []  # a task without recipes
     with pytest.raises(ConfigError, match="unknown task 'nope'; registered tasks: adding"):

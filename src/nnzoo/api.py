@@ -262,9 +262,12 @@ def _start(cfg: RunConfig, device: torch.device, world: distributed.World) -> tu
     return task, data, task.build_model()
 
 
-def open(path: str | Path, *, checkpoint: CheckpointName = "best", device: str = "auto") -> Run:
+def open(
+    path: str | Path, *, checkpoint: CheckpointName = "best", device: str = "auto", overrides: Sequence[str] = ()
+) -> Run:
     """A trained run, its ``checkpoint`` loaded onto ``device``, in eval mode. The data is read when an evaluation
-    or a figure needs it.
+    or a figure needs it. ``overrides`` change how it evaluates and predicts (``eval.*`` keys only, as ``--set``
+    takes them: ``["eval.beam_size=10"]``).
 
     Example::
 
@@ -272,10 +275,17 @@ def open(path: str | Path, *, checkpoint: CheckpointName = "best", device: str =
         >>> run.config.task, run.model.training
         ('regression', False)
     """
-    return Run(load_trained(path, device=device, checkpoint=checkpoint), checkpoint=checkpoint)
+    trained = load_trained(path, device=device, checkpoint=checkpoint, overrides=overrides)
+    return Run(trained, checkpoint=checkpoint)
 
 
-def open_ensemble(paths: Sequence[str | Path], *, checkpoint: CheckpointName = "best", device: str = "auto") -> Run:
+def open_ensemble(
+    paths: Sequence[str | Path],
+    *,
+    checkpoint: CheckpointName = "best",
+    device: str = "auto",
+    overrides: Sequence[str] = (),
+) -> Run:
     """Trained runs of one task and the same data, as one model: ``run.model`` decodes with the mean of their
     next-symbol probabilities (:class:`~nnzoo.nn.Seq2SeqEnsemble`; the sequence-to-sequence tasks). It evaluates
     and predicts as one run does; its configuration, data and folder are the first run's.
@@ -287,7 +297,7 @@ def open_ensemble(paths: Sequence[str | Path], *, checkpoint: CheckpointName = "
         ...
         nnzoo.errors.UserError: task 'regression' has no ensembles; the sequence-to-sequence tasks (g2p, translate) do
     """
-    runs = [open(path, checkpoint=checkpoint, device=device) for path in paths]
+    runs = [open(path, checkpoint=checkpoint, device=device, overrides=overrides) for path in paths]
     if len(runs) < 2:
         raise UserError(f"an ensemble needs at least two run folders, got {len(runs)}")
     first = runs[0]

@@ -176,6 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
         [
             "nnzoo eval runs/regression/linear-20261123-101500",
             "nnzoo eval runs/demo/* --split test --markdown",
+            "nnzoo eval runs/g2p/a --set eval.beam_size=10 --set eval.length_penalty=0.6",
             "nnzoo eval runs/g2p/a runs/g2p/b --ensemble --checkpoint average",
         ],
     )
@@ -185,6 +186,14 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="evaluate the runs as one model, the mean of their predictions (sequence-to-sequence tasks); one row, "
         "no file written",
+    )
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="eval.KEY=VALUE",
+        help="evaluate with another eval.* setting (repeatable), e.g. eval.beam_size=10",
     )
     p.add_argument("--split", default="test", choices=["train", "val", "test"])
     p.add_argument("--checkpoint", default="best", choices=CHECKPOINTS, help=CHECKPOINT_HELP)
@@ -421,10 +430,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
     rows: list[tuple[str, dict[str, float]]] = []
     baselines_by_data: dict[tuple[str, str], tuple[str, dict[str, float], str]] = {}
     columns: list[str] = []
+    options = {"checkpoint": args.checkpoint, "device": args.device, "overrides": args.overrides}
     if args.ensemble:  # one model of all the runs: one row, and no run folder's files are written
-        opened = [(nnzoo.open_ensemble(args.run_dirs, checkpoint=args.checkpoint, device=args.device), None)]
+        opened = [(nnzoo.open_ensemble(args.run_dirs, **options), None)]
     else:
-        opened = ((nnzoo.open(path, checkpoint=args.checkpoint, device=args.device), path) for path in args.run_dirs)
+        opened = ((nnzoo.open(path, **options), path) for path in args.run_dirs)
     for run, path in opened:
         metrics = run.evaluate(args.split)
         baselines = run.baselines(args.split)
@@ -434,6 +444,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
         else:
             label = f"{run.path.name} ({run.config.task}/{run.config.model.name})"
             result = {"split": args.split, "checkpoint": args.checkpoint, "metrics": metrics, "baselines": baselines}
+            if args.overrides:
+                result["overrides"] = args.overrides
             figures = run.figures(args.split)
             out = write_atomic(run.path / f"eval_{args.split}.json", json.dumps(result, indent=1))  # after figures
             if not args.quiet:

@@ -196,13 +196,22 @@ CheckpointName = Literal["best", "last", "average"]  # which of a run's checkpoi
 
 
 def load_trained(
-    path: str | Path, *, device: str | torch.device = "auto", checkpoint: CheckpointName = "best"
+    path: str | Path,
+    *,
+    device: str | torch.device = "auto",
+    checkpoint: CheckpointName = "best",
+    overrides: Sequence[str] = (),
 ) -> TrainedModel:
     """Rebuild a trained run's task and model from its folder: ``config.toml``, ``info.json`` and a checkpoint
-    (``average``: the mean of its kept snapshots). The data is not loaded (``nnzoo.open`` loads it when an
-    evaluation needs it)."""
+    (``average``: the mean of its kept snapshots). ``overrides`` may change how it is evaluated (``eval.*`` keys
+    only, e.g. ``eval.beam_size=10``). The data is not loaded (``nnzoo.open`` loads it when an evaluation needs
+    it)."""
+    for override in overrides:
+        if not override.startswith("eval."):
+            raise UserError(f"a trained run's {override.split('=')[0]!r} cannot change; only eval.* keys can")
     run = RunDir(path)
-    cfg = run.load_config()
+    identity = run.identity(run.load_config()) if run.identity_file.is_file() else None  # as trained
+    cfg = run.load_config(overrides)
     dev = resolve_device(device)
     task = registry.get_task(cfg.task)(cfg, dev)
     task.run_dir = run.path
@@ -212,8 +221,8 @@ def load_trained(
     states = []
     for file in paths:
         saved = load_checkpoint(file)
-        if "run" in saved.meta and run.identity_file.is_file():  # a run's own checkpoint must be of this run
-            saved.check_identity(run.identity(cfg))
+        if "run" in saved.meta and identity is not None:  # a run's own checkpoint must be of this run
+            saved.check_identity(identity)
         saved.restore_model(model)
         states.append({name: value.clone() for name, value in model.state_dict().items()})
     if len(states) > 1:
