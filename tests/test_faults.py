@@ -165,6 +165,24 @@ def test_a_kill_in_the_middle_of_writing_a_checkpoint_loses_nothing(tmp_path):
     assert_same_run(killed, reference)
 
 
+def test_a_kill_while_writing_a_snapshot_loses_nothing(tmp_path):
+    keep = "train.keep_evals=2"
+    reference = train("regression", "mlp", tmp_path / "reference", keep).path
+    killed = tmp_path / "killed"
+    # Saves: last at 5, then the evaluation at 6 writes its snapshot first — the kill cuts it in half.
+    train_and_kill("save", 2, task="regression", model="mlp",
+                   overrides=[*tiny_settings("regression", "mlp"), *STEPS, keep], run_dir=str(killed))  # fmt: skip
+    [torn] = (killed / "snapshots").glob(".step-000000006.safetensors.*.tmp")
+    nnzoo.train(resume=killed, progress=False, figures=False)
+    assert not torn.exists()  # the resumed training cleared what the kill left
+    assert_same_run(killed, reference)
+    snapshots = sorted(p.name for p in (killed / "snapshots").iterdir())
+    assert snapshots == ["step-000000006.safetensors", "step-000000012.safetensors"]
+    for name in snapshots:
+        ours, theirs = tensors(killed / "snapshots" / name), tensors(reference / "snapshots" / name)
+        assert all(torch.equal(ours[key], theirs[key]) for key in theirs), name
+
+
 # ----------------------------------------------------------------------------------------------------------------
 # Races
 # ----------------------------------------------------------------------------------------------------------------

@@ -89,7 +89,8 @@ class RunDir:
             ) from None
         try:
             write_atomic(owner, f"PID {os.getpid()} on {socket.gethostname()}\n")
-            remove_temporaries(self.path)  # of saves killed mid-write; no one else writes here now
+            for folder in (self.path, self.snapshots):  # of saves killed mid-write; no one else writes here now
+                remove_temporaries(folder)
             yield
         finally:
             lock.release()
