@@ -218,3 +218,26 @@ def test_transformer_learns_to_reverse_sequences():
     )
     model = TransformerSeq2Seq(13, 13, 256, config)
     assert exact_match_after_training(model, steps=300, lr=0.005, warmup=40) > 0.7
+
+
+def test_gpt2_initialisation_scales_each_stacks_residual_branches():
+    """Encoder layers add 2 branches to their residual stream, decoder layers 3 (self-, cross-attention, FFN)."""
+    torch.manual_seed(0)
+    sizes = {"d_model": 64, "nhead": 4, "dim_feedforward": 256, "encoder_layers": 2, "decoder_layers": 3}
+    model = TransformerSeq2Seq(20, 15, 32, TransformerSeq2SeqConfig(**sizes, init_std=0.02))
+    branches = {"transformer.encoder": 2 * 2, "transformer.decoder": 3 * 3}
+    for name, p in model.named_parameters():
+        if "norm" in name or "embed" in name:
+            continue
+        if p.dim() == 1:
+            assert bool((p == 0).all()), name
+            continue
+        std = 0.02
+        if name.endswith(("out_proj.weight", "linear2.weight")):
+            std /= branches[name[: name.index(".layers")]] ** 0.5
+        assert float(p.std()) == pytest.approx(std, rel=0.15), name
+    assert float(model.src_embed.weight.std()) == pytest.approx(64**-0.5, rel=0.1)  # the embeddings keep theirs
+    pytorch = TransformerSeq2Seq(20, 15, 32, TransformerSeq2SeqConfig(**sizes))
+    assert float(pytorch.transformer.encoder.layers[0].linear1.weight.std()) > 0.05  # ±1/sqrt(fan_in), fan_in 64
+    with pytest.raises(ValueError, match="init_std must be >= 0"):
+        TransformerSeq2SeqConfig(init_std=-0.1)

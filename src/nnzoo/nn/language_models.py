@@ -19,7 +19,6 @@ The shared interface lets one sampling routine (:func:`nnzoo.decode.sample`) and
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
@@ -33,6 +32,7 @@ from nnzoo.nn.transformer import (
     TransformerEncoder,
     TransformerEncoderConfig,
     TransformerEncoderLayer,
+    init_gpt2_,
 )
 
 
@@ -176,20 +176,10 @@ class TransformerLanguageModel(nn.Module):
         self.norm = nn.LayerNorm(config.d_model)
         self.head = nn.Linear(config.d_model, vocab_size)
         if config.init_std > 0:
-            self._init_gpt2(config.init_std, config.num_layers)
+            for part in (self.encoder, self.head):
+                init_gpt2_(part, config.init_std, residual_branches=2 * config.num_layers)
         if config.tie_embeddings:
             self.head.weight = self.embedding.weight
-
-    def _init_gpt2(self, std: float, num_layers: int) -> None:
-        """GPT-2's initialisation (Radford et al. 2019): matrices N(0, std²), biases 0; the projections that end a
-        residual branch (attention's output, the feed-forward's second layer) get std / sqrt(2 num_layers), so the
-        sum of the 2 num_layers branches starts with the variance of one."""
-        for name, p in [*self.encoder.named_parameters(), *self.head.named_parameters()]:
-            if p.dim() >= 2:
-                residual = name.endswith(("out_proj.weight", "linear2.weight"))
-                nn.init.normal_(p, std=std / math.sqrt(2 * num_layers) if residual else std)
-            elif "norm" not in name:
-                nn.init.zeros_(p)
 
     def forward(self, tokens: Tensor, state: Tensor | None = None) -> tuple[Tensor, Tensor]:
         _check_tokens(tokens)

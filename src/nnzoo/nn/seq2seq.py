@@ -45,6 +45,7 @@ from nnzoo.nn.transformer import (
     SinusoidalPositionalEncoding,
     Transformer,
     TransformerSizes,
+    init_gpt2_,
 )
 
 
@@ -294,9 +295,13 @@ class TransformerSeq2SeqConfig(TransformerSizes):
     decoder_layers: int = 3
     norm_first: bool = True  # pre-norm layers; false: the paper's post-norm
     positional: Literal["sinusoidal", "learned"] = "sinusoidal"  # fixed sinusoids or a learned vector per position
+    # 0: PyTorch's initialisation of the layers; > 0: GPT-2's (nnzoo.nn.transformer.init_gpt2_) for the layers and
+    # the output layer, N(0, init_std²); the embeddings keep theirs
+    init_std: float = 0.0
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        require(self.init_std >= 0, f"init_std must be >= 0 (0: PyTorch's initialisation), got {self.init_std}")
         require(
             self.encoder_layers >= 1 and self.decoder_layers >= 1,
             f"encoder_layers and decoder_layers must be >= 1, got {self.encoder_layers} and {self.decoder_layers}",
@@ -362,6 +367,10 @@ class TransformerSeq2Seq(nn.Module):
             norm_first=config.norm_first,
         )
         self.head = nn.Linear(d_model, target_vocab_size)
+        if config.init_std > 0:
+            init_gpt2_(self.transformer.encoder, config.init_std, residual_branches=2 * config.encoder_layers)
+            init_gpt2_(self.transformer.decoder, config.init_std, residual_branches=3 * config.decoder_layers)
+            init_gpt2_(self.head, config.init_std, residual_branches=1)
         self.dropout = nn.Dropout(config.dropout)
         self.scale = math.sqrt(d_model)
 

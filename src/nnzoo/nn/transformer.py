@@ -477,6 +477,20 @@ class Transformer(nn.Module):
         return causal_mask(size, device=device, dtype=dtype)
 
 
+def init_gpt2_(stack: nn.Module, std: float, residual_branches: int) -> None:
+    r"""GPT-2's initialisation (Radford et al. 2019) of a stack of layers, in place: every matrix from
+    :math:`\mathcal{N}(0, \sigma^2)`, biases 0, layer norms untouched; the projections that end a residual branch
+    (attention's ``out_proj``, the feed-forward's ``linear2``) from :math:`\mathcal{N}(0, \sigma^2 / N)` with
+    ``residual_branches`` :math:`N` the number of branches the stack adds to its residual stream (2 per encoder
+    layer, 3 per decoder layer), so that their sum starts with the variance of one branch."""
+    for name, p in stack.named_parameters():
+        if p.dim() >= 2:
+            residual = name.endswith(("out_proj.weight", "linear2.weight"))
+            nn.init.normal_(p, std=std / math.sqrt(residual_branches) if residual else std)
+        elif "norm" not in name:
+            nn.init.zeros_(p)
+
+
 __all__ = [
     "LearnedPositionalEncoding",
     "SinusoidalPositionalEncoding",
@@ -485,4 +499,5 @@ __all__ = [
     "TransformerDecoderLayer",
     "TransformerEncoder",
     "TransformerEncoderLayer",
+    "init_gpt2_",
 ]
