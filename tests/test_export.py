@@ -162,7 +162,7 @@ def test_autoregressive_seq2seq_is_refused_naming_what_can_be_exported(cli, runs
 
 def test_missing_run_folder_and_bad_arguments(cli, runs, tmp_path, capsys):
     code, _, err = cli("export", tmp_path / "nowhere", "--format", "onnx")
-    assert code == 2 and "nowhere is not an nnzoo run folder (it has no config.toml)" in err
+    assert code == 2 and "nowhere' is neither a run folder nor a pretrained model" in err
     with pytest.raises(SystemExit) as exit_info:
         cli("export", tmp_path, "--format", "tflite")
     assert exit_info.value.code == 2 and "argument --format: invalid choice: 'tflite'" in capsys.readouterr().err

@@ -6,6 +6,7 @@ The Python API (see :mod:`nnzoo.api`)::
 
     run = nnzoo.train("regression", model="mlp", run_dir="runs/boston-mlp")  # -> nnzoo.Run
     run = nnzoo.open("runs/boston-mlp")                                      # a trained run, weights loaded
+    run = nnzoo.open("g2p")                                                  # a model shipped with nnzoo
     run = nnzoo.open_ensemble(["runs/g2p/a", "runs/g2p/b"])                  # several seq2seq runs as one model
     run.evaluate("test"), run.predict([...]), run.figures("test")
     nnzoo.list_tasks(), nnzoo.list_models("g2p"), nnzoo.list_recipes("g2p")  # recipes: recipe="g2p/transformer"
@@ -23,12 +24,34 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"  # the one place of the version: pyproject.toml reads it from here
 
-_API = ("Run", "build", "list_models", "list_recipes", "list_tasks", "open", "open_ensemble", "resolve_config", "train")
+_API = (
+    "Run",
+    "build",
+    "list_models",
+    "list_pretrained",
+    "list_recipes",
+    "list_tasks",
+    "open",
+    "open_ensemble",
+    "resolve_config",
+    "train",
+)
 _SUBMODULES = ("nn", "tasks", "training", "data", "experiments")
 
 if TYPE_CHECKING:
     from nnzoo import nn
-    from nnzoo.api import Run, build, list_models, list_recipes, list_tasks, open, open_ensemble, resolve_config, train
+    from nnzoo.api import (
+        Run,
+        build,
+        list_models,
+        list_pretrained,
+        list_recipes,
+        list_tasks,
+        open,
+        open_ensemble,
+        resolve_config,
+        train,
+    )
 
 
 def __getattr__(name: str) -> Any:
@@ -48,6 +71,7 @@ __all__ = [
     "__version__",
     "build",
     "list_models",
+    "list_pretrained",
     "list_recipes",
     "list_tasks",
     "nn",

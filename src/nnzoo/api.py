@@ -31,7 +31,7 @@ import torch
 from torch import nn
 
 import nnzoo.tasks  # noqa: F401  (registers every task and model)
-from nnzoo import registry
+from nnzoo import pretrained, registry
 from nnzoo.config import RunConfig, find_recipe, load_toml, packaged_recipes
 from nnzoo.errors import UserError
 from nnzoo.tasks.base import Splits, Task
@@ -80,6 +80,14 @@ def list_recipes(task: str | None = None) -> list[str]:
     if task is not None:
         registry.get_task(task)  # an unknown task is an error, not an empty list
     return packaged_recipes(task)
+
+
+def list_pretrained(task: str | None = None) -> list[str]:
+    """The trained models shipped with nnzoo (of ``task`` only, if given), as the names ``TASK/NAME`` that
+    :func:`open`, ``nnzoo predict`` and ``nnzoo eval`` take in place of a run folder (:mod:`nnzoo.pretrained`)."""
+    if task is not None:
+        registry.get_task(task)
+    return [name for name, card in pretrained.cards().items() if task in (None, card.task)]
 
 
 def resolve_config(
@@ -372,8 +380,14 @@ class Run:
             >>> state["step"], state["finished"], state["stop_reason"]
             (50, True, 'finished 50 steps')
         """
-        state = load_checkpoint(self.folder.last).state
+        last = self.folder.last if self.folder.last.is_file() else self.folder.best  # a shipped model has no last
+        state = load_checkpoint(last).state
         return {key: value for key, value in state.items() if key != "window"}
+
+    @property
+    def pretrained(self) -> bool:
+        """Whether this is a model that ships with nnzoo (:mod:`nnzoo.pretrained`), whose folder is not written to."""
+        return (self.path / pretrained.CARD).is_file()
 
     def evaluate(self, split: str = "test") -> dict[str, float]:
         """The task's metrics (``task.metric_names``) of the model on ``split``.
@@ -418,7 +432,7 @@ class Run:
 
     def figures(self, split: str = "val", folder: str | Path | None = None) -> list[Path]:
         """Draw the training curves and the task's figures of ``split`` into ``folder`` (default: the run's
-        ``figures/``); return the paths written.
+        ``figures/``; a shipped model's folder is not written to, so it needs ``folder``); return the paths written.
 
         Example::
 
@@ -427,6 +441,8 @@ class Run:
         """
         from nnzoo.viz import plot_training_curves
 
+        if folder is None and self.pretrained:
+            raise UserError(f"{self.path} is a model shipped with nnzoo; give the folder to draw into")
         folder = Path(folder) if folder is not None else self.folder.figures
         paths = []
         records = self.metrics
@@ -447,6 +463,8 @@ class Run:
             >>> run.resume(progress=False).state["step"]  # already finished: nothing to do
             50
         """
+        if self.pretrained:
+            raise UserError(f"{self.path} is a model shipped with nnzoo; it has no training state to resume")
         return train(resume=self.path, overrides=overrides, device=device, progress=progress)
 
 
@@ -461,6 +479,7 @@ __all__ = [
     "Start",
     "build",
     "list_models",
+    "list_pretrained",
     "list_recipes",
     "list_tasks",
     "open",

@@ -116,7 +116,13 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
 
     p = _command(
-        commands, "list", "show the registered tasks, their models and the recipes shipped with nnzoo", ["nnzoo list"]
+        commands,
+        "list",
+        "show the registered tasks, their models and the recipes shipped with nnzoo",
+        ["nnzoo list", "nnzoo list --pretrained"],
+    )
+    p.add_argument(
+        "--pretrained", action="store_true", help="list the trained models shipped with nnzoo and their test figures"
     )
     p.set_defaults(run=cmd_list)
 
@@ -349,6 +355,8 @@ def cmd_list(args: argparse.Namespace) -> int:
     import nnzoo
     from nnzoo import registry
 
+    if args.pretrained:
+        return _list_pretrained()
     print("Tasks, their models (nnzoo train TASK --model MODEL) and recipes (nnzoo train --recipe TASK/NAME):\n")
     names = {task: nnzoo.list_models(task) for task in nnzoo.list_tasks()}
     width = 2 + max(len(name) for task, models in names.items() for name in [task, *models, "recipes:"])
@@ -362,6 +370,27 @@ def cmd_list(args: argparse.Namespace) -> int:
         if recipes:
             print(f"  {'recipes:':<{width}}{', '.join(recipes)}")
         print()
+    return 0
+
+
+def _list_pretrained() -> int:
+    from nnzoo import pretrained
+
+    cards = pretrained.cards()
+    if not cards:
+        print("no pretrained models in this installation")
+        return 0
+    defaults = {name: task for task, name in pretrained.names().items() if task != name}
+    rows = []
+    for name, card in cards.items():
+        size = (card.folder / pretrained.WEIGHTS_FILE).stat().st_size / 1e6
+        figures = ", ".join(f"{key} {value:.4g}" for key, value in card.fields.get("test", {}).items() if key != "loss")
+        alias = f" (= {defaults[name]})" if name in defaults else ""
+        rows.append(
+            [name + alias, card.fields.get("model", ""), f"{size:.1f} MB {card.fields.get('dtype', '')}", figures]
+        )
+    print("Trained models shipped with nnzoo (nnzoo predict NAME …, nnzoo eval NAME, nnzoo.open(NAME)):\n")
+    print(format_table(["name", "model", "weights", "test"], rows, markdown=False))
     return 0
 
 
@@ -441,6 +470,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
         columns += [c for c in run.task.metric_names if c not in columns]
         if path is None:
             label = "ensemble of " + " + ".join(p.name for p in args.run_dirs) + f" ({run.config.task})"
+        elif run.pretrained:  # inside the installed package: nothing is written there
+            label = f"pretrained {path} ({run.config.task}/{run.config.model.name})"
         else:
             label = f"{run.path.name} ({run.config.task}/{run.config.model.name})"
             result = {"split": args.split, "checkpoint": args.checkpoint, "metrics": metrics, "baselines": baselines}

@@ -38,6 +38,7 @@ import torch
 from torch import Tensor, nn
 
 import nnzoo.tasks  # noqa: F401  (registers every task: a run is opened against them)
+from nnzoo import pretrained
 from nnzoo.errors import UserError
 from nnzoo.export.specs import (  # noqa: F401  TEMPORARY
     Adapted,
@@ -78,7 +79,8 @@ def export_run(
     checkpoint: CheckpointName = "best",
     format: Literal["onnx"] = "onnx",
 ) -> Exported:
-    """Write the run's model as an ONNX file (default ``RUN_DIR/best.onnx`` or ``last.onnx``) and verify it."""
+    """Write the run's model as an ONNX file (default ``RUN_DIR/best.onnx`` or ``last.onnx``; for a shipped model,
+    ``TASK-NAME.onnx`` in the current folder) and verify it."""
     from nnzoo.training.run import load_trained
 
     if format != "onnx":
@@ -87,7 +89,12 @@ def export_run(
     torch.manual_seed(0)  # the example inputs, and so the file, are the same at every export
     spec = export_spec(opened.task, opened.model)  # a UserError for the models that cannot be exported
     onnx, onnxruntime = _require_onnx()
-    path = Path(out) if out is not None else opened.run.path / f"{checkpoint}.onnx"
+    if out is not None:
+        path = Path(out)
+    elif (opened.run.path / pretrained.CARD).is_file():  # nothing is written into the installed package
+        path = Path(f"{opened.run.path.parent.name}-{opened.run.path.name}.onnx")
+    else:
+        path = opened.run.path / f"{checkpoint}.onnx"
     if path.is_dir():
         raise UserError(f"--out {path} is a folder; give the file to write, e.g. {path / 'model.onnx'}")
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -32,7 +32,7 @@ from typing import Any, Literal
 import torch
 from torch import nn
 
-from nnzoo import registry
+from nnzoo import pretrained, registry
 from nnzoo.config import RunConfig, dump_toml, load_toml, to_dict
 from nnzoo.errors import CheckpointError, UserError
 from nnzoo.files import TEMPORARY_GLOB, remove_temporaries, write_atomic
@@ -210,7 +210,7 @@ def load_trained(
     for override in overrides:
         if not override.startswith("eval."):
             raise UserError(f"a trained run's {override.split('=')[0]!r} cannot change; only eval.* keys can")
-    run = RunDir(path)
+    run = RunDir(pretrained.locate(path))  # a run folder, or the name of a model that ships with nnzoo
     identity = run.identity(run.load_config()) if run.identity_file.is_file() else None  # as trained
     cfg = run.load_config(overrides)
     dev = resolve_device(device)
