@@ -124,3 +124,27 @@ def test_export_of_a_shipped_model_writes_into_the_current_folder(shipped, cli, 
     code, _, err = cli("export", "regression", "--format", "onnx")
     assert code == 0, err
     assert (tmp_path / "regression-tiny.onnx").is_file() and not list(shipped.folder.glob("*.onnx"))
+
+
+def test_init_starts_a_new_run_from_a_shipped_models_weights(shipped, tmp_path, cli):
+    source = load_checkpoint(shipped.folder / "best.safetensors").model_state()
+    run = tmp_path / "tuned"
+    code, _, err = cli("train", "--init", "regression", "--run-dir", run, "--quiet",
+                       "--set", "train.max_steps=1", "--set", "train.lr=1e-12")  # fmt: skip
+    assert code == 0, err
+    tuned = nnzoo.open(run, checkpoint="last")
+    assert tuned.config.train.init == "regression" and tuned.config.model == nnzoo.open("regression").config.model
+    for name, value in tuned.model.state_dict().items():  # one step of 1e-12 from the shipped weights
+        assert torch.allclose(value, source[name].float(), atol=1e-8), name
+    assert load_toml(run / "config.toml")["train"]["init"] == "regression"
+
+
+def test_init_refuses_another_model_or_other_data(shipped, tmp_path):
+    with pytest.raises(UserError, match="is a regression/mlp model with other settings than this regression/linear"):
+        nnzoo.train("regression", model="linear", init="regression", run_dir=tmp_path / "a", progress=False)
+    with pytest.raises(UserError, match="was trained on data with other vocabularies or statistics than this run's"):
+        nnzoo.train(init="regression/tiny", overrides=["data.drop=['B']", "model.hidden=[64, 64]"],
+                    run_dir=tmp_path / "b", progress=False)  # fmt: skip
+    with pytest.raises(UserError, match="--resume continues a run as configured"):
+        nnzoo.train(resume=shipped.folder, init="regression")
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()

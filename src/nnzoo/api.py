@@ -32,7 +32,7 @@ from torch import nn
 
 import nnzoo.tasks  # noqa: F401  (registers every task and model)
 from nnzoo import pretrained, registry
-from nnzoo.config import RunConfig, find_recipe, load_toml, packaged_recipes
+from nnzoo.config import RunConfig, find_recipe, load_toml, packaged_recipes, to_dict
 from nnzoo.errors import UserError
 from nnzoo.tasks.base import Splits, Task
 from nnzoo.training import distributed
@@ -98,8 +98,11 @@ def resolve_config(
     overrides: Sequence[str] = (),
     seed: int | None = None,
     device: str | None = None,
+    init: str | Path | None = None,
 ) -> RunConfig:
     """The configuration a run with these choices would have: every field, typed and checked, without training.
+    With ``init`` (a run folder or a shipped model's name: ``train.init``), the task and the model section are the
+    source's unless the recipe or ``model`` give them.
 
     Example::
 
@@ -108,9 +111,14 @@ def resolve_config(
         ([32], 'adamw')
     """
     raw = load_toml(find_recipe(recipe)) if recipe is not None else {}
-    return registry.resolve_config(
-        raw, task=task, model=model, overrides=_override_list(overrides), seed=seed, device=device
-    )
+    overrides = _override_list(overrides)
+    if init is not None:
+        source = RunDir(pretrained.locate(init)).load_config()
+        raw.setdefault("task", task or source.task)
+        if model is None and "model" not in raw and raw["task"] == source.task:
+            raw["model"] = to_dict(source.model)
+        overrides = [*overrides, f"train.init={init}"]
+    return registry.resolve_config(raw, task=task, model=model, overrides=overrides, seed=seed, device=device)
 
 
 def train(
@@ -125,6 +133,7 @@ def train(
     progress: bool = True,
     figures: bool = True,
     resume: str | Path | None = None,
+    init: str | Path | None = None,
 ) -> Run:
     """Train ``model`` on ``task`` into a new run folder, or continue the run in ``resume``; return it, opened.
 
@@ -141,6 +150,9 @@ def train(
         figures: write the training curves and the task's figures of the validation split at the end.
         resume: a run folder to continue from its last checkpoint, as configured; only ``train.*`` and ``log.*``
             overrides and the device may change.
+        init: start from the weights of a trained run or shipped model (its name, :func:`list_pretrained`) instead
+            of random ones: fine-tuning. Same task and model settings, and data giving the same vocabularies; the
+            model section is the source's unless ``model`` or the recipe give one. Recorded as ``train.init``.
 
     A run killed at any moment continues with ``train(resume=path)`` and, on the CPU, ends with the same weights
     as an uninterrupted one. Inside ``torchrun`` every process calls ``train`` and trains its shard of each batch
@@ -155,7 +167,7 @@ def train(
     """
     overrides = _override_list(overrides)
     if resume is not None:
-        if task or model or recipe or seed is not None or run_dir:
+        if task or model or recipe or seed is not None or run_dir or init is not None:
             raise UserError("--resume continues a run as configured; only --set train.*/log.* and --device may change")
         for override in overrides:
             if not override.startswith(("train.", "log.")):
@@ -163,7 +175,7 @@ def train(
         folder = RunDir(resume)
         cfg = folder.load_config(overrides)
     else:
-        cfg = resolve_config(task, model=model, recipe=recipe, overrides=overrides, seed=seed, device=device)
+        cfg = resolve_config(task, model=model, recipe=recipe, overrides=overrides, seed=seed, device=device, init=init)
         folder = RunDir(run_dir or default_run_dir(cfg))
     created = resume is None and not folder.path.exists()
     try:
@@ -202,6 +214,8 @@ def _train_locked(
         runner, data, network = _start(cfg, dev, world)
         if resuming:
             folder.check_info(runner.info)
+        elif cfg.train.init:
+            _start_from(cfg, runner.info, network)
         trainer = Trainer(runner, network, data, folder, quiet=not progress)  # checks the config against the task
         world.barrier()  # every rank has read config.toml and info.json before rank 0 rewrites them
         if world.is_main:
@@ -227,6 +241,23 @@ def _train_locked(
     if figures and world.is_main:
         run.figures("val")
     return run
+
+
+def _start_from(cfg: RunConfig, info: dict, network: nn.Module) -> None:
+    """Load the weights of ``cfg.train.init`` into the new run's ``network``: one clear line unless it is a model
+    of the same task, model settings and vocabularies."""
+    source = load_trained(cfg.train.init, device="cpu")
+    if (source.config.task, source.config.model) != (cfg.task, cfg.model):
+        raise UserError(
+            f"--init {cfg.train.init} is a {source.config.task}/{source.config.model.name} model with other settings "
+            f"than this {cfg.task}/{cfg.model.name} run; give the same model section (or none, to take its own)"
+        )
+    if source.task.info != info:
+        raise UserError(
+            f"--init {cfg.train.init} was trained on data with other vocabularies or statistics than this run's "
+            "(its data.* settings differ); fine-tuning needs the same"
+        )
+    network.load_state_dict(source.model.state_dict())
 
 
 class Start(NamedTuple):

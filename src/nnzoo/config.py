@@ -118,6 +118,9 @@ class TrainConfig:
     # Keep the weights of the newest N evaluations in snapshots/ (N files): `--checkpoint average` opens their mean,
     # checkpoint averaging. 0: none.
     keep_evals: int = 0
+    # Start from trained weights instead of random ones: a run folder, or a shipped model's name (nnzoo list
+    # --pretrained), of the same task and model; "": from scratch. Fine-tuning: `nnzoo train --init g2p`.
+    init: str = ""
     monitor: str = "loss"  # validation metric that picks the best checkpoint and drives early stopping
     monitor_mode: Literal["min", "max"] = "min"
     patience: int = 0  # early stopping: evaluations without improvement before stopping; 0: off

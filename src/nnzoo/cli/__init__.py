@@ -137,6 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
             "nnzoo train --recipe my-recipe.toml",
             "nnzoo train regression --set data.drop='[\"B\"]' --set train.optimizer=sgd",
             "nnzoo train --resume runs/regression/linear-20261123-101500",
+            "nnzoo train --init g2p --set train.lr=1e-4 --set train.max_steps=500   # fine-tune a shipped model",
             "nnzoo train regression --model mlp --nproc 2      # two processes, each half of every batch",
             "torchrun --nproc-per-node 4 -m nnzoo.cli train g2p --run-dir runs/g2p/ddp   # or torchrun",
         ],
@@ -158,6 +159,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--run-dir", type=Path, help="where to write the run (default: runs/TASK/MODEL-TIMESTAMP)")
     p.add_argument("--resume", type=Path, metavar="RUN_DIR", help="continue a run from its last checkpoint")
+    p.add_argument(
+        "--init",
+        metavar="RUN_DIR|NAME",
+        help="start from trained weights (a run folder, or a shipped model: `nnzoo list --pretrained`) instead of "
+        "random ones; its task and model unless given (train.init)",
+    )
     p.add_argument("--device", help=f"{DEVICE_HELP}; default: the recipe's, else auto")
     p.add_argument("--seed", type=int, help="seed of initialisation, batch order and dropout (default 0)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -373,6 +380,12 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _choices(args: argparse.Namespace) -> dict[str, Any]:
+    """What ``nnzoo train``'s arguments choose of a new run, as nnzoo.resolve_config and nnzoo.train take it."""
+    return {"task": args.task, "model": args.model, "recipe": args.recipe, "overrides": args.set, "seed": args.seed,
+            "device": args.device, "init": args.init}  # fmt: skip
+
+
 def _list_pretrained() -> int:
     from nnzoo import pretrained
 
@@ -406,21 +419,14 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.print_config:
         if args.resume:
             raise UserError("--print-config shows the configuration of a new run; a run's own is RUN_DIR/config.toml")
-        cfg = nnzoo.resolve_config(
-            args.task, model=args.model, recipe=args.recipe, overrides=args.set, seed=args.seed, device=args.device
-        )
+        cfg = nnzoo.resolve_config(**_choices(args))
         sys.stdout.write(to_toml(cfg))
         return 0
     if args.nproc > 1:
         from nnzoo.training import default_run_dir
         from nnzoo.training.run import RunDir
 
-        if args.resume:
-            cfg = RunDir(args.resume).load_config()
-        else:
-            cfg = nnzoo.resolve_config(
-                args.task, model=args.model, recipe=args.recipe, overrides=args.set, seed=args.seed, device=args.device
-            )
+        cfg = RunDir(args.resume).load_config() if args.resume else nnzoo.resolve_config(**_choices(args))
         distributed.check_launch(args.nproc, cfg.train.batch_size, resolve_device(args.device or cfg.device))
         # The workers run this command again, as ranks of one process group, into the same folder (a default
         # folder's name has the time in it).
@@ -428,17 +434,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         workers = argparse.Namespace(**{**vars(args), "nproc": 1, "run_dir": run_dir})
         return distributed.launch(args.nproc, run_command, workers)
 
-    run = nnzoo.train(
-        args.task,
-        model=args.model,
-        recipe=args.recipe,
-        overrides=args.set,
-        run_dir=args.run_dir,
-        seed=args.seed,
-        device=args.device,
-        progress=not args.quiet,
-        resume=args.resume,
-    )
+    run = nnzoo.train(**_choices(args), run_dir=args.run_dir, progress=not args.quiet, resume=args.resume)
     if distributed.env_rank() != 0:
         return 0
     state, cfg = run.state, run.config
