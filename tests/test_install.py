@@ -77,6 +77,9 @@ def test_the_sdist_and_the_wheel_hold_the_recipes_and_corpora_and_the_sdist_the_
         packaged = set(archive.namelist())
     assert {f"nnzoo/{name}" for name in shipped} <= packaged
     assert {n.removeprefix("src/") for n in recipes} <= packaged
+    files = ("card.toml", "config.toml", "info.json", "run.json", "metrics.jsonl", "best.safetensors")
+    weights = {f"nnzoo/weights/{name}/{file}" for name in nnzoo.list_pretrained() for file in files}
+    assert weights and weights <= packaged
 
 
 @pytest.fixture(scope="module")
@@ -123,6 +126,11 @@ def test_the_core_install_imports_lists_and_trains_regression(venv, outside):
         nnzoo_command(
             venv, "train", task, "--run-dir", f"core/{task}", "--quiet", *sets([*settings, *STEPS]), cwd=outside
         )
+
+    # a shipped model answers at once, without training and without the task's data
+    written = nnzoo_command(venv, "predict", "charlm", "--prompt", "ROMEO:", "--length", "40", cwd=outside).stdout
+    assert written.startswith("ROMEO:") and len(written) > 40
+    assert "charlm/transformer (= charlm)" in nnzoo_command(venv, "list", "--pretrained", cwd=outside).stdout
 
     # a task whose data set needs an extra says which, in one line
     g2p = nnzoo_command(venv, "train", "g2p", "--run-dir", "g2p", "--quiet", cwd=outside, check=False)

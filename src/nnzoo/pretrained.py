@@ -173,4 +173,6 @@ def pack(
         "sha256": sha256(folder / WEIGHTS_FILE),
     }
     write_atomic(folder / CARD, tomli_w.dumps(fields))
+    for path in folder.iterdir():
+        path.chmod(0o644)  # package data, readable by every user (atomic writes make files private)
     return Card(name, folder, fields)
