@@ -19,8 +19,9 @@ def main(names: list[str]) -> None:
     runs = Path(os.environ.get("RUNS", ROOT / "runs" / "pretrained"))
     for name in names or list(entries):
         about = dict(entries[name])
-        run, checkpoint = runs / about.pop("run"), about.pop("checkpoint")
-        card = pretrained.pack(run, name, about, checkpoint=checkpoint, root=ROOT / "src" / "nnzoo" / "weights")
+        run, checkpoint, check = runs / about.pop("run"), about.pop("checkpoint"), about.pop("check", [])
+        weights = ROOT / "src" / "nnzoo" / "weights"
+        card = pretrained.pack(run, name, about, checkpoint=checkpoint, root=weights, check=check)
         size = (card.folder / pretrained.WEIGHTS_FILE).stat().st_size / 1e6
         print(f"{name}: {card.fields['dtype']}, {size:.1f} MB, test {card.fields['test']}")
 

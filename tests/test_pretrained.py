@@ -58,6 +58,18 @@ def test_pack_writes_a_run_folder_with_a_card_that_states_what_was_measured(ship
     assert not (folder / "last.safetensors").exists()  # no optimizer state ships
 
 
+def test_the_card_records_a_cheaper_check_when_asked(tmp_path):
+    run = tmp_path / "g2p"
+    overrides = ["data.max_words=300", "train.max_steps=20", "model.hidden_size=32", "model.embed_dim=16"]
+    nnzoo.train("g2p", model="lstm-attention", overrides=overrides, run_dir=run, progress=False, figures=False)
+    card = pretrained.pack(run, "g2p/tiny", ABOUT, root=tmp_path / "weights", check=["eval.beam_size=1"])
+    assert card.fields["check"]["overrides"] == ["eval.beam_size=1"]
+    greedy = nnzoo.open(card.folder, overrides=["eval.beam_size=1"]).evaluate("test")
+    checked = card.fields["check"]["test"]
+    assert checked == pytest.approx({key: greedy[key] for key in checked}, rel=1e-9)  # NaNs (wer_long) are left out
+    assert load_toml(card.folder / "card.toml")["check"] == card.fields["check"]
+
+
 def test_float16_is_chosen_only_when_no_test_figure_moves(trained, tmp_path):
     strict = pretrained.pack(trained, "regression/strict", ABOUT, root=tmp_path, tolerance=0.0)
     loose = pretrained.pack(trained, "regression/loose", ABOUT, root=tmp_path, tolerance=0.5)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import shutil
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -112,12 +112,14 @@ def pack(
     checkpoint: str = "best",
     root: Path | None = None,
     tolerance: float = 1e-3,
+    check: Sequence[str] = (),
 ) -> Card:
     """Make the shipped model ``name`` (``TASK/NAME``) from a trained run's ``checkpoint``: its run files, its
     weights and its card. The weights are float16 if no test metric moves by more than ``tolerance`` (relative),
     else float32. The card is ``about`` (the words: what it is, the command, hardware, anchors, limitations,
     licence) and what is measured here: parameters, training steps and time, the test metrics of the stored
-    weights and of float32, the SHA-256."""
+    weights and of float32, the SHA-256. ``check``: ``eval.*`` overrides of a cheaper evaluation (e.g.
+    ``eval.beam_size=1``) whose test figures the card also records, for the test suite to reproduce quickly."""
     import copy
 
     import tomli_w
@@ -172,6 +174,9 @@ def pack(
         "test_float32": full,
         "sha256": sha256(folder / WEIGHTS_FILE),
     }
+    if check:
+        checked = nnzoo.open(folder, device="cpu", overrides=check).evaluate("test")
+        fields["check"] = {"overrides": list(check), "test": {k: v for k, v in checked.items() if v == v}}
     write_atomic(folder / CARD, tomli_w.dumps(fields))
     for path in folder.iterdir():
         path.chmod(0o644)  # package data, readable by every user (atomic writes make files private)
