@@ -397,7 +397,10 @@ def _list_pretrained() -> int:
     rows = []
     for name, card in cards.items():
         size = (card.folder / pretrained.WEIGHTS_FILE).stat().st_size / 1e6
-        figures = ", ".join(f"{key} {value:.4g}" for key, value in card.fields.get("test", {}).items() if key != "loss")
+        test, headline = card.fields.get("test", {}), card.fields.get("metric")
+        shown = [headline] if headline in test else []
+        shown += [key for key in test if key not in (headline, "loss")]
+        figures = ", ".join(f"{key} {test[key]:.4g}" for key in shown)
         alias = f" (= {defaults[name]})" if name in defaults else ""
         rows.append(
             [name + alias, card.fields.get("model", ""), f"{size:.1f} MB {card.fields.get('dtype', '')}", figures]
