@@ -31,7 +31,7 @@ import torch
 from torch import nn
 
 import nnzoo.tasks  # noqa: F401  (registers every task and model)
-from nnzoo import pretrained, registry
+from nnzoo import _API, pretrained, registry
 from nnzoo.config import RunConfig, find_recipe, load_toml, packaged_recipes, to_dict
 from nnzoo.errors import UserError
 from nnzoo.tasks.base import Splits, Task
@@ -505,16 +505,4 @@ def _override_list(overrides: Sequence[str]) -> list[str]:
     return list(overrides)
 
 
-__all__ = [
-    "Run",
-    "Start",
-    "build",
-    "list_models",
-    "list_pretrained",
-    "list_recipes",
-    "list_tasks",
-    "open",
-    "open_ensemble",
-    "resolve_config",
-    "train",
-]
+__all__ = ["Start", *_API]
