@@ -418,7 +418,7 @@ class Run:
     @property
     def pretrained(self) -> bool:
         """Whether this is a model that ships with nnzoo (:mod:`nnzoo.pretrained`), whose folder is not written to."""
-        return (self.path / pretrained.CARD).is_file()
+        return pretrained.is_shipped(self.path)
 
     def evaluate(self, split: str = "test") -> dict[str, float]:
         """The task's metrics (``task.metric_names``) of the model on ``split``.

@@ -62,11 +62,17 @@ def cards(root: Path | None = None) -> dict[str, Card]:
     return found
 
 
-def names(root: Path | None = None) -> dict[str, str]:
-    """What each name opens: ``TASK/NAME`` itself, and ``TASK`` its default model."""
-    found = cards(root)
+def names(root: Path | None = None, found: Mapping[str, Card] | None = None) -> dict[str, str]:
+    """What each name opens: ``TASK/NAME`` itself, and ``TASK`` its default model (of ``found``, default: the
+    cards under ``root``)."""
+    found = cards(root) if found is None else found
     aliases = {card.task: name for name, card in found.items() if card.default}
     return {**aliases, **{name: name for name in found}}
+
+
+def is_shipped(folder: str | Path) -> bool:
+    """Whether ``folder`` holds a shipped model (it has a card), whose files nnzoo never writes to."""
+    return (Path(folder) / CARD).is_file()
 
 
 def locate(name: str | Path, root: Path | None = None) -> Path:
@@ -75,11 +81,12 @@ def locate(name: str | Path, root: Path | None = None) -> Path:
     path = Path(name)
     if path.exists():
         return path
-    known = names(root)
+    found = cards(root)
+    known = names(found=found)
     if str(name) not in known:
         shipped = ", ".join(known) or "none in this installation"
         raise UserError(f"{str(name)!r} is neither a run folder nor a pretrained model (pretrained: {shipped})")
-    card = cards(root)[known[str(name)]]
+    card = found[known[str(name)]]
     verify(card)
     return card.folder
 

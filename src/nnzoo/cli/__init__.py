@@ -393,7 +393,7 @@ def _list_pretrained() -> int:
     if not cards:
         print("no pretrained models in this installation")
         return 0
-    defaults = {name: task for task, name in pretrained.names().items() if task != name}
+    defaults = {name: card.task for name, card in cards.items() if card.default}
     rows = []
     for name, card in cards.items():
         size = (card.folder / pretrained.WEIGHTS_FILE).stat().st_size / 1e6

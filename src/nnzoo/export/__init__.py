@@ -91,7 +91,7 @@ def export_run(
     onnx, onnxruntime = _require_onnx()
     if out is not None:
         path = Path(out)
-    elif (opened.run.path / pretrained.CARD).is_file():  # nothing is written into the installed package
+    elif pretrained.is_shipped(opened.run.path):  # nothing is written into the installed package
         path = Path(f"{opened.run.path.parent.name}-{opened.run.path.name}.onnx")
     else:
         path = opened.run.path / f"{checkpoint}.onnx"

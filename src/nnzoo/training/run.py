@@ -211,23 +211,29 @@ def load_trained(
         if not override.startswith("eval."):
             raise UserError(f"a trained run's {override.split('=')[0]!r} cannot change; only eval.* keys can")
     run = RunDir(pretrained.locate(path))  # a run folder, or the name of a model that ships with nnzoo
-    identity = run.identity(run.load_config()) if run.identity_file.is_file() else None  # as trained
-    cfg = run.load_config(overrides)
+    as_trained = run.load_config()
+    identity = run.identity(as_trained) if run.identity_file.is_file() else None
+    cfg = run.load_config(overrides) if overrides else as_trained
     dev = resolve_device(device)
     task = registry.get_task(cfg.task)(cfg, dev)
     task.run_dir = run.path
     task.info = run.load_info()
     model = task.build_model()
-    paths = run.snapshot_paths() if checkpoint == "average" else [run.checkpoint(checkpoint)]
-    states = []
-    for file in paths:
+
+    def restore(file: Path) -> None:
         saved = load_checkpoint(file)
         if "run" in saved.meta and identity is not None:  # a run's own checkpoint must be of this run
             saved.check_identity(identity)
         saved.restore_model(model)
-        states.append({name: value.clone() for name, value in model.state_dict().items()})
-    if len(states) > 1:
+
+    if checkpoint == "average":
+        states = []
+        for file in run.snapshot_paths():
+            restore(file)
+            states.append({name: value.clone() for name, value in model.state_dict().items()})
         model.load_state_dict(average_weights(states))
+    else:
+        restore(run.checkpoint(checkpoint))
     model.to(dev).eval()
     return TrainedModel(run, cfg, task, model)
 

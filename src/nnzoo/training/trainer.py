@@ -284,13 +284,7 @@ class Trainer:
         improved = finite and better
         if improved:
             state.best, state.best_step, state.bad_evals = value, state.step, 0
-            save_checkpoint(
-                self.run.best,
-                self.model,
-                state={**asdict(state), "metrics": metrics},
-                config=to_dict(self.cfg),
-                identity=self.identity,
-            )
+            self._save_model(self.run.best, metrics)
         else:
             state.bad_evals += 1
         if train.patience and state.bad_evals >= train.patience:
@@ -303,17 +297,21 @@ class Trainer:
             state.finished = True
             state.stop_reason = f"finished {self.total_steps} steps"
 
-    def _keep_snapshot(self, metrics: dict[str, float]) -> None:
-        """This evaluation's weights as ``snapshots/step-<step>.safetensors``; only the newest ``train.keep_evals``
-        stay. A resumed run rewrites the same file with the same weights, so a kill loses nothing here."""
-        folder = self.run.snapshots
+    def _save_model(self, path: Path, metrics: dict[str, float]) -> None:
+        """The model alone (no optimizer or random states), with the state and this evaluation's metrics."""
         save_checkpoint(
-            folder / f"step-{self.state.step:09d}.safetensors",
+            path,
             self.model,
             state={**asdict(self.state), "metrics": metrics},
             config=to_dict(self.cfg),
             identity=self.identity,
         )
+
+    def _keep_snapshot(self, metrics: dict[str, float]) -> None:
+        """This evaluation's weights as ``snapshots/step-<step>.safetensors``; only the newest ``train.keep_evals``
+        stay. A resumed run rewrites the same file with the same weights, so a kill loses nothing here."""
+        folder = self.run.snapshots
+        self._save_model(folder / f"step-{self.state.step:09d}.safetensors", metrics)
         for old in sorted(folder.glob("step-*.safetensors"))[: -self.cfg.train.keep_evals]:
             old.unlink()
 
