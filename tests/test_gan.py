@@ -165,4 +165,16 @@ def test_generated_images_are_in_the_tanh_range():
 
 def test_the_gan_needs_a_classifier_run_on_its_data(cli, tmp_path):
     code, _, err = cli("train", "gan", "--run-dir", tmp_path / "g", "--quiet", "--set", f"eval.classifier={tmp_path}")
-    assert code == 2 and "is not a run folder; train one first" in err
+    assert code == 2 and "is neither a run folder nor a shipped model; set eval.classifier" in err
+
+
+def test_by_default_the_gan_is_judged_by_the_shipped_classifier(tmp_path):
+    """No classifier of one's own is needed: eval.classifier defaults to classify-images/cnn, which ships."""
+    overrides = ["data.max_train=256", "eval.samples=64", "train.max_steps=2", "model.width=8", "model.latent_dim=8"]
+    run = nnzoo.train("gan", overrides=overrides, run_dir=tmp_path / "g", progress=False, figures=False)
+    assert run.config.eval.classifier == "classify-images/cnn"
+    assert run.task.classifier.features(torch.zeros(2, 1, 28, 28)).shape == (2, 256)
+    shipped = nnzoo.open("classify-images/cnn").model.state_dict()
+    judge = run.task.classifier.state_dict()
+    assert all(torch.equal(judge[key].cpu(), value.cpu()) for key, value in shipped.items())
+    assert np.isfinite(run.evaluate("test")["frechet_distance"])

@@ -160,3 +160,18 @@ def test_init_refuses_another_model_or_other_data(shipped, tmp_path):
     with pytest.raises(UserError, match="--resume continues a run as configured"):
         nnzoo.train(resume=shipped.folder, init="regression")
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+def test_a_tasks_name_opens_the_model_made_for_the_prediction_asked(shipped, trained, cli):
+    """charlm's default writes Shakespeare; `nnzoo predict charlm --poem 7x4` opens the model whose card is
+    default_for poem. Here: regression's `--row` opens regression/rows, shown by its damaged weights being read."""
+    rows = pretrained.pack(trained, "regression/rows", {**ABOUT, "default": False, "default_for": ["row"]})
+    assert pretrained.names()["regression"] == "regression/tiny"
+    assert pretrained.names(purposes=["row"])["regression"] == "regression/rows"
+    assert pretrained.names(purposes=["csv"])["regression"] == "regression/tiny"
+    weights = rows.folder / "best.safetensors"
+    weights.write_bytes(weights.read_bytes()[:-1] + bytes([weights.read_bytes()[-1] ^ 1]))
+    code, _, err = cli("predict", "regression", "--row=0.00632,18,2.31,0,0.538,6.575,65.2,4.09,1,296,15.3,396.9,4.98")
+    assert code != 0 and "pretrained regression/rows:" in err
+    code, out, _ = cli("list", "--pretrained")
+    assert "regression/rows (= regression --row)" in out

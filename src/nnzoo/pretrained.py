@@ -51,6 +51,12 @@ class Card:
         """Whether the task's name alone opens this model."""
         return bool(self.fields.get("default", False))
 
+    @property
+    def default_for(self) -> tuple[str, ...]:
+        """The kinds of prediction (``nnzoo predict`` options such as ``poem``) for which the task's name alone
+        opens this model instead of the default: ``nnzoo predict charlm --poem 7x4`` opens the poem model."""
+        return tuple(self.fields.get("default_for", ()))
+
 
 def cards(root: Path | None = None) -> dict[str, Card]:
     """Every shipped model's card, by name, sorted."""
@@ -62,11 +68,14 @@ def cards(root: Path | None = None) -> dict[str, Card]:
     return found
 
 
-def names(root: Path | None = None, found: Mapping[str, Card] | None = None) -> dict[str, str]:
+def names(
+    root: Path | None = None, found: Mapping[str, Card] | None = None, purposes: Sequence[str] = ()
+) -> dict[str, str]:
     """What each name opens: ``TASK/NAME`` itself, and ``TASK`` its default model (of ``found``, default: the
-    cards under ``root``)."""
+    cards under ``root``), or the model whose card names one of ``purposes`` in its ``default_for``."""
     found = cards(root) if found is None else found
     aliases = {card.task: name for name, card in found.items() if card.default}
+    aliases |= {card.task: name for name, card in found.items() if set(card.default_for) & set(purposes)}
     return {**aliases, **{name: name for name in found}}
 
 
@@ -75,20 +84,93 @@ def is_shipped(folder: str | Path) -> bool:
     return (Path(folder) / CARD).is_file()
 
 
-def locate(name: str | Path, root: Path | None = None) -> Path:
+def locate(name: str | Path, root: Path | None = None, purposes: Sequence[str] = ()) -> Path:
     """The folder that ``name`` opens: an existing path as it is; else a shipped model's, its weights checked
-    against the card's SHA-256. One clear error when it is neither."""
+    against the card's SHA-256 (a task's name alone: see :func:`names` for ``purposes``). One clear error when it
+    is neither."""
     path = Path(name)
     if path.exists():
         return path
     found = cards(root)
-    known = names(found=found)
+    known = names(found=found, purposes=purposes)
     if str(name) not in known:
         shipped = ", ".join(known) or "none in this installation"
         raise UserError(f"{str(name)!r} is neither a run folder nor a pretrained model (pretrained: {shipped})")
     card = found[known[str(name)]]
     verify(card)
     return card.folder
+
+
+def figures(card: Card) -> str:
+    """The card's test figures as one line, its headline metric first (the loss only where it is the headline)."""
+    test, headline = card.fields.get("test", {}), card.fields.get("metric")
+    shown = [headline] if headline in test else []
+    shown += [key for key in test if key not in (headline, "loss")]
+    return ", ".join(f"{key} {test[key]:.4g}" for key in shown)
+
+
+def aliases(found: Mapping[str, Card]) -> dict[str, str]:
+    """The shorter ways to name each model: its task (``g2p``), or its task for a kind of prediction
+    (``charlm --poem``)."""
+    named = {name: card.task for name, card in found.items() if card.default}
+    named |= {name: f"{card.task} --{' --'.join(card.default_for)}" for name, card in found.items() if card.default_for}
+    return named
+
+
+def markdown_table(found: Mapping[str, Card] | None = None, cards_page: str = "docs/pretrained.md") -> str:
+    """A Markdown table of the shipped models (the README's), each linked to its card on ``cards_page``."""
+    found = cards() if found is None else found
+    also = aliases(found)
+    lines = [
+        "| name | model | weights | test | beside it | card |",
+        "|---|---|---:|---|---|---|",
+    ]
+    for name, card in found.items():
+        fields = card.fields
+        alias = f" (`{also[name]}`)" if name in also else ""
+        size = (card.folder / WEIGHTS_FILE).stat().st_size / 1e6
+        model = f"`{fields['model']}`, {fields['parameters'] / 1e6:.2f} M parameters"
+        anchor = fields["anchors"][0]
+        value = next(f"{key} {anchor[key]:.4g}" for key in anchor if key != "system")
+        link = f"[card]({cards_page}#{name.replace('/', '')})"
+        lines.append(
+            f"| `{name}`{alias} | {model} | {size:.1f} MB {fields['dtype']} | {figures(card)} | "
+            f"{anchor['system']}: {value} | {link} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def markdown_cards(found: Mapping[str, Card] | None = None) -> str:
+    """Every shipped model's card as a Markdown section (docs/pretrained.md)."""
+    found = cards() if found is None else found
+    also = aliases(found)
+    parts = []
+    for name, card in found.items():
+        f = card.fields
+        opens = f'`nnzoo.open("{name}")`' + (f"; also `{also[name]}`" if name in also else "")
+        test = ", ".join(f"{key} {value:.4g}" for key, value in f["test"].items())
+        full = ", ".join(f"{key} {value:.4g}" for key, value in f["test_float32"].items())
+        rows = [
+            ("opens with", opens),
+            ("model", f"`{f['task']}/{f['model']}`, {f['parameters']:,} parameters, checkpoint `{f['checkpoint']}`"),
+            ("recipe", f"`{f['recipe']}`" + "".join(f" `{o}`" for o in f.get("overrides", []))),
+            ("command", f"`{f['command']}`"),
+            ("trained", f"{f['steps']:,} steps, {f['training_minutes']} min; {f['hardware']}"),
+            ("data", f["data"]),
+            ("licence of the data", f["licence"]),
+            (f"test ({f['metric']}: {f['metric_meaning']})", f"{test} (stored in {f['dtype']}; float32: {full})"),
+        ]
+        if "check" in f:
+            checked = ", ".join(f"{key} {value:.4g}" for key, value in f["check"]["test"].items())
+            rows.append((f"quick check ({', '.join(f['check']['overrides'])})", checked))
+        for anchor in f["anchors"]:
+            values = ", ".join(f"{key} {value:.4g}" for key, value in anchor.items() if key != "system")
+            rows.append(("beside it", f"{anchor['system']}: {values}"))
+        rows += [("limitation", text) for text in f["limitations"]]
+        rows.append(("weights SHA-256", f"`{f['sha256']}`"))
+        table = "\n".join(f"| {key} | {value} |" for key, value in rows)
+        parts.append(f"## {name}\n\n{f['summary']}.\n\n| | |\n|---|---|\n{table}\n")
+    return "\n".join(parts)
 
 
 def sha256(path: Path) -> str:

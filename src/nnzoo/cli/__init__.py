@@ -393,18 +393,13 @@ def _list_pretrained() -> int:
     if not cards:
         print("no pretrained models in this installation")
         return 0
-    defaults = {name: card.task for name, card in cards.items() if card.default}
+    also = pretrained.aliases(cards)
     rows = []
     for name, card in cards.items():
         size = (card.folder / pretrained.WEIGHTS_FILE).stat().st_size / 1e6
-        test, headline = card.fields.get("test", {}), card.fields.get("metric")
-        shown = [headline] if headline in test else []
-        shown += [key for key in test if key not in (headline, "loss")]
-        figures = ", ".join(f"{key} {test[key]:.4g}" for key in shown)
-        alias = f" (= {defaults[name]})" if name in defaults else ""
-        rows.append(
-            [name + alias, card.fields.get("model", ""), f"{size:.1f} MB {card.fields.get('dtype', '')}", figures]
-        )
+        alias = f" (= {also[name]})" if name in also else ""
+        weights = f"{size:.1f} MB {card.fields.get('dtype', '')}"
+        rows.append([name + alias, card.fields.get("model", ""), weights, pretrained.figures(card)])
     print("Trained models shipped with nnzoo (nnzoo predict NAME …, nnzoo eval NAME, nnzoo.open(NAME)):\n")
     print(format_table(["name", "model", "weights", "test"], rows, markdown=False))
     return 0
@@ -497,9 +492,13 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 def cmd_predict(args: argparse.Namespace) -> int:
     import nnzoo
+    from nnzoo import pretrained
     from nnzoo.cli.predict import predict
 
-    run = nnzoo.open(args.run_dir, device=args.device, checkpoint=args.checkpoint)
+    # A task's name alone opens its shipped model for the prediction asked (charlm --poem: the poem model).
+    purposes = [arg[2:].partition("=")[0] for arg in args.inputs if arg.startswith("--")]
+    path = pretrained.locate(args.run_dir, purposes=purposes)
+    run = nnzoo.open(path, device=args.device, checkpoint=args.checkpoint)
     print(predict(run, args.inputs, prog=f"nnzoo predict {args.run_dir}"))
     return 0
 

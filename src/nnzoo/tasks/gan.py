@@ -1,8 +1,8 @@
 """Task ``gan``: a DCGAN learns to draw Fashion-MNIST clothes (or MNIST digits) from noise.
 
-How good are the drawings? Two numbers, both from our own trained ``classify-images`` model (``eval.classifier``,
-a run folder on the same data set) — not from the Inception network of the published FID, so the values are
-comparable only with each other:
+How good are the drawings? Two numbers, both from our own trained ``classify-images`` model (``eval.classifier``:
+by default the Fashion-MNIST CNN that ships with nnzoo, or a run folder on the same data set) — not from the
+Inception network of the published FID, so the values are comparable only with each other:
 
 * ``frechet_distance``: the Fréchet distance between the classifier's features (its last hidden layer) of
   ``eval.samples`` generated images and as many real images of the split. Lower is better; the ``nnzoo eval``
@@ -46,7 +46,8 @@ class GANData(ImageDataConfig):
 
 @dataclass
 class GANEval(EvalConfig):
-    classifier: str = "runs/classify-images/cnn"  # a classify-images run folder on the same data set
+    # A classify-images model of the same data set: a shipped model's name (nnzoo list --pretrained) or a run folder.
+    classifier: str = "classify-images/cnn"
     samples: int = 2000  # generated (and real) images per Fréchet distance
 
     def __post_init__(self) -> None:
@@ -103,14 +104,14 @@ class GANTask(Task):
     @functools.cached_property
     def classifier(self) -> nn.Module:
         """The judge: the trained ``classify-images`` model of ``eval.classifier``, frozen."""
+        from nnzoo import pretrained
         from nnzoo.training.run import RunDir, load_trained
 
-        path = Path(self.cfg.eval.classifier)
-        if not RunDir(path).is_run():
+        path = self.cfg.eval.classifier
+        if not RunDir(path).is_run() and path not in pretrained.names():
             raise UserError(
-                f"the GAN is scored by a trained image classifier, and {path} is not a run folder; train one first "
-                "(nnzoo train --recipe classify-images/cnn --run-dir runs/classify-images/cnn) "
-                "or point --set eval.classifier=RUN_DIR at one"
+                f"the GAN is scored by a trained image classifier, and {path} is neither a run folder nor a shipped "
+                "model; set eval.classifier to classify-images/cnn (it ships with nnzoo) or to a classify-images run"
             )
         opened = load_trained(path, device=self.device)
         info = opened.task.info
