@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The main job of `make demo`: spelling -> pronunciation (G2P) on the CMU Pronouncing Dictionary.
-# First the models that ship with nnzoo, at once: what they are and score, words pronounced, Shakespeare written.
+# First the models that ship with nnzoo, at once: what they are and score, words pronounced, Shakespeare and a poem
+# written, the two apples told apart, and a test table computed from the shipped weights.
 # Then the three G2P models trained live with short budgets (about 10 minutes in all on 2 CPU cores), evaluated
 # on the test split with beam search, and the figures. The README's results come from the full recipes
 # (scripts/g2p_results.sh, scripts/g2p_quality.sh).
@@ -17,6 +18,16 @@ echo "The shipped G2P model pronounces words it never saw (nnzoo predict g2p WOR
 echo
 echo "The shipped Shakespeare model writes (nnzoo predict charlm --prompt ...):"
 "$NNZOO" predict charlm --prompt "ROMEO:" --length 240
+echo
+echo "The shipped poem model writes an acrostic on spring, summer, autumn, winter (nnzoo predict charlm --poem ...):"
+"$NNZOO" predict charlm --poem 7x4 --acrostic 春夏秋冬
+echo
+echo "Which apple? The BiLSTM reads the context; the context-free MLP cannot (nnzoo predict tagging ...):"
+"$NNZOO" predict tagging "I like eating apple" "Apple is a great company"
+"$NNZOO" predict tagging/apple-mlp "I like eating apple" "Apple is a great company"
+echo
+echo "Their test split, evaluated now from the shipped weights (the cards' figures):"
+"$NNZOO" eval tagging/apple tagging/apple-mlp --split test --quiet
 echo
 declare -A STEPS=([gru-seq2seq]=600 [lstm-attention]=450 [transformer]=300)
 for model in gru-seq2seq lstm-attention transformer; do

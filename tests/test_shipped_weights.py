@@ -3,6 +3,8 @@ checksum verified, is what its card says, was made by the recipe the card names,
 
 from __future__ import annotations
 
+import shlex
+
 import pytest
 
 import nnzoo
@@ -31,8 +33,9 @@ def test_a_shipped_model_is_what_its_card_says(name):
     assert {str(v.dtype) for v in stored.values() if v.is_floating_point()} == {f"torch.{fields['dtype']}"}
     for key in ("summary", "command", "recipe", "hardware", "data", "licence", "limitations", "anchors", "test"):
         assert fields.get(key), f"{name}: the card has no {key}"
-    recipe = nnzoo.resolve_config(recipe=fields["recipe"])  # the recipe exists and resolves, to this model
-    assert (recipe.task, recipe.model) == (run.config.task, run.config.model)
+    # The recipe exists and, with the card's model and overrides, resolves to this model on this data.
+    recipe = nnzoo.resolve_config(recipe=fields["recipe"], model=fields["model"], overrides=fields.get("overrides", []))
+    assert (recipe.task, recipe.model, recipe.data) == (run.config.task, run.config.model, run.config.data)
     assert all(anchor["system"] and len(anchor) > 1 for anchor in fields["anchors"])
     assert run.state["step"] == fields["steps"]
 
@@ -47,11 +50,33 @@ def test_a_shipped_model_scores_its_cards_test_figures(name):
     assert {key: measured[key] for key in check["test"]} == pytest.approx(check["test"], rel=1e-5)
 
 
-def test_the_readme_lists_every_shipped_model_with_its_test_figure():
-    readme = (pretrained.WEIGHTS.parents[2] / "README.md").read_text()
+def test_the_readme_table_and_the_cards_page_are_written_from_the_cards():
+    """README's "Pretrained models" table and docs/pretrained.md are what scripts/pack_pretrained.py writes from
+    the cards now (rerun it with --docs-only after changing a card)."""
+    root = pretrained.WEIGHTS.parents[2]
+    readme = (root / "README.md").read_text()
     section = readme.split("## Pretrained models", 1)[1].split("\n## ", 1)[0]
+    assert pretrained.markdown_table() in section
+    assert (root / "docs" / "pretrained.md").read_text().endswith(pretrained.markdown_cards())
     for name, card in pretrained.cards().items():
-        row = next((line for line in section.splitlines() if line.startswith(f"| `{name}`")), None)
-        assert row is not None, f"README's Pretrained models table has no row for {name}"
-        metric = card.fields["metric"]
-        assert f"{card.fields['test'][metric]:.3f}" in row and f"src/nnzoo/weights/{name}/card.toml" in row
+        assert f"{card.fields['test'][card.fields['metric']]:.4g}" in pretrained.figures(card)
+        assert f"## {name}\n" in pretrained.markdown_cards()
+
+
+def test_the_readme_commands_that_use_the_shipped_models_answer(cli):
+    """The README's "Pretrained models" commands that predict or list, run as written (the slower eval and train
+    lines are covered by the tests above and by tests/test_pretrained.py)."""
+    readme = (pretrained.WEIGHTS.parents[2] / "README.md").read_text()
+    block = readme.split("## Pretrained models", 1)[1].split("```\n", 2)[1]
+    commands = [shlex.split(line.split("  #")[0]) for line in block.splitlines()]
+    quick = [words[1:] for words in commands if words[:2] in (["nnzoo", "predict"], ["nnzoo", "list"])]
+    assert len(quick) >= 6
+    for args in quick:
+        code, out, err = cli(*args)
+        assert code == 0 and out.strip(), f"nnzoo {shlex.join(args)}: {err}"
+    code, out, _ = cli("predict", "tagging", "I like eating apple", "Apple is a great company")
+    assert out.split() == ["i/O", "like/O", "eating/O", "apple/FRUIT", "apple/COMPANY", "is/O", "a/O", "great/O",
+                           "company/O"]  # fmt: skip
+    code, out, _ = cli("predict", "charlm", "--poem", "7x4", "--acrostic", "春夏秋冬")
+    lines = [line for line in out.splitlines() if line.strip()]
+    assert [line[0] for line in lines] == list("春夏秋冬") and all(len(line) == 16 for line in lines)
