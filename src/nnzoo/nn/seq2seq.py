@@ -92,7 +92,8 @@ class ContextSeq2Seq(nn.Module):
     Built on :class:`nnzoo.nn.EncoderDecoder` (which bridges a bidirectional encoder to the decoder's size).
 
     Args:
-        source_vocab_size, target_vocab_size: number of token ids of each side.
+        source_vocab_size: number of token ids of the source side.
+        target_vocab_size: number of token ids of the target side.
         config: sizes, cell and dropout (:class:`ContextSeq2SeqConfig`; its defaults when omitted).
         pad_id: the padding id of both vocabularies (its embeddings stay zero).
 
@@ -191,7 +192,8 @@ class AttentionSeq2Seq(nn.Module):
     additive (Bahdanau), ``general`` or ``concat`` (Luong); see :mod:`nnzoo.nn.attention`.
 
     Args:
-        source_vocab_size, target_vocab_size: number of token ids of each side.
+        source_vocab_size: number of token ids of the source side.
+        target_vocab_size: number of token ids of the target side.
         config: sizes, score and dropout (:class:`AttentionSeq2SeqConfig`; its defaults when omitted).
         pad_id: the padding id of both vocabularies (its embeddings stay zero).
 
@@ -323,7 +325,8 @@ class TransformerSeq2Seq(nn.Module):
     mask is built); :meth:`step` runs one position against the key/value cache of the earlier ones.
 
     Args:
-        source_vocab_size, target_vocab_size: number of token ids of each side.
+        source_vocab_size: number of token ids of the source side.
+        target_vocab_size: number of token ids of the target side.
         max_len: the longest source or target it reads (its positions).
         config: sizes, norm placement and positions (:class:`TransformerSeq2SeqConfig`; its defaults when omitted).
         pad_id: the padding id of both vocabularies (its embeddings stay zero).
