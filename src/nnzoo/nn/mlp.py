@@ -23,16 +23,14 @@ ACTIVATIONS: tuple[str, ...] = get_args(Activation)
 
 
 def make_activation(name: str) -> nn.Module:
-    r"""The activations of the notes, by name.
+    r"""The activations of the notes, by name:
 
-    ============  =====================================================================
-    sigmoid       :math:`\sigma(z) = 1 / (1 + e^{-z})`
-    tanh          :math:`\tanh(z)`
-    relu          :math:`\max(0, z)`
-    leaky_relu    :math:`\max(0.01 z, z)`
-    prelu         :math:`\max(a z, z)`, the slope :math:`a` learned (one per layer, starts at 0.25)
-    elu           :math:`z` for :math:`z > 0`, else :math:`e^{z} - 1`
-    ============  =====================================================================
+    * ``sigmoid``: :math:`\sigma(z) = 1 / (1 + e^{-z})`
+    * ``tanh``: :math:`\tanh(z)`
+    * ``relu``: :math:`\max(0, z)`
+    * ``leaky_relu``: :math:`\max(0.01 z, z)`
+    * ``prelu``: :math:`\max(a z, z)`, the slope :math:`a` learned (one per layer, starts at 0.25)
+    * ``elu``: :math:`z` for :math:`z > 0`, else :math:`e^{z} - 1`
     """
     factories = {
         "sigmoid": nn.Sigmoid,
