@@ -237,15 +237,12 @@ class RNNCell(_CellBase):
 
 
 class LSTMCell(_CellBase):
-    r"""Long short-term memory cell (Hochreiter & Schmidhuber 1997, with the forget gate of Gers et al. 2000).
+    r"""Long short-term memory cell (Hochreiter & Schmidhuber 1997, with the forget gate of Gers et al. 2000): one
+    step of :func:`lstm_step`, whose docstring has the gates :math:`i_t, f_t, g_t, o_t`; the memory and the output
+    are
 
     .. math::
-        i_t &= \sigma(W_{ii} x_t + b_{ii} + W_{hi} h_{t-1} + b_{hi})   &&\text{input gate} \\
-        f_t &= \sigma(W_{if} x_t + b_{if} + W_{hf} h_{t-1} + b_{hf})   &&\text{forget gate} \\
-        g_t &= \tanh(W_{ig} x_t + b_{ig} + W_{hg} h_{t-1} + b_{hg})    &&\text{candidate memory} \\
-        o_t &= \sigma(W_{io} x_t + b_{io} + W_{ho} h_{t-1} + b_{ho})   &&\text{output gate} \\
-        c_t &= f_t \odot c_{t-1} + i_t \odot g_t                        &&\text{memory cell} \\
-        h_t &= o_t \odot \tanh(c_t)
+        c_t = f_t \odot c_{t-1} + i_t \odot g_t, \qquad h_t = o_t \odot \tanh(c_t)
 
     Shapes: x (B, I) or (I,); h, c (B, H) or (H,). Returns (h_t, c_t).
     Parameters are laid out as in ``torch.nn.LSTMCell``: ``weight_ih`` (4H, I) and ``weight_hh`` (4H, H) with
@@ -277,13 +274,11 @@ class LSTMCell(_CellBase):
 
 
 class GRUCell(_CellBase):
-    r"""Gated recurrent unit (Cho et al. 2014).
+    r"""Gated recurrent unit (Cho et al. 2014): one step of :func:`gru_step`, whose docstring has the gates
+    :math:`r_t, z_t` and the candidate :math:`n_t`; the new state is
 
     .. math::
-        r_t &= \sigma(W_{ir} x_t + b_{ir} + W_{hr} h_{t-1} + b_{hr})          &&\text{reset gate} \\
-        z_t &= \sigma(W_{iz} x_t + b_{iz} + W_{hz} h_{t-1} + b_{hz})          &&\text{update gate} \\
-        n_t &= \tanh(W_{in} x_t + b_{in} + r_t \odot (W_{hn} h_{t-1} + b_{hn}))  &&\text{candidate} \\
-        h_t &= (1 - z_t) \odot n_t + z_t \odot h_{t-1}
+        h_t = (1 - z_t) \odot n_t + z_t \odot h_{t-1}
 
     Shapes: x (B, I) or (I,); h (B, H) or (H,). Parameters as in ``torch.nn.GRUCell``: ``weight_ih`` (3H, I),
     ``weight_hh`` (3H, H), gates stacked r, z, n; ``bias_ih``, ``bias_hh`` (3H).
