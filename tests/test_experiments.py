@@ -195,7 +195,8 @@ def test_unknown_experiment_and_budget_are_clear_errors(cli, tmp_path):
     code, _, err = cli("experiment", "memroy", "--run-dir", tmp_path)
     assert (
         code == 2
-        and "unknown experiment 'memroy'; choose one of bottleneck, context, gradients, memory, parallel, skips or all"
+        and "unknown experiment 'memroy'; choose one of basics, bottleneck, context, gradients, memory, parallel, "
+        "skips or all"
         in err
     )
     code, _, err = cli("experiment", "parallel", "--budget", "huge", "--out-dir", tmp_path)  # the old name works
@@ -242,3 +243,14 @@ def test_set_changes_one_experiments_settings_and_is_recorded(cli, tmp_path):
 def test_bad_settings_are_clear_errors(cli, tmp_path, names, setting, message):
     code, _, err = cli("experiment", *names, "--budget", "tiny", "--run-dir", tmp_path, "--set", setting)
     assert code == 2 and message in err and err.count("\n") == 1, err
+
+
+@pytest.mark.slow  # the experiments at the tiny budget: about 30 s, shared by these tests
+def test_basics_shows_depth_without_activation_is_one_linear_map(tiny_results):
+    m = json.loads((tiny_results / "basics" / "results.json").read_text())["measurements"]
+    assert all(v["gap_to_one_linear_map"] < 1e-5 for v in m["no_activation"].values())  # the product of the weights
+    sizes = m["size_sweep_rmse"]
+    smallest, biggest = min(sizes, key=int), max(sizes, key=int)
+    assert sizes[biggest]["train"] < sizes[smallest]["train"]  # a bigger net fits its training points closer
+    assert m["softmax_max_difference"] < 1e-12 and m["cross_entropy_difference"] < 1e-12
+    assert set(m["cures_test_rmse"]) == {"none", "dropout 0.2", "weight decay 0.01"}

@@ -38,6 +38,7 @@ def test_mlp_is_the_stated_equation():
         ("prelu", -2.0, -0.5),
         ("elu", -1.0, torch.exp(torch.tensor(-1.0)).item() - 1),
         ("tanh", 0.5, torch.tanh(torch.tensor(0.5)).item()),
+        ("identity", -1.5, -1.5),
     ],
 )
 def test_activations_of_the_notes(name, z, expected):

@@ -282,7 +282,10 @@ def build_parser() -> argparse.ArgumentParser:
         ],
     )
     p.add_argument(
-        "names", nargs="+", metavar="NAME", help="bottleneck, context, gradients, memory, parallel, skips, or all"
+        "names",
+        nargs="+",
+        metavar="NAME",
+        help="basics, bottleneck, context, gradients, memory, parallel, skips, or all",
     )
     p.add_argument("--budget", default="small", help="tiny (seconds), small (default; minutes) or full")
     p.add_argument(

@@ -18,7 +18,7 @@ from torch import Tensor, nn
 
 from nnzoo.errors import require
 
-Activation = Literal["sigmoid", "tanh", "relu", "leaky_relu", "prelu", "elu"]
+Activation = Literal["sigmoid", "tanh", "relu", "leaky_relu", "prelu", "elu", "identity"]
 ACTIVATIONS: tuple[str, ...] = get_args(Activation)
 
 
@@ -31,6 +31,7 @@ def make_activation(name: str) -> nn.Module:
     * ``leaky_relu``: :math:`\max(0.01 z, z)`
     * ``prelu``: :math:`\max(a z, z)`, the slope :math:`a` learned (one per layer, starts at 0.25)
     * ``elu``: :math:`z` for :math:`z > 0`, else :math:`e^{z} - 1`
+    * ``identity``: :math:`z`, no activation: an MLP of any depth is then one linear map (the notes' point)
     """
     factories = {
         "sigmoid": nn.Sigmoid,
@@ -39,6 +40,7 @@ def make_activation(name: str) -> nn.Module:
         "leaky_relu": nn.LeakyReLU,
         "prelu": nn.PReLU,
         "elu": nn.ELU,
+        "identity": nn.Identity,
     }
     if name not in factories:
         raise ValueError(f"unknown activation {name!r}; choose one of {', '.join(ACTIVATIONS)}")
@@ -48,11 +50,12 @@ def make_activation(name: str) -> nn.Module:
 def scale_initialisation(module: nn.Module, activation: str) -> None:
     r"""Variance-preserving initialisation of every linear layer in ``module``: He (Kaiming normal, fan-in,
     :math:`\operatorname{Var} w = 2 / \text{fan-in}`) for the ReLU family, Glorot (Xavier normal,
-    :math:`2 / (\text{fan-in} + \text{fan-out})`) for sigmoid and tanh; zero biases. PyTorch's default, uniform with
-    variance :math:`1 / (3\,\text{fan-in})`, shrinks a ReLU network's activations by a factor of about 6 a layer."""
+    :math:`2 / (\text{fan-in} + \text{fan-out})`) for sigmoid, tanh and identity; zero biases. PyTorch's default,
+    uniform with variance :math:`1 / (3\,\text{fan-in})`, shrinks a ReLU network's activations by a factor of about 6
+    a layer."""
     for layer in module.modules():
         if isinstance(layer, nn.Linear):
-            if activation in ("sigmoid", "tanh"):
+            if activation in ("sigmoid", "tanh", "identity"):
                 nn.init.xavier_normal_(layer.weight)
             else:
                 nn.init.kaiming_normal_(layer.weight, nonlinearity="relu")
