@@ -22,9 +22,11 @@ echo
 echo "The shipped poem model writes an acrostic on spring, summer, autumn, winter (nnzoo predict charlm --poem ...):"
 "$NNZOO" predict charlm --poem 7x4 --acrostic 春夏秋冬
 echo
-echo "Which apple? The BiLSTM reads the context; the context-free MLP cannot (nnzoo predict tagging ...):"
-"$NNZOO" predict tagging "I like eating apple" "Apple is a great company"
-"$NNZOO" predict tagging/apple-mlp "I like eating apple" "Apple is a great company"
+echo "Which apple? The BiLSTM reads the context; the context-free MLP cannot (nnzoo predict tagging ...)."
+echo "The last two are the notes' own sentences, which the corpus holds out of training:"
+SENTENCES=("She baked an apple pie" "Apple launched a new iPhone" "I like eating apple" "Apple is a great company")
+"$NNZOO" predict tagging "${SENTENCES[@]}"
+"$NNZOO" predict tagging/apple-mlp "${SENTENCES[@]}"
 echo
 echo "Their test split, evaluated now from the shipped weights (the cards' figures):"
 "$NNZOO" eval tagging/apple tagging/apple-mlp --split test --quiet

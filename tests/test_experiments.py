@@ -58,7 +58,7 @@ def test_sigmoid_starves_the_first_layers(tiny_results):
 @pytest.mark.slow  # the experiments at the tiny budget: about 30 s, shared by these tests
 def test_context_and_skips_compare_the_right_models(tiny_results):
     context = json.loads((tiny_results / "context" / "results.json").read_text())["measurements"]
-    assert set(context["apple_accuracy"]) == {"mlp", "bilstm", "transformer"}
+    assert set(context["apple_accuracy"]) == {"mlp", "lstm", "bilstm", "transformer"}
     # The baseline, counted from the corpus: the share of the test split's apples whose tag is the word's most
     # frequent tag in the training split.
     from nnzoo.data.tagged_sentences import apple_sentences

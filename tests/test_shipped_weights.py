@@ -62,12 +62,14 @@ def test_the_readme_table_and_the_cards_page_are_written_from_the_cards():
 
 
 def test_the_shipped_tagger_and_poem_model_answer_as_the_readme_says(cli):
-    """README: the task's name opens tagging/apple, which tells the two apples apart, and --poem opens the poem
-    model, whose acrostic starts each line with its head (tests/test_readme.py runs every README command)."""
-    code, out, err = cli("predict", "tagging", "I like eating apple", "Apple is a great company")
+    """README: the task's name opens tagging/apple, which tells apples apart by their context (sentences not in
+    its corpus), and --poem opens the poem model, whose acrostic starts each line with its head
+    (tests/test_readme.py runs every README command)."""
+    sentences = ["Apple is a great company", "She baked an apple pie", "Apple launched a new iPhone"]
+    code, out, err = cli("predict", "tagging", *sentences)
     assert code == 0, err
-    assert out.split() == ["i/O", "like/O", "eating/O", "apple/FRUIT", "apple/COMPANY", "is/O", "a/O", "great/O",
-                           "company/O"]  # fmt: skip
+    assert [word for word in out.split() if word.startswith("apple/")] == ["apple/COMPANY", "apple/FRUIT",
+                                                                          "apple/COMPANY"]  # fmt: skip
     code, out, err = cli("predict", "charlm", "--poem", "7x4", "--acrostic", "春夏秋冬")
     assert code == 0, err
     lines = [line for line in out.splitlines() if line.strip()]

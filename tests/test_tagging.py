@@ -9,7 +9,7 @@ import torch
 import nnzoo
 from nnzoo import metrics
 from nnzoo.data.reviews import sentiment_reviews
-from nnzoo.data.tagged_sentences import apple_sentences, english_words, peoples_daily
+from nnzoo.data.tagged_sentences import NOTES_APPLE_SENTENCES, apple_sentences, english_words, peoples_daily
 from nnzoo.errors import ConfigError, UserError
 from nnzoo.nn.text_models import (
     ContextFreeTagger,
@@ -121,6 +121,14 @@ def test_metrics_by_hand():
     assert scores == pytest.approx({"accuracy": 0.6, "f1": (0.5 + 0.5 + 1) / 3})
 
 
+def test_the_notes_two_apple_sentences_are_test_sentences_never_training_ones():
+    task = make(Tagging, "tagging", "mlp", ["data.corpus=apple"])
+    parts = {name: [[w for w, _ in s] for s in part] for name, part in task.split(task.sentences()).items()}
+    for text in NOTES_APPLE_SENTENCES:
+        words = english_words(text)
+        assert words in parts["test"] and words not in parts["train"] and words not in parts["val"], text
+
+
 # --- metric-gated runs ---------------------------------------------------------------------------------------------
 @pytest.mark.slow
 def test_context_beats_the_context_free_models_on_apple(tmp_path):
@@ -153,13 +161,15 @@ def test_a_short_classifier_run_learns_the_sentiment(tmp_path):
 # --- command line and errors ---------------------------------------------------------------------------------------
 def test_cli_tags_and_classifies(tmp_path, cli):
     run = tmp_path / "apple"
-    assert cli("train", "tagging", "--model", "bilstm", "--run-dir", run, "--quiet", "--set=data.corpus=apple")[0] == 0
+    assert cli("train", "--recipe", "tagging/apple", "--run-dir", run, "--quiet")[0] == 0
     sentences = ["I like eating apple", "Apple is a great company", "apple xyzzy"]
     code, out, err = cli("predict", run, *sentences)
     lines = out.strip().splitlines()
     assert code == 0, err
-    # The sense of "apple" from its context (the same on seeds 0, 1 and 2; the test set's ambiguous accuracy ~0.95).
-    assert lines[:2] == ["i/O like/O eating/O apple/FRUIT", "apple/COMPANY is/O a/O great/O company/O"], out
+    # The notes' sentences are held out of training. The company is told from its context with seeds 0, 1 and 2;
+    # "I like eating apple" only with seed 2 ("like" is a company cue in the corpus: docs/text.md).
+    assert lines[1] == "apple/COMPANY is/O a/O great/O company/O", out
+    assert lines[0] in ("i/O like/O eating/O apple/FRUIT", "i/O like/O eating/O apple/COMPANY"), out
     # One word/TAG per word, TAG one of the task's, "?" after a word unseen in training; the same as the API's.
     opened = nnzoo.open(run)
     tags = opened.task.info["tags"]

@@ -56,6 +56,11 @@ def english_words(text: str) -> list[str]:
     return _ENGLISH_TOKEN.findall(text.lower())
 
 
+# The notes' own two sentences: the apple corpus always puts them in the test split, so that a model tags them
+# from what it learnt elsewhere, never from having seen them.
+NOTES_APPLE_SENTENCES = ("I like eating apple.", "Apple is a great company.")
+
+
 def apple_sentences() -> list[Sentence]:
     """The apple corpus: the word ``apple`` (``apples`` folded into it) tagged FRUIT or COMPANY by the sentence's
     sense, every other word O."""

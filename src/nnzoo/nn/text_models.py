@@ -163,6 +163,9 @@ class RecurrentTaggerConfig:
     hidden_size: int = 128  # per direction
     num_layers: int = 1
     dropout: float = 0.3  # on the embeddings, between the recurrent layers and before the head
+    # false: left to right only, so a word's tag sees the words before it and not those after (the notes' reason
+    # for reading both ways)
+    bidirectional: bool = True
 
     def __post_init__(self) -> None:
         require(self.cell in CELLS, f"cell must be one of {', '.join(CELLS)}, got {self.cell!r}")
@@ -170,7 +173,8 @@ class RecurrentTaggerConfig:
 
 
 class RecurrentTagger(Tagger):
-    """A :class:`Tagger` on a bidirectional :class:`RecurrentEncoder`: every word's tag from the whole sentence.
+    """A :class:`Tagger` on a :class:`RecurrentEncoder`, bidirectional unless the config says otherwise: every
+    word's tag from the whole sentence (or, one way, from the words up to it).
     Shapes: tokens (B, T), lengths (B,) -> (B, T, num_tags).
 
     Example::
@@ -190,7 +194,7 @@ class RecurrentTagger(Tagger):
             config.hidden_size,
             config.num_layers,
             config.dropout,
-            bidirectional=True,
+            bidirectional=config.bidirectional,
         )
         super().__init__(encoder, num_tags, config.dropout)
 
