@@ -72,5 +72,6 @@ def test_the_shipped_tagger_and_poem_model_answer_as_the_readme_says(cli):
                                                                           "apple/COMPANY"]  # fmt: skip
     code, out, err = cli("predict", "charlm", "--poem", "7x4", "--acrostic", "春夏秋冬")
     assert code == 0, err
-    lines = [line for line in out.splitlines() if line.strip()]
-    assert [line[0] for line in lines] == list("春夏秋冬") and all(len(line) == 16 for line in lines)
+    couplets = [line for line in out.splitlines() if line.strip()]  # two verses of 7 characters on each line
+    assert len(couplets) == 2 and all(len(line) == 16 and line[7] == "，" and line[15] == "。" for line in couplets)
+    assert [line[i] for line in couplets for i in (0, 8)] == list("春夏秋冬")

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, ClassVar, Literal
 
 from torch import Tensor, nn
 
@@ -166,6 +166,7 @@ class RecurrentTaggerConfig:
     # false: left to right only, so a word's tag sees the words before it and not those after (the notes' reason
     # for reading both ways)
     bidirectional: bool = True
+    ADDED: ClassVar[dict[str, Any]] = {"bidirectional": True}  # keys added since, at the value of earlier runs
 
     def __post_init__(self) -> None:
         require(self.cell in CELLS, f"cell must be one of {', '.join(CELLS)}, got {self.cell!r}")
