@@ -277,3 +277,22 @@ def test_average_needs_kept_snapshots(tmp_path):
     nnzoo.train("g2p", model="gru-seq2seq", overrides=overrides, run_dir=path, progress=False, figures=False)
     with pytest.raises(CheckpointError, match=r"kept no snapshots to average; train it with train\.keep_evals=N"):
         nnzoo.open(path, checkpoint="average")
+
+
+def test_eval_limit_scores_the_first_pairs_of_the_split_only(small):
+    """eval.limit=N: the metrics of the split's first N pairs, exactly (the shipped models' quick checks use it)."""
+    task, data = small
+    torch.manual_seed(0)
+    model = task.build_model().eval()
+    beam = task.cfg.eval.beam_size
+    try:
+        task.cfg.eval.beam_size = 1
+        with torch.no_grad():
+            whole = task.evaluate(model, data["test"])
+            task.cfg.eval.limit = 25
+            first = task.evaluate(model, data["test"])
+            expected = task._evaluate(model, data["test"].head(25), 1)
+    finally:
+        task.cfg.eval.beam_size, task.cfg.eval.limit = beam, 0
+    assert first == expected and first != whole
+    assert len(data["test"].head(25)) == 25 and data["test"].head(25).keys == data["test"].keys[:25]

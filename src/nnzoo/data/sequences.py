@@ -45,6 +45,11 @@ class SequencePairs(Dataset):
     def __len__(self) -> int:
         return len(self.sources)
 
+    def head(self, n: int) -> SequencePairs:
+        """The first ``n`` pairs (all of them if there are fewer), with their references and keys."""
+        return SequencePairs(self.sources[:n], self.targets[:n], self.pad, self.bos, self.eos, self.references[:n],
+                             self.keys[:n])  # fmt: skip
+
     def __getitem__(self, index: int) -> tuple[list[int], list[int]]:
         return self.sources[index], self.targets[index]
 

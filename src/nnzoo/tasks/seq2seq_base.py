@@ -41,10 +41,14 @@ class Seq2SeqEval(EvalConfig):
     length_penalty: float = 0.0  # α of ((5 + n) / 6)^α; 0: rank by log-probability
     batch_size: int = 256  # sequences decoded at once
     validate_beam_size: int = 1  # while training: greedy decoding of the validation split, cheaper than the beam
+    limit: int = 0  # `nnzoo eval` and `evaluate` score the split's first N pairs only (a quick, fixed slice); 0: all
+    ADDED: ClassVar[dict[str, Any]] = {"limit": 0}  # keys added since, at the value of earlier runs
 
     def __post_init__(self) -> None:
-        if self.beam_size < 1 or self.validate_beam_size < 1 or self.batch_size < 1:
-            raise ConfigError("eval.beam_size, eval.validate_beam_size and eval.batch_size must be >= 1")
+        if self.beam_size < 1 or self.validate_beam_size < 1 or self.batch_size < 1 or self.limit < 0:
+            raise ConfigError(
+                "eval.beam_size, eval.validate_beam_size and eval.batch_size must be >= 1, eval.limit >= 0"
+            )
         if self.length_penalty < 0:
             raise ConfigError("eval.length_penalty must be >= 0")
 
@@ -130,7 +134,8 @@ class Seq2SeqTask(Task):
         )
 
     def evaluate(self, model: nn.Module, dataset: SequencePairs) -> dict[str, float]:
-        return self._evaluate(model, dataset, self.cfg.eval.beam_size)
+        limit = self.cfg.eval.limit
+        return self._evaluate(model, dataset.head(limit) if limit else dataset, self.cfg.eval.beam_size)
 
     def validate(self, model: nn.Module, dataset: SequencePairs) -> dict[str, float]:
         return self._evaluate(model, dataset, self.cfg.eval.validate_beam_size)
