@@ -73,7 +73,7 @@ def write_curve(path: Path, points: int, seed: int) -> Path:
 
 def composite_linear_gap(run: nnzoo.Run) -> float:
     """The largest difference between an identity-activation MLP and the one affine map its layers multiply to,
-    on its test inputs (standardised units)."""
+    on 101 inputs across [-2, 2] (standardised units)."""
     core = run.model.core
     linears = [m for m in core.modules() if isinstance(m, nn.Linear)]
     weight, bias = torch.eye(linears[0].in_features), torch.zeros(linears[0].in_features)
@@ -113,20 +113,20 @@ def run(settings: BasicsSettings, folder: Path, device: torch.device, progress: 
     on_few = [*common, f"data.csv={few}", "data.val_fraction=0.4", "data.test_fraction=0.4"]
 
     def fit(name: str, overrides: list[str], checkpoint: str = "best") -> nnzoo.Run:
-        train_run(folder / name, "regression", "mlp", overrides, device, progress=progress)
-        return nnzoo.open(folder / name, checkpoint=checkpoint, device=str(device))
+        trained = train_run(folder / name, "regression", "mlp", overrides, device, progress=progress)  # at its best
+        return trained if checkpoint == "best" else nnzoo.open(trained.path, checkpoint=checkpoint, device=str(device))
 
-    linear, baseline, fits = {}, {}, {}
+    linear, baseline, shown = {}, {}, {}  # shown: the fits drawn in the figure, by label
     for depth in settings.depths:
         net = fit(f"linear-depth{depth}", [*on_many, f"model.hidden={[32] * depth}", "model.activation=identity"])
         linear[depth] = {"rmse": net.evaluate("test")["rmse"], "gap_to_one_linear_map": composite_linear_gap(net)}
         baseline = net.baselines("test")["closed-form least squares"]
-        fits[f"no activation, {depth} layer{'s' * (depth > 1)}"] = net
+    shown[f"no activation, {depth} layer{'s' * (depth > 1)}"] = net  # the last depth: the deepest in every budget
     neurons = {}
     for n in settings.neurons:
         net = fit(f"sigmoid-{n}", [*on_many, f"model.hidden=[{n}]", "model.activation=sigmoid", "train.lr=0.03"])
         neurons[n] = net.evaluate("test")["rmse"]
-        fits[f"{n} sigmoid neuron{'s' * (n > 1)}"] = net
+        shown[f"{n} sigmoid neuron{'s' * (n > 1)}"] = net
     # The size sweep trains to the end and keeps the last weights: no early stopping, which is itself a cure.
     last = ["train.weight_decay=0", "train.lr=0.01", "train.schedule=constant"]
     sizes = {}
@@ -144,8 +144,6 @@ def run(settings: BasicsSettings, folder: Path, device: torch.device, progress: 
         name = "cure-" + label.replace(" ", "-")
         cures[label] = fit(name, [*on_few, hidden, *last, *extra], checkpoint="last").evaluate("test")["rmse"]
     grid = np.linspace(-3, 3, 201)
-    deepest = f"no activation, {max(settings.depths)} layer{'s' * (max(settings.depths) > 1)}"
-    shown = {label: net for label, net in fits.items() if label == deepest or "sigmoid" in label}
     curves = {label: net.predict([[x] for x in grid]) for label, net in shown.items()}
     measurements = {
         "noise_rmse": NOISE,
