@@ -15,6 +15,8 @@ from nnzoo.nn.text_models import (
     ContextFreeTagger,
     ContextFreeTaggerConfig,
     RecurrentEncoder,
+    RecurrentTagger,
+    RecurrentTaggerConfig,
     SequenceClassifier,
     Tagger,
     TokenTransformerEncoder,
@@ -108,6 +110,21 @@ def test_text_models_pass_gradcheck(name):
         return torch.func.functional_call(model, {"encoder.embedding.weight": w}, (tokens, lengths))
 
     assert torch.autograd.gradcheck(logits, (weight,))
+
+
+def test_a_left_to_right_tagger_tags_each_word_from_the_words_up_to_it():
+    """model.bidirectional=false: changing the last words changes no earlier tag; reading both ways, it does."""
+    torch.manual_seed(0)
+    sizes = {"embedding_dim": 6, "hidden_size": 5, "dropout": 0.0}
+    one_way = RecurrentTagger(20, 3, RecurrentTaggerConfig(bidirectional=False, **sizes)).eval()
+    both_ways = RecurrentTagger(20, 3, RecurrentTaggerConfig(**sizes)).eval()
+    first = torch.randint(4, 20, (1, 7))
+    second = first.clone()
+    second[0, 5:] = (first[0, 5:] - 3) % 16 + 4  # other words at positions 5 and 6
+    lengths = torch.tensor([7])
+    assert one_way.encoder.out_features == 5 and both_ways.encoder.out_features == 10
+    torch.testing.assert_close(one_way(first, lengths)[0, :5], one_way(second, lengths)[0, :5])
+    assert not torch.allclose(both_ways(first, lengths)[0, :5], both_ways(second, lengths)[0, :5])
 
 
 def test_metrics_by_hand():
