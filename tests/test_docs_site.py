@@ -5,7 +5,6 @@ reference lists the architectures."""
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from html.parser import HTMLParser
@@ -15,9 +14,9 @@ from urllib.parse import unquote, urlsplit
 import pytest
 
 import nnzoo.nn
+from conftest import console_errors, needs_chromium
 
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 
 
 @pytest.fixture(scope="module")
@@ -80,37 +79,24 @@ def test_the_api_reference_documents_every_architecture_of_nnzoo_nn(site):
     assert not missing, missing
 
 
-@pytest.mark.skipif(
-    not (CHROMIUM and DRIVER) and not os.environ.get("CI"), reason="needs Debian's chromium and chromium-driver"
-)
-def test_a_real_browser_typesets_the_equations_and_lists_the_api(site):
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1200,2000"):
-        options.add_argument(argument)
-    driver = webdriver.Chrome(options=options, service=Service(DRIVER))
+@needs_chromium
+def test_a_real_browser_typesets_the_equations_and_lists_the_api(site, browser):
     with_maths = sorted(p.relative_to(site) for p in site.rglob("*.html") if "arithmatex" in p.read_text())
     assert {Path("index.html"), Path("reference/nn.html")} <= set(with_maths)
-    try:
-        for page in with_maths:
-            driver.get((site / page).as_uri())
-            sizes = driver.execute_script(
-                "return Array.from(document.querySelectorAll('.arithmatex'), e => {"
-                "  const k = e.querySelector('.katex'); if (!k) return [0, 0];"
-                "  const r = k.getBoundingClientRect(); return [r.width, r.height]; });"
-            )
-            assert sizes and all(width > 0 and height > 0 for width, height in sizes), (page, sizes)
-            text = driver.execute_script("return document.body.innerText;")
-            raw = ("\\sigma", "\\begin{aligned}", ".. math::", "\\(", "\\[")  # LaTeX that was not typeset
-            assert not [r for r in raw if r in text], page
-            assert not driver.find_elements("css selector", ".katex-error"), page  # LaTeX that KaTeX cannot parse
-            errors = [entry for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
-            assert not errors, (page, errors)
-        driver.get((site / "reference" / "nn.html").as_uri())
-        headings = driver.execute_script("return Array.from(document.querySelectorAll('h2, h3'), h => h.id);")
-        assert {"nnzoo.nn.LSTM", "nnzoo.nn.MultiheadAttention"} <= set(headings)
-    finally:
-        driver.quit()
+    for page in with_maths:
+        browser.get((site / page).as_uri())
+        sizes = browser.execute_script(
+            "return Array.from(document.querySelectorAll('.arithmatex'), e => {"
+            "  const k = e.querySelector('.katex'); if (!k) return [0, 0];"
+            "  const r = k.getBoundingClientRect(); return [r.width, r.height]; });"
+        )
+        assert sizes and all(width > 0 and height > 0 for width, height in sizes), (page, sizes)
+        text = browser.execute_script("return document.body.innerText;")
+        raw = ("\\sigma", "\\begin{aligned}", ".. math::", "\\(", "\\[")  # LaTeX that was not typeset
+        assert not [r for r in raw if r in text], page
+        assert not browser.find_elements("css selector", ".katex-error"), page  # LaTeX that KaTeX cannot parse
+        errors = console_errors(browser)
+        assert not errors, (page, errors)
+    browser.get((site / "reference" / "nn.html").as_uri())
+    headings = browser.execute_script("return Array.from(document.querySelectorAll('h2, h3'), h => h.id);")
+    assert {"nnzoo.nn.LSTM", "nnzoo.nn.MultiheadAttention"} <= set(headings)

@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
 from pathlib import Path
 
 import pytest
 
-from conftest import train_run
+from conftest import ARTIFACTS, console_errors, needs_chromium, train_run
 from nnzoo.cli import main
 from nnzoo.errors import UserError
 from nnzoo.report import build_index, build_report, find_run_folders, read_run_folder
 
 HOSTILE = '<script>document.title = "pwned"</script><img src=x onerror="document.title = \'pwned\'">'
-ARTIFACTS = Path(os.environ.get("NNZOO_ARTIFACTS", "artifacts"))  # CI keeps what lands here
 
 
 @pytest.fixture(scope="module")
@@ -79,39 +76,22 @@ def test_bad_folders_are_clear_errors(runs, tmp_path, cli):
     assert code == 2 and "is not a folder" in err
 
 
-CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
-
-
-@pytest.mark.skipif(
-    not (CHROMIUM and DRIVER) and not os.environ.get("CI"), reason="needs Debian's chromium and chromium-driver"
-)
-def test_a_real_browser_shows_the_pages_without_errors(runs):
-    """Headless Chromium (Debian's, driven by Selenium through Debian's chromedriver: nothing downloaded) loads the
-    index and a run's page: no console errors, every image decoded with a size, the hostile text inert."""
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
+@needs_chromium
+def test_a_real_browser_shows_the_pages_without_errors(runs, browser):
+    """Headless Chromium loads the index and a run's page: no console errors, every image decoded with a size, the
+    hostile text inert."""
     build_index(runs)
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1200,2000"):
-        options.add_argument(argument)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(options=options, service=Service(DRIVER))
-    try:
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        for name, page in (("index", runs / "index.html"), ("digits", runs / "classify-images/mlp/report.html")):
-            driver.get(page.as_uri())
-            assert driver.title and driver.title != "pwned"
-            images = driver.execute_script(
-                "return Array.from(document.images, i => [i.complete, i.naturalWidth, i.naturalHeight]);"
-            )
-            assert all(complete and width > 0 and height > 0 for complete, width, height in images), images
-            if name == "digits":
-                assert len(images) >= 2
-                assert HOSTILE in driver.execute_script("return document.body.textContent;")  # shown as text
-            errors = [entry for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
-            assert not errors, errors
-            assert driver.save_screenshot(str(ARTIFACTS / f"report-{name}.png"))
-    finally:
-        driver.quit()
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    for name, page in (("index", runs / "index.html"), ("digits", runs / "classify-images/mlp/report.html")):
+        browser.get(page.as_uri())
+        assert browser.title and browser.title != "pwned"
+        images = browser.execute_script(
+            "return Array.from(document.images, i => [i.complete, i.naturalWidth, i.naturalHeight]);"
+        )
+        assert all(complete and width > 0 and height > 0 for complete, width, height in images), images
+        if name == "digits":
+            assert len(images) >= 2
+            assert HOSTILE in browser.execute_script("return document.body.textContent;")  # shown as text
+        errors = console_errors(browser)
+        assert not errors, errors
+        assert browser.save_screenshot(str(ARTIFACTS / f"report-{name}.png"))

@@ -30,6 +30,8 @@ EXTRAS: dict[str, tuple[str, str]] = {
     "onnx": ("onnx", "export"),
     "onnxruntime": ("onnxruntime", "export"),
     "tensorboard": ("tensorboard", "tensorboard"),
+    "starlette": ("starlette", "app"),
+    "uvicorn": ("uvicorn", "app"),
 }
 
 

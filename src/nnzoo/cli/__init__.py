@@ -322,6 +322,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--all", type=Path, metavar="DIR", help="every run and experiment folder under DIR, with an index")
     p.add_argument("--out", type=Path, help="the page to write (default: report.html, or DIR/index.html with --all)")
     p.set_defaults(run=cmd_report)
+
+    p = _command(
+        commands,
+        "app",
+        "start a local web playground over the shipped models (pip install 'nnzoo[app]')",
+        [
+            "nnzoo app                          # http://127.0.0.1:7860/, every shipped model",
+            "nnzoo app --models g2p tagging     # the g2p and tagging models only",
+            "nnzoo app --run runs/g2p/transformer --port 8000   # your run beside the shipped g2p models",
+        ],
+    )
+    p.add_argument("--host", default="127.0.0.1", help="the address to serve on (default: this machine only)")
+    p.add_argument("--port", type=int, default=7860, help="the port (default: 7860)")
+    p.add_argument(
+        "--models", nargs="+", metavar="NAME", help="shipped models or tasks to show (default: every shipped model)"
+    )
+    p.add_argument("--run", dest="runs", action="append", default=[], metavar="RUN_DIR", help="a run of yours to add")
+    p.add_argument("--device", default="auto", help=f"{DEVICE_HELP}; default: auto")
+    p.set_defaults(run=cmd_app)
     _add_completion(parser)
     return parser
 
@@ -577,6 +596,15 @@ def cmd_report(args: argparse.Namespace) -> int:
         raise UserError("give run folders, or --all DIR, not both (nnzoo report --help)")
     path = build_index(args.all, args.out) if args.all else build_report(args.run_dirs, args.out or "report.html")
     print(f"report: {path}")
+    return 0
+
+
+def cmd_app(args: argparse.Namespace) -> int:
+    from nnzoo.app import Playground, serve
+
+    if not 0 < args.port < 65536:
+        raise UserError(f"--port must be from 1 to 65535, got {args.port}")
+    serve(Playground(args.models, args.runs, device=args.device), host=args.host, port=args.port)
     return 0
 
 

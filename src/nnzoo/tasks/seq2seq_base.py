@@ -216,7 +216,7 @@ class Seq2SeqTask(Task):
         picked = self.figure_samples(dataset)
         sources = [dataset.sources[i] for i in picked]
         best = [h[0] for h in self.decode(model, sources, self.cfg.eval.beam_size)]
-        source_vocab, target_vocab = self.source_vocab, self.target_vocab
+        target_vocab = self.target_vocab
         lines = []
         for i, hypothesis in zip(picked, best):
             references = " | ".join(self.render(target_vocab.decode(r)) for r in dataset.references[i])
@@ -228,25 +228,43 @@ class Seq2SeqTask(Task):
         samples = folder / f"samples_{split}.txt"
         samples.write_text("\n".join(lines) + "\n")
         paths = [samples]
-        tgt_in = pad_sequences([[target_vocab.bos, *h.tokens] for h in best], target_vocab.pad).to(self.device)
-        src = pad_sequences(sources, source_vocab.pad).to(self.device)
-        lengths = torch.tensor([len(s) for s in sources], device=self.device)
-        with torch.no_grad():
-            weights = model.attention_weights(src, lengths, tgt_in)
-        if weights is not None:
-            maps = []
-            for row, (source, hypothesis) in enumerate(zip(sources, best)):
-                rows = [*target_vocab.decode(hypothesis.tokens), "</s>"]
-                columns = source_vocab.decode(source)
-                maps.append((dataset.keys[picked[row]], columns, rows, weights[row, : len(rows), : len(columns)]))
+        maps = self.attention_maps(model, sources, [h.tokens for h in best])
+        if maps is not None:
             paths.append(
                 plot_attention_maps(
-                    maps,
+                    [(dataset.keys[i], *found) for i, found in zip(picked, maps)],
                     folder / f"attention_{split}.png",
                     title=f"{self.name}/{self.cfg.model.name}: where each output looks",
                 )
             )
         return paths
+
+    # --- attention -----------------------------------------------------------------------------------------------
+    def attention_maps(
+        self, model: nn.Module, sources: list[list[int]], outputs: list[list[int]]
+    ) -> list[AttentionMap] | None:
+        """Where the decoder looked while writing each output (target ids, without the end symbol) from its source
+        (ids), or None for a model without attention (the context-vector model, an ensemble)."""
+        source_vocab, target_vocab = self.source_vocab, self.target_vocab
+        tgt_in = pad_sequences([[target_vocab.bos, *tokens] for tokens in outputs], target_vocab.pad).to(self.device)
+        src = pad_sequences(sources, source_vocab.pad).to(self.device)
+        lengths = torch.tensor([len(s) for s in sources], device=self.device)
+        model.eval()
+        with torch.no_grad():
+            weights = model.attention_weights(src, lengths, tgt_in)
+        if weights is None:
+            return None
+        maps = []
+        for row, (source, tokens) in enumerate(zip(sources, outputs)):
+            inputs, written = source_vocab.decode(source), [*target_vocab.decode(tokens), "</s>"]
+            maps.append(AttentionMap(inputs, written, weights[row, : len(written), : len(inputs)].cpu()))
+        return maps
+
+    def attention(self, model: nn.Module, text: str, output: Transduction) -> AttentionMap | None:
+        """Where the decoder looked while writing ``output`` (one of :meth:`predict`'s) for the input ``text``;
+        None for a model without attention."""
+        maps = self.attention_maps(model, [self.encode_input(text)], [self.target_vocab.encode(output.symbols)])
+        return None if maps is None else maps[0]
 
     # --- prediction ---------------------------------------------------------------------------------------------
     def encode_input(self, text: str) -> list[int]:
@@ -288,6 +306,15 @@ class Transduction(NamedTuple):
     symbols: list[str]
     text: str
     log_prob: float
+
+
+class AttentionMap(NamedTuple):
+    """Where each written symbol looked: ``weights[i, j]`` is the attention of output symbol i (the last is the end
+    symbol ``</s>``) on input symbol j; each row sums to 1."""
+
+    inputs: list[str]
+    outputs: list[str]
+    weights: Tensor  # (len(outputs), len(inputs))
 
 
 def pairs_with_references(
