@@ -14,23 +14,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import socket
 import statistics
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
 
 import httpx
 
+from nnzoo.app.server import serving
+
 WORDS = ["nnzoo", "apple", "pytorch", "lecture", "attention", "zebra", "knight", "through"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def resident_mb(pid: int) -> float:
@@ -50,7 +43,7 @@ def load(url: str, requests: int, clients: int) -> tuple[float, list[float]]:
         with httpx.Client(base_url=url, timeout=60) as http:
             for i in range(count):
                 start = time.perf_counter()
-                response = http.post("/api/pronounce", json={"text": WORDS[(offset + i) % len(WORDS)], "nbest": 3})
+                response = http.post("api/pronounce", json={"text": WORDS[(offset + i) % len(WORDS)], "nbest": 3})
                 took = time.perf_counter() - start
                 with lock:
                     latencies.append(took)
@@ -75,24 +68,12 @@ def main() -> None:
     parser.add_argument("--out", type=Path, help="also write the results as JSON here")
     args = parser.parse_args()
 
-    port = free_port()
-    command = [sys.executable, "-m", "nnzoo", "app", "--port", str(port), "--device", "cpu", "--models", "g2p"]
-    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise RuntimeError("the app did not start") from None
-                time.sleep(0.2)
+    with serving(["g2p"]) as served:
+        url, pid = served.url, served.process.pid
         with httpx.Client(base_url=url) as http:
-            models = [m["name"] for m in http.post("/api/catalog", json={}).json()["tabs"]["pronounce"]]
+            models = [m["name"] for m in http.post("api/catalog", json={}).json()["tabs"]["pronounce"]]
         load(url, 20, 1)
-        results = {"models": models, "requests": args.requests, "rss_after_warmup_mb": resident_mb(server.pid)}
+        results = {"models": models, "requests": args.requests, "rss_after_warmup_mb": resident_mb(pid)}
         for clients in (1, 4):
             seconds, latencies = load(url, args.requests, clients)
             cuts = statistics.quantiles(latencies, n=20)
@@ -101,11 +82,8 @@ def main() -> None:
                 "latency_p50_ms": 1000 * statistics.median(latencies),
                 "latency_p95_ms": 1000 * cuts[18],
             }
-        results["rss_after_mb"] = resident_mb(server.pid)
+        results["rss_after_mb"] = resident_mb(pid)
         results["rss_growth_mb"] = results["rss_after_mb"] - results["rss_after_warmup_mb"]
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
     print(json.dumps(results, indent=1))
     if args.out:
         args.out.write_text(json.dumps(results, indent=1) + "\n")

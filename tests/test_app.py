@@ -6,10 +6,6 @@ from __future__ import annotations
 import base64
 import io
 import os
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +16,7 @@ import nnzoo
 from conftest import ARTIFACTS, console_errors, needs_chromium
 from nnzoo.app import Playground, create_app
 from nnzoo.app.playground import MAX_TEXT
-from nnzoo.app.server import MAX_BODY
+from nnzoo.app.server import MAX_BODY, serving
 from nnzoo.errors import UserError
 
 TestClient = pytest.importorskip("starlette.testclient").TestClient  # the app extra; make setup installs it
@@ -99,8 +95,9 @@ def test_write_an_acrostic_and_a_continuation(client):
 
 
 def test_tag_the_apple_the_bilstm_reads_the_context_the_mlp_cannot(client):
-    company = ask(client, "tag", sentence="Apple is a great company")["models"]
+    company = ask(client, "tag", sentence="Apple is a great company", corpus="apple")["models"]
     fruit = ask(client, "tag", sentence="I like eating apple")["models"]
+    assert [m["name"] for m in company] == [m["name"] for m in fruit] == ["tagging/apple", "tagging/apple-mlp"]
     by_name = {m["name"]: m["words"] for m in company}
     assert by_name["tagging/apple"][0] == {"word": "apple", "tag": "COMPANY", "known": True}
     mlp_tags = {m["name"]: m["words"] for m in fruit}["tagging/apple-mlp"][-1]["tag"], by_name["tagging/apple-mlp"][0]
@@ -157,6 +154,12 @@ def test_forecast_beside_arima_and_what_happened(client):
         ("pronounce", {"text": "a", "nbest": "three"}, 400, "nbest must be a whole number from 1 to 10"),
         ("tag", {"sentence": "x " * MAX_TEXT}, 400, f"at most {MAX_TEXT} are accepted"),
         ("tag", {"sentence": "   "}, 400, "sentence is empty"),
+        (
+            "tag",
+            {"sentence": "a", "corpus": "x"},
+            400,
+            "no tagging model here was trained on 'x'; the corpora here: apple",
+        ),
         (
             "translate",
             {"model": "g2p/lstm-attention", "text": "a"},
@@ -228,38 +231,15 @@ def test_the_playground_checks_what_it_is_started_with(cli):
 
 
 # --- the real server, in a real browser ---------------------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server():
     """``nnzoo app`` in its own process on a free local port, stopped afterwards."""
-    port = free_port()
-    command = [sys.executable, "-m", "nnzoo", "app", "--port", str(port), "--device", "cpu", "--models", *MODELS]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                assert process.poll() is None, process.stdout.read()
-                assert time.monotonic() < deadline, "the app did not start within 60 s"
-                time.sleep(0.2)
-        yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
+    with serving(MODELS) as served:
+        yield served.url
 
 
-SCREENSHOTS = Path(
-    os.environ.get("NNZOO_APP_SCREENSHOTS", ARTIFACTS / "app")
-)  # docs/images: scripts/app_screenshots.sh
+# The docs' screenshots are taken here: NNZOO_APP_SCREENSHOTS=docs/images pytest tests/test_app.py -k browser
+SCREENSHOTS = Path(os.environ.get("NNZOO_APP_SCREENSHOTS", ARTIFACTS / "app"))
 
 
 @needs_chromium

@@ -6,6 +6,6 @@ server with ``pip install 'nnzoo[app]'``.
 """
 
 from nnzoo.app.playground import Playground
-from nnzoo.app.server import create_app, serve
+from nnzoo.app.server import create_app, serve, serving
 
-__all__ = ["Playground", "create_app", "serve"]
+__all__ = ["Playground", "create_app", "serve", "serving"]

@@ -191,12 +191,16 @@ class Playground:
         return {"name": model, "text": text}
 
     # --- Tag ------------------------------------------------------------------------------------------------------
-    def tag(self, sentence: str) -> dict[str, Any]:
-        """A tag for every word of ``sentence`` from every tagging model, side by side: the context-free MLP's
-        beside the BiLSTM's shows what the context decides."""
+    def tag(self, sentence: str, corpus: str = "") -> dict[str, Any]:
+        """A tag for every word of ``sentence`` from every tagging model trained on ``corpus`` (default: every
+        tagging model), side by side: the context-free MLP's beside the BiLSTM's shows what the context decides."""
         sentence = _text(sentence, "sentence")
+        labels = [label for label in self._all("tagging") if corpus in ("", self.entries[label].data.get("corpus"))]
+        if not labels:
+            corpora = sorted({self.entries[label].data.get("corpus", "") for label in self._all("tagging")})
+            raise UserError(f"no tagging model here was trained on {corpus!r}; the corpora here: {', '.join(corpora)}")
         columns = []
-        for label in self._all("tagging"):
+        for label in labels:
             run = self.open(label, "tagging")
             try:
                 [words] = run.predict([sentence])

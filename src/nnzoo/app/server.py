@@ -11,11 +11,17 @@ Content-Security-Policy says so to the browser), and nothing is sent anywhere.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import json
 import logging
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from nnzoo.app.playground import Playground
 from nnzoo.errors import UserError
@@ -106,3 +112,39 @@ def serve(playground: Playground, host: str = "127.0.0.1", port: int = 7860) -> 
         log.warning("serving on %s: anyone who can reach this machine can use the playground", host)
     print(f"nnzoo app: http://{'[' + host + ']' if ':' in host else host}:{port}/  (Ctrl-C stops it)", flush=True)
     uvicorn.run(create_app(playground), host=host, port=port, log_level="warning")
+
+
+class Served(NamedTuple):
+    """An ``nnzoo app`` running in a child process."""
+
+    url: str  # http://127.0.0.1:PORT/
+    process: subprocess.Popen
+
+
+@contextlib.contextmanager
+def serving(models: Sequence[str] = (), device: str = "cpu", timeout: float = 60) -> Iterator[Served]:
+    """``nnzoo app`` in a child process on a free port of this machine's loopback, for as long as the block runs;
+    ``models`` as ``--models`` takes them (none: every shipped model). Raises when it does not answer within
+    ``timeout`` seconds; stops it afterwards."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = [sys.executable, "-m", "nnzoo", "app", "--port", str(port), "--device", device]
+    command += ["--models", *models] if models else []
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if process.poll() is not None:
+                    raise RuntimeError(f"nnzoo app stopped: {process.stdout.read().strip()}") from None
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"nnzoo app did not answer within {timeout:.0f} s") from None
+                time.sleep(0.2)
+        yield Served(f"http://127.0.0.1:{port}/", process)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)

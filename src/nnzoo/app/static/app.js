@@ -337,6 +337,20 @@ function fillModels(form, models) {
   }
 }
 
+// The tag tab's corpora, each with a sentence of its own to start from.
+const EXAMPLE_SENTENCES = { apple: "Apple is a great company", "peoples-daily": "我 爱 北京 天安门" };
+
+function fillCorpora(form, models) {
+  const select = form.elements.corpus;
+  for (const corpus of new Set(models.map((m) => m.data.corpus))) {
+    const option = element("option", corpus);
+    option.value = corpus;
+    select.append(option);
+  }
+  const follow = () => (form.elements.sentence.value = EXAMPLE_SENTENCES[select.value] || "");
+  select.addEventListener("change", follow);
+}
+
 // The write tab's fields follow the model: a poem model starts with a form and acrostic heads.
 function writeDefaults(form, model) {
   const poems = model && model.data.corpus === "poems";
@@ -365,6 +379,7 @@ async function start() {
       }
       fillModels(form, own);
       const byName = Object.fromEntries(own.map((m) => [m.name, m]));
+      if (action === "tag") fillCorpora(form, own);
       if (action === "write") {
         writeDefaults(form, own[0]);
         form.elements.model.addEventListener("change", () => writeDefaults(form, byName[form.elements.model.value]));
