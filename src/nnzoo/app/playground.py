@@ -116,7 +116,7 @@ class Playground:
 
     def open(self, label: str, task: str) -> Run:
         """The run shown as ``label``, opened on first use; one clear error for a label of another task."""
-        entry = self.entries.get(label)
+        entry = self.entries.get(label) if isinstance(label, str) else None
         if entry is None or entry.task != task:
             shown = ", ".join(self.models_of(task)) or "none"
             raise UserError(f"no {task} model named {label!r} here; the playground's {task} models: {shown}")
