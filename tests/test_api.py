@@ -194,6 +194,7 @@ def test_the_readme_quickstart_runs_and_prints_what_it_says(tmp_path, monkeypatc
     [
         "nnzoo.nn.mlp",
         "nnzoo.nn.conv",
+        "nnzoo.nn.resnet",
         "nnzoo.nn.unet",
         "nnzoo.nn.gan",
         "nnzoo.nn.language_models",

@@ -69,6 +69,7 @@ from nnzoo.nn.recurrent import (
     init_forget_gate_,
     set_recurrent_path,
 )
+from nnzoo.nn.resnet import ResidualBlock, ResNet, ResNetConfig
 from nnzoo.nn.rnn_patterns import EncoderDecoder, ManyToMany, ManyToOne, OneToMany, OneToOne, final_hidden
 from nnzoo.nn.seq2seq import (
     AttentionSeq2Seq,
@@ -159,6 +160,9 @@ __all__ = [
     "RecurrentLanguageModel",
     "RecurrentTagger",
     "RecurrentTaggerConfig",
+    "ResNet",
+    "ResNetConfig",
+    "ResidualBlock",
     "ScaledForecaster",
     "Seq2SeqEnsemble",
     "Seq2SeqForecaster",

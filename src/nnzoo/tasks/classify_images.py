@@ -34,6 +34,7 @@ from nnzoo.data.images import (
 from nnzoo.errors import ConfigError, UserError
 from nnzoo.nn.conv import ConvNet, ConvNetConfig, ImageClassifier, LeNet5, LeNet5Config, Standardize, image_mlp
 from nnzoo.nn.mlp import MLPConfig
+from nnzoo.nn.resnet import ResNet, ResNetConfig
 from nnzoo.registry import register_model, register_task
 from nnzoo.tasks.base import Classification, Published, Splits, Task
 
@@ -77,6 +78,12 @@ def build_lenet5(cfg: LeNet5Config, info: dict) -> nn.Module:
 def build_cnn(cfg: ConvNetConfig, info: dict) -> nn.Module:
     """Small modern CNN: stages of 3×3 conv–batchnorm–ReLU, max pooling and dropout, one hidden layer."""
     return _standardized(ConvNet(info["image_shape"], len(info["classes"]), cfg), info)
+
+
+@register_model("classify-images", "resnet", config=ResNetConfig)
+def build_resnet(cfg: ResNetConfig, info: dict) -> nn.Module:
+    """Residual network (He et al. 2016), depth 6n + 2: y = relu(F(x) + x); model.shortcut=false: the plain net."""
+    return _standardized(ResNet(info["image_shape"], len(info["classes"]), cfg), info)
 
 
 @register_task("classify-images")
