@@ -254,3 +254,16 @@ def test_basics_shows_depth_without_activation_is_one_linear_map(tiny_results):
     assert sizes[biggest]["train"] < sizes[smallest]["train"]  # a bigger net fits its training points closer
     assert m["softmax_max_difference"] < 1e-12 and m["cross_entropy_difference"] < 1e-12
     assert set(m["cures_test_rmse"]) == {"none", "dropout 0.2", "weight decay 0.01"}
+
+
+@pytest.mark.slow  # the experiments at the tiny budget: about 30 s, shared by these tests
+def test_degradation_compares_plain_and_residual_nets_of_equal_depth_and_steps(tiny_results):
+    results = json.loads((tiny_results / "degradation" / "results.json").read_text())
+    measured, depths = results["measurements"], [str(6 * n + 2) for n in results["settings"]["blocks_per_stage"]]
+    assert list(measured["plain"]) == list(measured["residual"]) == depths
+    steps = {r["steps"] for kind in measured.values() for r in kind.values()}
+    assert len(steps) == 1  # the same number of steps for every network
+    for depth in depths:  # the residual net is the plain one plus the shortcuts' projections
+        assert measured["residual"][depth]["parameters"] > measured["plain"][depth]["parameters"]
+    deep = depths[-1]  # at the same depth the shortcut trains better, by a wide margin even at the tiny budget
+    assert measured["residual"][deep]["train_loss"] < 0.7 * measured["plain"][deep]["train_loss"]
