@@ -45,8 +45,9 @@ def main(args: list[str]) -> None:
     for name in [] if "--docs-only" in args else names or list(entries):
         about = dict(entries[name])
         run, checkpoint, check = runs / about.pop("run"), about.pop("checkpoint"), about.pop("check", [])
+        tolerance = about.pop("float16_tolerance", 1e-3)  # how far float16 may move a test figure (relative)
         weights = ROOT / "src" / "nnzoo" / "weights"
-        card = pretrained.pack(run, name, about, checkpoint=checkpoint, root=weights, check=check)
+        card = pretrained.pack(run, name, about, checkpoint=checkpoint, root=weights, check=check, tolerance=tolerance)
         size = (card.folder / pretrained.WEIGHTS_FILE).stat().st_size / 1e6
         print(f"{name}: {card.fields['dtype']}, {size:.1f} MB, test {card.fields['test']}", flush=True)
     if "--no-docs" not in args:
