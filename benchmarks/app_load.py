@@ -1,13 +1,13 @@
 """Requests per second of the playground's Pronounce action, and the server's memory after many requests.
 
-    python benchmarks/app_load.py                     # 1,000 requests, 1 and 4 clients, every shipped g2p model
+    python benchmarks/app_load.py                     # 1,000 requests per phase (1, 4, 4 clients), every g2p model
     python benchmarks/app_load.py --requests 200      # a quicker look
 
 Starts ``nnzoo app`` in its own process on a free loopback port (nothing leaves the machine), warms it with 20
-requests, then sends ``--requests`` Pronounce requests ("nnzoo", n-best 3, with attention maps) from one client,
-and the same number again from 4 clients at once. Reports requests per second and latency percentiles for each,
-and the server's resident memory (VmRSS from /proc, Linux) after the warm-up and after all the requests: the
-growth is what the requests leave behind.
+requests, then sends ``--requests`` Pronounce requests ("nnzoo", "apple", … in turn; n-best 3, with attention
+maps) from one client, then the same number from 4 clients at once, twice. Reports requests per second and latency
+percentiles for each phase, and the server's resident memory (VmRSS from /proc, Linux) after the warm-up and after
+each phase: the growth is what the requests leave behind, and a last phase that adds nothing shows it is bounded.
 """
 
 from __future__ import annotations
@@ -74,16 +74,20 @@ def main() -> None:
             models = [m["name"] for m in http.post("api/catalog", json={}).json()["tabs"]["pronounce"]]
         load(url, 20, 1)
         results = {"models": models, "requests": args.requests, "rss_after_warmup_mb": resident_mb(pid)}
-        for clients in (1, 4):
+        results["phases"] = []
+        for clients in (1, 4, 4):  # the second 4-client phase shows whether memory still grows
             seconds, latencies = load(url, args.requests, clients)
             cuts = statistics.quantiles(latencies, n=20)
-            results[f"clients_{clients}"] = {
-                "requests_per_second": args.requests / seconds,
-                "latency_p50_ms": 1000 * statistics.median(latencies),
-                "latency_p95_ms": 1000 * cuts[18],
-            }
-        results["rss_after_mb"] = resident_mb(pid)
-        results["rss_growth_mb"] = results["rss_after_mb"] - results["rss_after_warmup_mb"]
+            results["phases"].append(
+                {
+                    "clients": clients,
+                    "requests_per_second": args.requests / seconds,
+                    "latency_p50_ms": 1000 * statistics.median(latencies),
+                    "latency_p95_ms": 1000 * cuts[18],
+                    "rss_after_mb": resident_mb(pid),  # after this phase's requests
+                }
+            )
+        results["rss_growth_mb"] = results["phases"][-1]["rss_after_mb"] - results["rss_after_warmup_mb"]
     print(json.dumps(results, indent=1))
     if args.out:
         args.out.write_text(json.dumps(results, indent=1) + "\n")

@@ -195,8 +195,8 @@ def test_unknown_experiment_and_budget_are_clear_errors(cli, tmp_path):
     code, _, err = cli("experiment", "memroy", "--run-dir", tmp_path)
     assert (
         code == 2
-        and "unknown experiment 'memroy'; choose one of basics, bottleneck, context, gradients, memory, parallel, "
-        "skips or all"
+        and "unknown experiment 'memroy'; choose one of basics, bottleneck, context, degradation, gradients, memory, "
+        "parallel, skips or all"
         in err
     )
     code, _, err = cli("experiment", "parallel", "--budget", "huge", "--out-dir", tmp_path)  # the old name works
@@ -212,6 +212,15 @@ def test_a_folder_from_other_settings_is_not_reused(tiny_results):
         train_and_evaluate(
             tiny_results / "context" / "mlp-seed0", "tagging", "mlp", ["train.epochs=7"], torch.device("cpu")
         )
+
+
+@pytest.mark.slow  # the experiments at the tiny budget: about 30 s, shared by these tests
+def test_running_an_experiment_again_reuses_its_finished_runs(tiny_results, cli):
+    folder = tiny_results / "degradation" / "plain-8"
+    before = (folder / "metrics.jsonl").read_text()
+    code, _, err = cli("experiment", "degradation", "--budget", "tiny", "--run-dir", tiny_results, "--quiet")
+    assert code == 0, err
+    assert (folder / "metrics.jsonl").read_text() == before  # nothing trained again
 
 
 def test_set_changes_one_experiments_settings_and_is_recorded(cli, tmp_path):

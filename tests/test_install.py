@@ -80,6 +80,8 @@ def test_the_sdist_and_the_wheel_hold_the_recipes_and_corpora_and_the_sdist_the_
     files = ("card.toml", "config.toml", "info.json", "run.json", "metrics.jsonl", "best.safetensors")
     weights = {f"nnzoo/weights/{name}/{file}" for name in nnzoo.list_pretrained() for file in files}
     assert weights and weights <= packaged
+    static = {f"nnzoo/app/static/{path.name}" for path in (Path(nnzoo.__file__).parent / "app" / "static").iterdir()}
+    assert static and static <= packaged  # the playground's page (nnzoo app)
 
 
 @pytest.fixture(scope="module")

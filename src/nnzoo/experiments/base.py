@@ -134,7 +134,7 @@ def train_run(
     import nnzoo
     from nnzoo.training.run import RunDir
 
-    cfg = nnzoo.resolve_config(task, model=model, overrides=overrides, seed=seed)
+    cfg = nnzoo.resolve_config(task, model=model, overrides=overrides, seed=seed, device=str(device))
     folder = RunDir(run_dir)
     log.info("training %s/%s (seed %d) in %s", task, model, seed, run_dir)
     if folder.is_run():

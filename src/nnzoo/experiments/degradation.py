@@ -75,21 +75,23 @@ def run(settings: DegradationSettings, folder: Path, device: torch.device, progr
 
 
 def answer(results: dict[str, dict[str, dict]]) -> str:
+    """Whether the deepest net of each kind trains worse than the best shallower one, by how much, and which of the
+    two deepest trains better."""
     depths = list(results["plain"])
-    shallow, deep = depths[0], depths[-1]
+    deep = depths[-1]
     loss = {kind: {d: r[d]["train_loss"] for d in depths} for kind, r in results.items()}
     table = "; ".join(f"depth {d}: plain {loss['plain'][d]:.3f}, residual {loss['residual'][d]:.3f}" for d in depths)
-    plain_degrades = loss["plain"][deep] > loss["plain"][shallow]
-    residual_degrades = loss["residual"][deep] > loss["residual"][shallow]
-    verdict = (
-        f"The plain net {'degrades' if plain_degrades else 'does not degrade'} from depth {shallow} to {deep}, "
-        f"the residual net {'degrades too' if residual_degrades else 'does not'}"
-    )
-    agrees = plain_degrades and not residual_degrades
+    ratio = {kind: loss[kind][deep] / min(loss[kind][d] for d in depths[:-1]) for kind in loss}
+    agrees = ratio["plain"] > 1 and ratio["residual"] < ratio["plain"] and loss["residual"][deep] < loss["plain"][deep]
     test = ", ".join(f"{kind} {results[kind][deep]['test_accuracy']:.3f}" for kind in ("plain", "residual"))
+    caveat = "" if ratio["residual"] <= 1 else ", though the deepest residual net does not beat every shallower one"
     return (
-        f"Training loss at the end (eval mode, whole training split): {table}. {verdict}: "
-        f"{'as the claim says' if agrees else 'not what the claim says'}. Test accuracy at depth {deep}: {test}."
+        f"Training loss at the end (eval mode, whole training split): {table}. The deepest plain net's loss is "
+        f"{ratio['plain']:.2f}× the best shallower plain net's, the deepest residual net's {ratio['residual']:.2f}× "
+        f"the best shallower residual net's; at depth {deep} the residual net's loss is "
+        f"{loss['residual'][deep] / loss['plain'][deep]:.2f}× the plain net's: "
+        f"{'as the claim says' if agrees else 'not what the claim says'}{caveat}. "
+        f"Test accuracy at depth {deep}: {test}."
     )
 
 
