@@ -41,21 +41,19 @@ HEADERS = {
 
 def create_app(playground: Playground) -> Any:
     """The Starlette application serving ``playground``."""
-    require("starlette", "nnzoo app")
-    from starlette.applications import Starlette
-    from starlette.concurrency import run_in_threadpool
-    from starlette.requests import Request
-    from starlette.responses import FileResponse, JSONResponse, Response
-    from starlette.routing import Mount, Route
-    from starlette.staticfiles import StaticFiles
+    needed_for = "nnzoo app"  # the web server is the app extra: pip install 'nnzoo[app]'
+    run_in_threadpool = require("starlette.concurrency", needed_for).run_in_threadpool
+    responses = require("starlette.responses", needed_for)
+    routing = require("starlette.routing", needed_for)
+    StaticFiles = require("starlette.staticfiles", needed_for).StaticFiles
 
-    def answer(content: Any, status: int = 200) -> Response:
-        return JSONResponse(content, status_code=status, headers=HEADERS)
+    def answer(content: Any, status: int = 200) -> Any:
+        return responses.JSONResponse(content, status_code=status, headers=HEADERS)
 
-    async def page(request: Request) -> Response:
-        return FileResponse(STATIC / "index.html", headers=HEADERS)
+    async def page(request: Any) -> Any:
+        return responses.FileResponse(STATIC / "index.html", headers=HEADERS)
 
-    async def action(request: Request) -> Response:
+    async def action(request: Any) -> Any:
         name = request.path_params["action"]
         if name not in ACTIONS:
             return answer({"error": f"no action {name!r}; the actions are {', '.join(ACTIONS)}"}, 404)
@@ -81,11 +79,11 @@ def create_app(playground: Playground) -> Any:
         return answer(result)
 
     routes = [
-        Route("/", page),
-        Route("/api/{action}", action, methods=["POST"]),
-        Mount("/static", StaticFiles(directory=STATIC), name="static"),
+        routing.Route("/", page),
+        routing.Route("/api/{action}", action, methods=["POST"]),
+        routing.Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
-    return Starlette(routes=routes)
+    return require("starlette.applications", needed_for).Starlette(routes=routes)
 
 
 def locked(playground: Playground, method: Any, arguments: dict[str, Any]) -> Any:
