@@ -383,13 +383,11 @@ def _png(image: torch.Tensor) -> str:
 
 
 def _colour(index: int) -> tuple[int, int, int]:
-    """Class ``index``'s colour: black for the background (0), matplotlib's tab10 colours for the others."""
-    from matplotlib import colormaps
+    """Class ``index``'s colour as the figures draw it (:func:`~nnzoo.viz.images.class_colour`), in 0–255; the
+    background (0) is black."""
+    from nnzoo.viz.images import class_colour
 
-    if index == 0:
-        return (0, 0, 0)
-    r, g, b, _ = colormaps["tab10"]((index - 1) % 10)
-    return (round(r * 255), round(g * 255), round(b * 255))
+    return (0, 0, 0) if index == 0 else tuple(round(255 * value) for value in class_colour(index))
 
 
 def _colour_hex(index: int) -> str:

@@ -112,17 +112,24 @@ def plot_class_histogram(labels: dict[str, Tensor], class_names: Sequence[str], 
     return path
 
 
+def class_colour(index: int) -> tuple[float, float, float]:
+    """Segmentation class ``index``'s colour (RGB in [0, 1]), the same in every figure and in the playground:
+    matplotlib's tab20 colours for classes 1, 2, …; class 0, the background, has none of its own."""
+    import matplotlib
+
+    colors = matplotlib.colormaps["tab20"].colors
+    return colors[(index - 1) % len(colors)]
+
+
 def plot_segmentations(
     images: Tensor, masks: dict[str, Tensor], class_names: Sequence[str], path: str | Path, title: str
 ) -> Path:
     """Images (N, 1, H, W) in the first row, then one row per entry of ``masks`` (e.g. truth, prediction), each a
     class map (N, H, W) laid over its grey image in a colour per class (class 0, the background, stays clear);
     a legend names the classes that occur."""
-    import matplotlib
     from matplotlib.patches import Patch
 
     images = images.detach().float().cpu()[:, 0].numpy()
-    colors = matplotlib.colormaps["tab20"].colors
     n, rows = len(images), 1 + len(masks)
     fig = Figure(figsize=(1.3 * n + 1.2, 1.3 * rows + 1.0), layout="constrained")
     axes = fig.subplots(rows, n, squeeze=False)
@@ -138,10 +145,10 @@ def plot_segmentations(
             mask = classes[i].cpu().numpy()
             overlay = np.zeros((*mask.shape, 4))
             for c in np.unique(mask[mask > 0]):
-                overlay[mask == c] = (*colors[(c - 1) % len(colors)], 0.6)
+                overlay[mask == c] = (*class_colour(c), 0.6)
                 shown.add(int(c))
             ax.imshow(overlay, interpolation="nearest")
-    handles = [Patch(color=colors[(c - 1) % len(colors)], label=class_names[c]) for c in sorted(shown)]
+    handles = [Patch(color=class_colour(c), label=class_names[c]) for c in sorted(shown)]
     fig.legend(handles=handles, loc="outside lower center", ncol=min(6, max(1, len(handles))), fontsize=7)
     fig.suptitle(title, fontsize=10)
     path = Path(path)
