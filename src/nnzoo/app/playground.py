@@ -109,7 +109,7 @@ class Playground:
             ]
             if models:
                 tabs[tab] = models
-        return {"version": nnzoo.__version__, "tabs": tabs, "limits": {"text": MAX_TEXT, "length": MAX_LENGTH}}
+        return {"version": nnzoo.__version__, "tabs": tabs}
 
     def models_of(self, task: str) -> list[str]:
         return [e.label for e in self.entries.values() if e.task == task]
@@ -234,8 +234,7 @@ class Playground:
     # --- Denoise, Segment -----------------------------------------------------------------------------------------
     def examples(self, model: str, task: str) -> dict[str, Any]:
         """The first test images a denoise or segment model can be tried on (the noisy copies for denoise)."""
-        run = self.open(model, _image_task(task))
-        inputs = self._example_inputs(run)
+        inputs, _ = self._test_examples(self.open(model, _image_task(task)))
         return {"name": model, "images": [_png(image[0]) for image in inputs]}
 
     def denoise(self, model: str, example: int | None = None, image: str | None = None) -> dict[str, Any]:
@@ -265,9 +264,13 @@ class Playground:
             answer |= {"input": _png(given[0]), "truth": _png_classes(truth, len(names))}
         return answer
 
-    def _example_inputs(self, run: Run) -> torch.Tensor:
+    def _test_examples(self, run: Run) -> tuple[torch.Tensor, torch.Tensor]:
+        """The first test images a denoise or segment model offers, and their truths: noisy copies and their clean
+        originals, or scenes and their class maps."""
         test = run.data["test"]
-        return (test.noisy if run.config.task == "denoise" else test.images)[:EXAMPLES]
+        if run.config.task == "denoise":
+            return test.noisy[:EXAMPLES], test.clean[:EXAMPLES]
+        return test.images[:EXAMPLES], test.masks[:EXAMPLES]
 
     @contextlib.contextmanager
     def _image_or_example(
@@ -279,9 +282,8 @@ class Playground:
             raise UserError("give a test image's number (example) or an uploaded image (image), one of the two")
         if example is not None:
             index = _integer(example, "example", 0, EXAMPLES - 1)
-            test = run.data["test"]
-            truth = test.clean[index] if run.config.task == "denoise" else test.masks[index]
-            yield self._example_inputs(run)[index], truth
+            inputs, truths = self._test_examples(run)
+            yield inputs[index], truths[index]
             return
         content = _decoded(image)
         with tempfile.TemporaryDirectory(prefix="nnzoo-app-") as folder:

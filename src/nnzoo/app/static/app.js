@@ -7,7 +7,6 @@ const FORM_TASK = {
   translate: "translate", write: "charlm", classify: "classify-images", latent_walk: "gan",
   denoise: "denoise", segment: "segment", forecast: "forecast",
 };
-let catalog = null;
 
 async function post(action, args) {
   const response = await fetch(`/api/${action}`, {
@@ -162,18 +161,10 @@ const DRAW = {
     pane.querySelector(".result").replaceChildren(...row);
   },
   denoise(pane, answer) {
-    const shown = [];
-    if (answer.input) shown.push(image(answer.input, "noisy input"));
-    shown.push(image(answer.output, "denoised"));
-    if (answer.truth) shown.push(image(answer.truth, "clean original"));
-    pane.querySelector(".result").replaceChildren(...shown);
+    showImages(pane, answer, { input: "noisy input", output: "denoised", truth: "clean original" });
   },
   segment(pane, answer) {
-    const shown = [];
-    if (answer.input) shown.push(image(answer.input, "scene"));
-    shown.push(image(answer.output, "predicted classes"));
-    if (answer.truth) shown.push(image(answer.truth, "true classes"));
-    pane.querySelector(".result").replaceChildren(...shown);
+    showImages(pane, answer, { input: "scene", output: "predicted classes", truth: "true classes" });
     const legend = answer.classes.map(([name, colour]) => {
       const item = element("span", name, "swatch");
       item.style.borderLeftColor = colour;
@@ -189,6 +180,12 @@ const DRAW = {
     pane.querySelector(".result").replaceChildren(table(["step", answer.name, answer.baseline_name, "actual"], rows));
   },
 };
+
+// An image-to-image answer: the input and the truth (a test image's only) beside the model's output, captioned.
+function showImages(pane, answer, captions) {
+  const shown = ["input", "output", "truth"].filter((key) => answer[key]).map((key) => image(answer[key], captions[key]));
+  pane.querySelector(".result").replaceChildren(...shown);
+}
 
 // --- the forecast chart -----------------------------------------------------------------------------------------
 function drawForecast(canvas, answer) {
@@ -360,7 +357,7 @@ function writeDefaults(form, model) {
 }
 
 async function start() {
-  catalog = await post("catalog", {});
+  const catalog = await post("catalog", {});
   document.getElementById("version").textContent = `nnzoo ${catalog.version}`;
   const nav = document.getElementById("tabs");
   for (const [tab, models] of Object.entries(catalog.tabs)) {
