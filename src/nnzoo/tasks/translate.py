@@ -1,4 +1,7 @@
-"""Task ``translate``: English to Chinese or French, trained on the message catalogs of Debian packages.
+"""Task ``translate``: English to Chinese or French and back, trained on the message catalogs of Debian packages.
+
+The direction is ``data.source`` → ``data.target``: ``en`` → ``zh`` (the default), ``en`` → ``fr``, ``zh`` → ``en``
+(the lecture notes' direction) or ``fr`` → ``en``, all from the same catalogs.
 
 Tokens, chosen per language:
 
@@ -13,6 +16,10 @@ carry them over intact. Whitespace is normalised (stripped, runs collapsed to on
 catalogs leading and trailing newlines and aligned columns are layout, not translation. The tokenizer models are
 saved in the run (``info.json``) for ``nnzoo predict``.
 
+The split is by a hash of the source message, so no test source is seen in training. From English, a message's
+reference is its (first) translation; into English, a message's references are all the English messages it
+translates (catalogs often translate several English wordings the same way).
+
 Metrics: BLEU and chrF of ``sacrebleu`` on detokenised text (BLEU with sacrebleu's ``zh`` tokenizer for Chinese).
 """
 
@@ -23,7 +30,7 @@ import functools
 import io
 import shutil
 from dataclasses import dataclass
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 from nnzoo.config import DataConfig, check_split_fractions
 from nnzoo.data.gettext_catalogs import LOCALES, PLACEHOLDER, fetch_catalogs, load_pairs
@@ -39,19 +46,34 @@ from nnzoo.tasks.seq2seq_base import Seq2SeqTask, pairs_with_references, registe
 SPACE = "▁"  # how a Chinese-side space is shown as a token
 
 
+DIRECTIONS = ("en→zh", "en→fr", "zh→en", "fr→en")
+
+
 @dataclass
 class TranslateData(DataConfig):
-    target: Literal["zh", "fr"] = "zh"  # English -> Chinese (zh_CN) or French
+    source: Literal["en", "zh", "fr"] = "en"  # the language translated from
+    target: Literal["en", "zh", "fr"] = "zh"  # the language translated into (zh: the zh_CN catalogs)
     max_chars: int = 160  # leave out pairs with a longer source or target (long help texts)
     max_pairs: int = 0  # 0: every pair; N: a fixed subset of N pairs (chosen by hash), for quick runs
     vocab_size: int = 4000  # subword vocabulary of the English (and French) sentencepiece models
     val_fraction: float = 0.05
     test_fraction: float = 0.05
+    ADDED: ClassVar[dict[str, Any]] = {"source": "en"}  # keys added since, at the value of earlier runs
 
     def __post_init__(self) -> None:
+        if f"{self.source}→{self.target}" not in DIRECTIONS:
+            raise ConfigError(
+                f"cannot translate data.source={self.source} into data.target={self.target}; "
+                f"the catalogs pair English with one other language: {', '.join(DIRECTIONS)}"
+            )
         if self.max_chars < 10 or self.max_pairs < 0 or self.vocab_size < 100:
             raise ConfigError("need data.max_chars >= 10, data.max_pairs >= 0 and data.vocab_size >= 100")
         check_split_fractions(self.val_fraction, self.test_fraction)
+
+    @property
+    def language(self) -> str:
+        """The catalogs' language: the side that is not English."""
+        return self.target if self.source == "en" else self.source
 
 
 def train_subwords(texts: list[str], vocab_size: int, placeholders: list[str]) -> bytes:
@@ -91,7 +113,7 @@ def characters(text: str) -> list[str]:
 
 @register_task("translate")
 class Translate(Seq2SeqTask):
-    """English -> Chinese or French on the translated messages of Debian packages (gettext catalogs)."""
+    """English <-> Chinese or French on the translated messages of Debian packages (gettext catalogs)."""
 
     DataConfig = TranslateData
     metric_names = ("loss", "bleu", "chrf")
@@ -112,16 +134,22 @@ class Translate(Seq2SeqTask):
     def _french(self):
         return _processor(self.info["french_model"])
 
+    def symbols(self, text: str, language: str) -> list[str]:
+        """``text`` as tokens of ``language``: Chinese characters, or the language's subwords."""
+        if language == "zh":
+            return characters(normalize(text))
+        return (self._english if language == "en" else self._french).encode(normalize(text), out_type=str)
+
     def source_symbols(self, text: str) -> list[str]:
-        return self._english.encode(normalize(text), out_type=str)
+        return self.symbols(text, self.cfg.data.source)
 
     def target_symbols(self, text: str) -> list[str]:
-        return characters(text) if self.cfg.data.target == "zh" else self._french.encode(text, out_type=str)
+        return self.symbols(text, self.cfg.data.target)
 
     def render(self, symbols: list[str]) -> str:
         if self.cfg.data.target == "zh":
             return "".join(" " if s == SPACE else s for s in symbols)
-        return self._french.decode_pieces(symbols)
+        return (self._english if self.cfg.data.target == "en" else self._french).decode_pieces(symbols)
 
     def score(self, hypotheses, references) -> dict[str, float]:
         sacrebleu = require("sacrebleu", "the translate task's BLEU score")
@@ -137,34 +165,39 @@ class Translate(Seq2SeqTask):
     # --- data ---------------------------------------------------------------------------------------------------
     def build_data(self) -> Splits:
         cfg = self.cfg.data
-        translation: dict[str, str] = {}  # normalised English -> its first normalised translation
-        for source, target in load_pairs(cfg.target):
-            source, target = normalize(source), normalize(target)
-            if source and target and len(source) <= cfg.max_chars and len(target) <= cfg.max_chars:
-                translation.setdefault(source, target)
-        keys = sorted(translation)
+        references: dict[str, list[str]] = {}  # normalised source message -> its normalised translations
+        for english, other in load_pairs(cfg.language):  # one pair per distinct English message
+            english, other = normalize(english), normalize(other)
+            if english and other and len(english) <= cfg.max_chars and len(other) <= cfg.max_chars:
+                if cfg.source == "en":  # the first translation of a (normalised) English message
+                    references.setdefault(english, [other])
+                elif english not in references.setdefault(other, []):  # every English message it translates
+                    references[other].append(english)
+        keys = sorted(references)
         if cfg.max_pairs:
             keys = sorted(sorted(keys, key=lambda k: hash_fraction(k, "subset"))[: cfg.max_pairs])
-        split = hash_split(keys, cfg.val_fraction, cfg.test_fraction)  # by English message
+        split = hash_split(keys, cfg.val_fraction, cfg.test_fraction)  # by source message
         train = split["train"]
-        placeholders = sorted({m for s in train for m in PLACEHOLDER.findall(s + translation[s])})
-        self.info = {"english_model": _encode(train_subwords(train, cfg.vocab_size, placeholders))}
-        if cfg.target == "fr":
-            french = [translation[s] for s in train]
-            self.info["french_model"] = _encode(train_subwords(french, cfg.vocab_size, placeholders))
+        texts = {"source": train, "target": [t for s in train for t in references[s]]}
+        placeholders = sorted({m for s in train for t in references[s] for m in PLACEHOLDER.findall(s + t)})
+        self.info = {}
+        for side, language in (("source", cfg.source), ("target", cfg.target)):
+            if language != "zh":  # subwords of the training split's side in this language
+                model = _encode(train_subwords(texts[side], cfg.vocab_size, placeholders))
+                self.info["english_model" if language == "en" else "french_model"] = model
         source = Vocabulary.from_corpus(self.source_symbols(s) for s in train)
-        target = Vocabulary.from_corpus(self.target_symbols(translation[s]) for s in train)
-        targets = {s: self.target_symbols(translation[s]) for s in keys}
+        target = Vocabulary.from_corpus(self.target_symbols(t) for t in texts["target"])
+        targets = {s: [self.target_symbols(t) for t in references[s]] for s in keys}
         self.info.update(
             source_symbols=source.to_list(),
             target_symbols=target.to_list(),
             longest_source=max(len(self.source_symbols(s)) for s in keys),
-            longest_target=max(len(t) for t in targets.values()),
+            longest_target=max(len(t) for refs in targets.values() for t in refs),
             pairs={name: len(keys) for name, keys in split.items()},
         )
         return {
             name: pairs_with_references(
-                [(s, [targets[s]]) for s in keys], self.source_symbols, source, target, name == "train"
+                [(s, targets[s]) for s in keys], self.source_symbols, source, target, name == "train"
             )
             for name, keys in split.items()
         }
