@@ -20,7 +20,8 @@ The split is by a hash of the source message, so no test source is seen in train
 reference is its (first) translation; into English, a message's references are all the English messages it
 translates (catalogs often translate several English wordings the same way).
 
-Metrics: BLEU and chrF of ``sacrebleu`` on detokenised text (BLEU with sacrebleu's ``zh`` tokenizer for Chinese).
+Metrics: BLEU and chrF of ``sacrebleu`` on detokenised text, against every reference (BLEU with sacrebleu's ``zh``
+tokenizer for Chinese).
 """
 
 from __future__ import annotations
@@ -155,11 +156,15 @@ class Translate(Seq2SeqTask):
         sacrebleu = require("sacrebleu", "the translate task's BLEU score")
 
         hyps = [self.render(h) for h in hypotheses]
-        refs = [self.render(r[0]) for r in references]
+        # sacrebleu's reference streams: the j-th reference of every message, None where a message has fewer.
+        streams = [
+            [self.render(refs[j]) if j < len(refs) else None for refs in references]
+            for j in range(max(map(len, references), default=1))
+        ]
         tokenize = "zh" if self.cfg.data.target == "zh" else "13a"
         return {
-            "bleu": sacrebleu.corpus_bleu(hyps, [refs], tokenize=tokenize).score,
-            "chrf": sacrebleu.corpus_chrf(hyps, [refs]).score,
+            "bleu": sacrebleu.corpus_bleu(hyps, streams, tokenize=tokenize).score,
+            "chrf": sacrebleu.corpus_chrf(hyps, streams).score,
         }
 
     # --- data ---------------------------------------------------------------------------------------------------
@@ -227,4 +232,4 @@ def _processor(encoded: str):
     return sentencepiece.SentencePieceProcessor(model_proto=base64.b64decode(encoded))
 
 
-register_seq2seq_models("translate", "English to Chinese/French")
+register_seq2seq_models("translate", "English to and from Chinese/French")
