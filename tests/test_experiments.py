@@ -195,8 +195,8 @@ def test_unknown_experiment_and_budget_are_clear_errors(cli, tmp_path):
     code, _, err = cli("experiment", "memroy", "--run-dir", tmp_path)
     assert (
         code == 2
-        and "unknown experiment 'memroy'; choose one of basics, bottleneck, context, degradation, gradients, memory, "
-        "parallel, skips or all"
+        and "unknown experiment 'memroy'; choose one of basics, bottleneck, context, degradation, feedback, gradients, "
+        "memory, parallel, skips or all"
         in err
     )
     code, _, err = cli("experiment", "parallel", "--budget", "huge", "--out-dir", tmp_path)  # the old name works
@@ -276,3 +276,16 @@ def test_degradation_compares_plain_and_residual_nets_of_equal_depth_and_steps(t
         assert measured["residual"][depth]["parameters"] > measured["plain"][depth]["parameters"]
     deep = depths[-1]  # at the same depth the shortcut trains better, by a wide margin even at the tiny budget
     assert measured["residual"][deep]["train_loss"] < 0.7 * measured["plain"][deep]["train_loss"]
+
+
+@pytest.mark.slow  # the experiments at the tiny budget: about 30 s, shared by these tests
+def test_feedback_compares_elman_and_jordan_at_equal_width_and_equal_parameters(tiny_results):
+    results = json.loads((tiny_results / "feedback" / "results.json").read_text())
+    sizes, scores = results["measurements"]["models"], results["measurements"]["scores"]
+    for task, lengths in (("latch", "latch_lengths"), ("echo", "echo_delays")):
+        elman, jordan, matched = (sizes[task][label] for label in ("elman", "jordan", "jordan, same parameters"))
+        assert elman["width"] == jordan["width"] == results["settings"]["width"]
+        assert jordan["parameters"] < elman["parameters"]  # its recurrent matrix is H x 1, not H x H
+        assert abs(matched["parameters"] - elman["parameters"]) <= 0.1 * elman["parameters"]
+        expected = {str(t) for t in results["settings"][lengths]}
+        assert all(set(by_length) == expected for by_length in scores[task].values())

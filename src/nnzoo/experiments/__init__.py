@@ -5,6 +5,7 @@ from nnzoo.experiments import (  # noqa: F401  (each module registers its experi
     bottleneck,
     context,
     degradation,
+    feedback,
     gradients,
     memory,
     parallel,

@@ -1,4 +1,4 @@
-r"""A sequence core and a linear readout: the models of the memory problems (adding, copy memory).
+r"""A sequence core and a linear readout: the models of the memory problems (adding, copy memory, latch, echo).
 
 The core reads the whole sequence: an Elman RNN, an LSTM or a GRU (the state at step t summarises steps 1…t), or
 a pre-norm Transformer encoder with sinusoidal positions (every step sees every other in one layer). The readout
@@ -7,6 +7,9 @@ copy memory's recalled symbols):
 
 .. math::
     h_{1..T} = \text{core}(x_{1..T}), \qquad y = W h_T + b \quad\text{or}\quad y_t = W h_t + b
+
+The Jordan core is the exception: its readout is its own output layer, y_t = tanh(W_hy h_t + b_hy), the answer it
+feeds back (:class:`~nnzoo.nn.recurrent.Jordan`), so the answers lie in [-1, 1].
 
 Inputs are feature vectors (B, T, I), or token ids (B, T) read as one-hot vectors of size I.
 """
@@ -20,18 +23,18 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from nnzoo.errors import require
-from nnzoo.nn.recurrent import GRU, LSTM, RNN, init_forget_gate_
+from nnzoo.nn.recurrent import GRU, LSTM, RNN, Jordan, init_forget_gate_
 from nnzoo.nn.transformer import SinusoidalPositionalEncoding, TransformerEncoder, TransformerEncoderLayer
 
-Core = Literal["rnn", "lstm", "gru", "transformer"]
+Core = Literal["rnn", "jordan", "lstm", "gru", "transformer"]
 
 
 @dataclass
 class SequenceModelConfig:
     """Hyper-parameters of :class:`SequenceModel`."""
 
-    width: int = 64  # hidden size of the recurrent core; d_model of the Transformer
-    nonlinearity: Literal["tanh", "relu"] = "tanh"  # the Elman RNN's
+    width: int = 64  # hidden size of the recurrent core (the Jordan network's too); d_model of the Transformer
+    nonlinearity: Literal["tanh", "relu"] = "tanh"  # the Elman and Jordan networks' hidden layer
     transformer_layers: int = 2
     transformer_heads: int = 4  # must divide the width; the feed-forward layers are 2 × width
     # The LSTM's gate biases (nnzoo.nn.init_forget_gate_): forget_bias = 1 is Gers et al.'s b_f = 1 (0: PyTorch's
@@ -76,8 +79,10 @@ class SequenceModel(nn.Module):
     ):
         super().__init__()
         config = config or SequenceModelConfig()
-        if core not in ("rnn", "lstm", "gru", "transformer") or readout not in ("last", "every"):
-            raise ValueError(f"core is rnn, lstm, gru or transformer and readout last or every; got {core}, {readout}")
+        if core not in ("rnn", "jordan", "lstm", "gru", "transformer") or readout not in ("last", "every"):
+            raise ValueError(
+                f"core is rnn, jordan, lstm, gru or transformer and readout last or every; got {core}, {readout}"
+            )
         self.kind, self.readout_of, self.tokens, self.inputs = core, readout, tokens, inputs
         width = config.width
         if core == "transformer":
@@ -89,12 +94,17 @@ class SequenceModel(nn.Module):
             self.core = TransformerEncoder(layer, config.transformer_layers, norm=nn.LayerNorm(width))
         elif core == "rnn":
             self.core = RNN(inputs, width, nonlinearity=config.nonlinearity, batch_first=True)
+        elif core == "jordan":
+            self.core = Jordan(
+                inputs, width, outputs, nonlinearity=config.nonlinearity, output_activation="tanh", batch_first=True
+            )
         else:
             self.core = {"lstm": LSTM, "gru": GRU}[core](inputs, width, batch_first=True)
         if config.forget_bias or config.chrono:
             require(core == "lstm", f"model.forget_bias and model.chrono initialise an LSTM's gates; a {core} has none")
             init_forget_gate_(self.core, config.forget_bias, chrono=config.chrono)
-        self.readout = nn.Linear(width, outputs)
+        # The Jordan network's output layer is part of its recurrence: the answer it gives is the one it feeds back.
+        self.readout = nn.Identity() if core == "jordan" else nn.Linear(width, outputs)
 
     def features(self, x: Tensor) -> Tensor:
         """The core's input: one-hot vectors of token ids, or the features as they are."""

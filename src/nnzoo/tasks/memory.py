@@ -1,10 +1,14 @@
-r"""Tasks ``adding`` and ``copy-memory``: the synthetic problems that need a memory over T steps
+r"""Tasks ``adding``, ``copy-memory``, ``latch`` and ``echo``: synthetic problems that need a memory over T steps
 (Hochreiter & Schmidhuber 1997; :mod:`nnzoo.data.memory_tasks`).
 
 * ``adding``: T steps of (value, marker); predict the sum of the two marked values. Metric: the MSE, against the
   constant predictor's 1/6 ≈ 0.167 (the floor a model must beat to show that it remembers anything).
 * ``copy-memory``: 10 symbols, ``length`` blanks, then repeat the 10 symbols. Metric: the accuracy on the 10
   recalled symbols, against guessing's 1/8.
+* ``latch``: pulses ±1 now and then; answer the sign of the last one at every step. ``echo``: a random sign at
+  every step; answer the sign of ``length`` steps before. Metrics: the MSE of the answers (answering 0 scores 1)
+  and the accuracy of their signs. In the latch the answer is the whole state; in the echo it holds none of it,
+  which tells a Jordan network (it feeds back its answer) from an Elman network (it feeds back its hidden state).
 
 The training split is drawn when a batch is asked for (from the seed ``data_seed`` and the batch's indices), so a
 run of ``train.max_steps`` steps over ``data.train_examples = steps × batch`` examples sees new sequences at every
@@ -28,7 +32,17 @@ from torch.utils.data import Dataset
 
 from nnzoo.config import DataConfig
 from nnzoo.data import TensorData
-from nnzoo.data.memory_tasks import ADDING_CONSTANT_MSE, COPY_SYMBOLS, COPY_TOKENS, IGNORE, adding_problem, copy_memory
+from nnzoo.data.memory_tasks import (
+    ADDING_CONSTANT_MSE,
+    COPY_SYMBOLS,
+    COPY_TOKENS,
+    ECHO_SCORED,
+    IGNORE,
+    adding_problem,
+    copy_memory,
+    echo,
+    latch,
+)
 from nnzoo.errors import ConfigError, UserError
 from nnzoo.nn.sequence_models import SequenceModel, SequenceModelConfig
 from nnzoo.registry import register_model, register_task
@@ -40,7 +54,7 @@ SPLIT_SEEDS = {"val": 1, "test": 2}  # training examples use seeds from 3 on (se
 
 @dataclass
 class MemoryData(DataConfig):
-    length: int = 50  # T: the adding problem's steps, copy memory's delay
+    length: int = 50  # T: the adding problem's and the latch's steps, copy memory's and the echo's delay
     train_examples: int = 64_000  # drawn afresh, one per index; steps × batch of them give fresh data every step
     val_examples: int = 1000
     test_examples: int = 1000
@@ -175,19 +189,84 @@ class CopyMemory(MemoryProblem):
         return model(x.long()).argmax(-1)[:, -10:].cpu().tolist()
 
 
-def _register(task: str, readout: str, inputs: int, outputs: int, tokens: bool) -> None:
-    for core, title in (("rnn", "Elman RNN"), ("lstm", "LSTM"), ("gru", "GRU"), ("transformer", "Transformer")):
+class SignProblem(MemoryProblem):
+    """What the latch and the echo share: a sign ±1 to answer at every scored step (targets NaN elsewhere)."""
+
+    metric_names = ("loss", "accuracy")
+    default_model = "rnn"
+    step_shape = (1,)  # the input sign (the latch: 0 between pulses)
+
+    def loss(self, model: nn.Module, batch: tuple[Tensor, Tensor]) -> Tensor:
+        x, y = batch
+        scored = ~y.isnan()
+        return F.mse_loss(model(x).squeeze(-1)[scored], y[scored])
+
+    def evaluate(self, model: nn.Module, dataset: TensorData) -> dict[str, float]:
+        x, y = dataset.tensors
+        answers = torch.cat([model(chunk.to(self.device)).squeeze(-1).float().cpu() for chunk in x.split(500)])
+        scored = ~y.isnan()
+        answers, y = answers[scored], y[scored]
+        return {
+            "loss": float(F.mse_loss(answers, y)),
+            "accuracy": float((torch.where(answers >= 0, 1.0, -1.0) == y).double().mean()),
+        }
+
+    def baselines(self, data: Splits, split: str) -> dict[str, dict[str, float]]:
+        x, y = data[split].tensors
+        scored = ~y.isnan()
+        own_input = x.squeeze(-1)[scored]  # the latch: right at each pulse, 0 (half right) between them
+        return {
+            "answer 0 (MSE 1)": {"loss": float(y[scored].square().mean()), "accuracy": 0.5},
+            "the step's own input": {
+                "loss": float(F.mse_loss(own_input, y[scored])),
+                "accuracy": float(((own_input == y[scored]).double() + 0.5 * (own_input == 0)).mean()),
+            },
+        }
+
+    def answers(self, model: nn.Module, x: Tensor) -> list[list[float]]:
+        """The answer at every step of each sequence (steps, 1) of signs."""
+        return model(x.float()).squeeze(-1).cpu().tolist()
+
+
+@register_task("latch")
+class Latch(SignProblem):
+    """Latch: hold the sign of the last pulse among T steps (MSE and sign accuracy; the output is the whole state)."""
+
+    draw = staticmethod(latch)
+
+
+@register_task("echo")
+class Echo(SignProblem):
+    """Echo: answer each step's sign T steps later (MSE and sign accuracy; the memory cannot be in the output)."""
+
+    draw = staticmethod(echo)
+
+    @staticmethod
+    def sequence_length(length: int) -> int:
+        return length + ECHO_SCORED
+
+
+TITLES = {"rnn": "Elman RNN", "jordan": "Jordan network", "lstm": "LSTM", "gru": "GRU", "transformer": "Transformer"}
+
+
+def _register(task: str, readout: str, inputs: int, outputs: int, tokens: bool, cores: tuple[str, ...]) -> None:
+    for core in cores:
 
         def build(cfg: SequenceModelConfig, info: dict, core: str = core) -> nn.Module:
             return SequenceModel(core, inputs, outputs, readout, cfg, tokens=tokens, max_len=info["sequence_length"])
 
         layers = "encoder (pre-norm, sinusoidal positions)" if core == "transformer" else "layer"
         steps = "the last step" if readout == "last" else "every step"
-        build.__doc__ = f"{title} {layers} and a linear readout of {steps}."
+        build.__doc__ = f"{TITLES[core]} {layers} and a linear readout of {steps}."
+        if core == "jordan":  # its readout is its own output layer
+            build.__doc__ = "Jordan network layer: its answer y_t = tanh(W h_t + b) of each step is what it feeds back."
         register_model(task, core, config=SequenceModelConfig)(build)
 
 
-_register("adding", "last", 2, 1, tokens=False)
-_register("copy-memory", "every", COPY_TOKENS, COPY_SYMBOLS, tokens=True)
+FOUR = ("rnn", "lstm", "gru", "transformer")
+_register("adding", "last", 2, 1, tokens=False, cores=FOUR)
+_register("copy-memory", "every", COPY_TOKENS, COPY_SYMBOLS, tokens=True, cores=FOUR)
+for _task in ("latch", "echo"):  # answers in [-1, 1]: the Jordan network's tanh output fits them
+    _register(_task, "every", 1, 1, tokens=False, cores=("rnn", "jordan", *FOUR[1:]))
 
-__all__ = ["ADDING_CONSTANT_MSE", "Adding", "CopyMemory", "MemoryData"]
+__all__ = ["ADDING_CONSTANT_MSE", "Adding", "CopyMemory", "Echo", "Latch", "MemoryData"]
