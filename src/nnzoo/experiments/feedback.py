@@ -132,14 +132,24 @@ def answer(scores: dict, sizes: dict, settings: FeedbackSettings) -> str:
 
 
 def plot_feedback(scores: dict, settings: FeedbackSettings, path: Path) -> Path:
+    """The latch by its MSE (every network's signs are right there; the error says how surely), the echo by the
+    accuracy of its signs."""
     fig = Figure(figsize=(11, 4), layout="constrained")
     for ax, (task, lengths) in zip(fig.subplots(1, 2), PROBLEMS.items(), strict=True):
         xs = getattr(settings, lengths)
+        metric = "loss" if task == "latch" else "accuracy"
         for label, by_length in scores[task].items():
-            ax.plot(xs, [mean_of(by_length[str(t)], "accuracy") for t in xs], marker="o", label=label)
-        ax.axhline(0.5, color="gray", ls=":", label="guessing")
-        what = "T (steps)" if task == "latch" else "delay (steps)"
-        ax.set(xlabel=what, ylabel="accuracy of the answers' signs", title=task, ylim=(0.4, 1.02), xscale="log")
+            ax.plot(xs, [mean_of(by_length[str(t)], metric) for t in xs], marker="o", label=label)
+        if task == "latch":
+            ax.axhline(1.0, color="gray", ls=":", label="answering 0")
+            ax.set(xlabel="T (steps)", ylabel="test MSE", title="latch: the answer is the state", yscale="log")
+        else:
+            ax.axhline(0.5, color="gray", ls=":", label="guessing")
+            ax.set(xlabel="delay (steps)", ylabel="accuracy of the answers' signs", ylim=(0.4, 1.02),
+                   title="echo: the memory must be hidden")  # fmt: skip
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(xs, [str(t) for t in xs])
+        ax.minorticks_off()
         ax.legend(fontsize=8)
     fig.suptitle(f"Elman vs Jordan: {settings.steps} Adam steps, {len(settings.seeds)} seed(s)")
     fig.savefig(path, dpi=100)
