@@ -104,6 +104,11 @@ def check_predictions(run: nnzoo.Run, data: dict) -> None:
         tokens, _ = data["test"].tensors
         (recalled,) = run.predict([tokens[0]])
         assert len(recalled) == 10 and all(0 <= s < 8 for s in recalled)
+    elif task in ("latch", "echo"):
+        signs, _ = data["test"].tensors
+        (answers,) = run.predict([signs[0]])
+        assert len(answers) == len(signs[0]) and all(isinstance(a, float) for a in answers)
+        assert answers == pytest.approx(run.model(signs[:1]).squeeze(-1)[0].tolist(), rel=1e-5)
     else:  # pragma: no cover - a task added to TINY needs its check here
         raise AssertionError(f"no prediction check for {task}")
 
@@ -146,6 +151,8 @@ def predictions_of(run: nnzoo.Run, data: dict) -> list:
         "translate": ["file not found"],
         "adding": lambda: list(data["test"].tensors[0][:2]),
         "copy-memory": lambda: list(data["test"].tensors[0][:2]),
+        "latch": lambda: list(data["test"].tensors[0][:2]),
+        "echo": lambda: list(data["test"].tensors[0][:2]),
     }[run.config.task]
     return run.predict(inputs() if callable(inputs) else inputs)
 

@@ -18,6 +18,8 @@ TINY = {
     "translate": ["data.max_pairs=300", "data.vocab_size=300", "eval.beam_size=2"],
     "adding": ["data.length=8", "data.train_examples=64", "data.val_examples=16", "data.test_examples=16"],
     "copy-memory": ["data.length=4", "data.train_examples=64", "data.val_examples=16", "data.test_examples=16"],
+    "latch": ["data.length=8", "data.train_examples=64", "data.val_examples=16", "data.test_examples=16"],
+    "echo": ["data.length=2", "data.train_examples=64", "data.val_examples=16", "data.test_examples=16"],
 }
 SMALL_TRANSFORMER = ["model.d_model=16", "model.nhead=2", "model.dim_feedforward=16", "model.num_layers=1"]
 SMALL_MODEL = {  # by task/model, or by task for all its models
@@ -37,6 +39,8 @@ SMALL_MODEL = {  # by task/model, or by task for all its models
     "translate/transformer": [*SMALL_TRANSFORMER[:3], "model.encoder_layers=1", "model.decoder_layers=1"],
     "adding": ["model.width=8"],
     "copy-memory": ["model.width=8"],
+    "latch": ["model.width=8"],
+    "echo": ["model.width=8"],
 }
 
 
