@@ -209,6 +209,7 @@ def test_the_readme_quickstart_runs_and_prints_what_it_says(tmp_path, monkeypatc
         "nnzoo.nn.forecasters",
         "nnzoo.nn.seq2seq",
         "nnzoo.nn.sequence_models",
+        "nnzoo.nn.tcn",
     ],
 )
 def test_the_nn_docstring_examples_run(module):

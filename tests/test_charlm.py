@@ -17,6 +17,8 @@ from nnzoo.decode import sample
 from nnzoo.errors import ConfigError, UserError
 from nnzoo.nn.language_models import (
     RecurrentLanguageModel,
+    ConvolutionalLanguageModel,
+    ConvolutionalLMConfig,
     RecurrentLMConfig,
     TransformerLanguageModel,
     TransformerLMConfig,
@@ -41,6 +43,9 @@ def tiny_models(vocab_size=12):
         ),
         TransformerLanguageModel(
             vocab_size, 16, TransformerLMConfig(d_model=8, nhead=2, num_layers=2, dim_feedforward=16, dropout=0.1)
+        ),
+        ConvolutionalLanguageModel(  # receptive field 1 + 2·1·(2³ - 1) = 15
+            vocab_size, ConvolutionalLMConfig(embedding_dim=5, channels=8, levels=3, kernel_size=2, dropout=0.1)
         ),
     ]
 
@@ -109,7 +114,7 @@ def test_random_windows_are_pieces_of_the_text_at_offsets_fixed_by_the_seed():
 
 def test_the_transformer_samples_windows_from_its_seed_and_the_recurrent_models_chunks():
     overrides = ["data.max_chars=20000", "train.batch_size=4", "data.chunk_length=8"]
-    for model, sampling in (("lstm", "auto"), ("transformer", "chunks")):
+    for model, sampling in (("lstm", "auto"), ("transformer", "chunks"), ("tcn", "chunks")):
         assert bool(
             (make_task(model, [*overrides, f"data.sampling={sampling}"]).build_data()["train"].tensors[2] >= 0).all()
         )
@@ -118,6 +123,7 @@ def test_the_transformer_samples_windows_from_its_seed_and_the_recurrent_models_
     assert bool((first[2] == -1).all()) and len(first[0]) == 19_999 // 8
     assert torch.equal(first[0], again[0]) and not torch.equal(first[0], other[0])
     assert bool((make_task("lstm", [*overrides, "data.sampling=windows"]).build_data()["train"].tensors[2] == -1).all())
+    assert bool((make_task("tcn", overrides).build_data()["train"].tensors[2] == -1).all())  # auto: windows too
 
 
 def test_a_tied_transformer_writes_with_its_embedding():
@@ -149,7 +155,7 @@ def test_gpt2_initialisation_draws_matrices_at_the_given_scale():
         TransformerLMConfig(init_std=-0.1)
 
 
-@pytest.mark.parametrize("index", [0, 1, 2], ids=["lstm", "gru", "transformer"])
+@pytest.mark.parametrize("index", [0, 1, 2, 3], ids=["lstm", "gru", "transformer", "tcn"])
 def test_reading_in_chunks_with_the_state_equals_reading_at_once(index):
     model = tiny_models()[index].eval()
     tokens = torch.randint(0, 12, (3, 16))
@@ -160,8 +166,9 @@ def test_reading_in_chunks_with_the_state_equals_reading_at_once(index):
     torch.testing.assert_close(torch.cat([first, second, third], dim=1), whole)
 
 
-def test_the_transformer_is_causal_and_forgets_beyond_its_context():
-    model = tiny_models()[2].eval()
+@pytest.mark.parametrize("index", [2, 3], ids=["transformer", "tcn"])
+def test_the_stateless_models_are_causal_and_forget_beyond_their_context(index):
+    model = tiny_models()[index].eval()
     tokens = torch.randint(0, 12, (2, 16))
     changed = tokens.clone()
     changed[:, 9] = (changed[:, 9] + 1) % 12
@@ -169,10 +176,10 @@ def test_the_transformer_is_causal_and_forgets_beyond_its_context():
     torch.testing.assert_close(before[:, :9], after[:, :9])  # positions before the change do not see it
     assert not torch.allclose(before[:, 9:], after[:, 9:])
     _, state = model(torch.randint(0, 12, (2, 40)).split(16, dim=1)[0])
-    assert state.shape == (2, 15)  # context - 1 tokens remembered
+    assert state.shape == (2, model.context - 1)  # context - 1 tokens remembered (15 and 14)
 
 
-@pytest.mark.parametrize("index", [0, 2], ids=["lstm", "transformer"])
+@pytest.mark.parametrize("index", [0, 2, 3], ids=["lstm", "transformer", "tcn"])
 def test_language_models_pass_gradcheck(index):
     model = tiny_models(6)[index].double().eval()
     tokens = torch.randint(0, 6, (2, 5))
@@ -262,6 +269,7 @@ def train(tmp_path, model, overrides):
             "transformer",
             ["model.d_model=64", "model.num_layers=2", "model.dim_feedforward=128", "train.batch_size=16"],
         ),
+        ("tcn", ["model.channels=64", "model.levels=4", "train.batch_size=16", "data.chunk_length=64"]),
     ],
 )
 def test_a_short_run_beats_the_unigram_model_by_a_bit_per_character(tmp_path, model, overrides):

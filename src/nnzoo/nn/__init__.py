@@ -51,6 +51,8 @@ from nnzoo.nn.forecasters import (
 )
 from nnzoo.nn.gan import GAN, DCGANConfig, Discriminator, Generator
 from nnzoo.nn.language_models import (
+    ConvolutionalLanguageModel,
+    ConvolutionalLMConfig,
     RecurrentLanguageModel,
     RecurrentLMConfig,
     TransformerLanguageModel,
@@ -81,6 +83,7 @@ from nnzoo.nn.seq2seq import (
     TransformerSeq2SeqConfig,
 )
 from nnzoo.nn.sequence_models import SequenceModel, SequenceModelConfig
+from nnzoo.nn.tcn import TCN, CausalConv1d, TemporalBlock, causal_conv1d
 from nnzoo.nn.text_models import (
     ContextFreeTagger,
     ContextFreeTaggerConfig,
@@ -115,10 +118,12 @@ __all__ = [
     "LSTM",
     "MLP",
     "RNN",
+    "TCN",
     "AdditiveAttention",
     "AttentionSeq2Seq",
     "AttentionSeq2SeqConfig",
     "AvgPool2d",
+    "CausalConv1d",
     "ConcatAttention",
     "ContextFreeTagger",
     "ContextFreeTaggerConfig",
@@ -128,6 +133,8 @@ __all__ = [
     "ConvNet",
     "ConvNetConfig",
     "ConvTranspose2d",
+    "ConvolutionalLMConfig",
+    "ConvolutionalLanguageModel",
     "DCGANConfig",
     "Discriminator",
     "DotAttention",
@@ -173,6 +180,7 @@ __all__ = [
     "SparseConv2d",
     "Subsampling",
     "Tagger",
+    "TemporalBlock",
     "TokenTransformerEncoder",
     "Transformer",
     "TransformerClassifier",
@@ -191,6 +199,7 @@ __all__ = [
     "TransformerTagger",
     "UNet",
     "UNetConfig",
+    "causal_conv1d",
     "causal_mask",
     "conv2d",
     "conv_transpose2d",

@@ -13,8 +13,11 @@ Both models read token ids (B, T) and a *state* — what they remember of the te
 * :class:`TransformerLanguageModel` — a decoder-only ("GPT") Transformer: token and position embeddings, encoder
   layers with a causal mask (position t attends to positions ≤ t), a final layer norm and a linear head. It
   remembers by attention alone, so its state is the last ``context - 1`` tokens themselves.
+* :class:`ConvolutionalLanguageModel` — an embedding, a temporal convolutional network (causal, dilated 1-D
+  convolutions, :class:`~nnzoo.nn.tcn.TCN`) and a linear head. It sees its receptive field R and nothing before,
+  so its state is the last R - 1 tokens.
 
-The shared interface lets one sampling routine (:func:`nnzoo.decode.sample`) and one evaluation loop serve both.
+The shared interface lets one sampling routine (:func:`nnzoo.decode.sample`) and one evaluation loop serve all three.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from torch import Tensor, nn
 
 from nnzoo.errors import require
 from nnzoo.nn.recurrent import recurrent_layer
+from nnzoo.nn.tcn import TCN
 from nnzoo.nn.transformer import (
     LearnedPositionalEncoding,
     TransformerEncoder,
@@ -191,6 +195,67 @@ class TransformerLanguageModel(nn.Module):
         h = self.encoder(x, is_causal=True)
         logits = self.head(self.norm(h[:, n - tokens.shape[1] :]))
         return logits, seen[:, -(self.context - 1) :] if self.context > 1 else seen[:, :0]
+
+    @staticmethod
+    def detach_state(state):
+        return state
+
+
+@dataclass
+class ConvolutionalLMConfig:
+    """Hyper-parameters of :class:`ConvolutionalLanguageModel`."""
+
+    embedding_dim: int = 64
+    channels: int = 256  # of every temporal block
+    levels: int = 5  # blocks; level l dilates by 2^l
+    kernel_size: int = 3  # the receptive field is 1 + 2 (kernel_size - 1)(2^levels - 1): 125 characters by default
+    dropout: float = 0.1  # inside the blocks and before the head
+
+    def __post_init__(self) -> None:
+        require(
+            min(self.embedding_dim, self.channels, self.levels) >= 1 and self.kernel_size >= 2,
+            "embedding_dim, channels and levels must be >= 1 and kernel_size >= 2",
+        )
+        require(0 <= self.dropout < 1, f"dropout must be in [0, 1), got {self.dropout}")
+
+
+class ConvolutionalLanguageModel(nn.Module):
+    r"""Embedding → temporal convolutional network (causal, dilated) → dropout → linear head.
+
+    .. math::
+        e_t = E[x_t], \qquad h_t = \text{TCN}(e_{t-R+1} \dots e_t), \qquad \text{logits}_t = W\, \text{dropout}(h_t) + b
+
+    Every position is computed at once, as in the Transformer; what it sees is bounded by the receptive field R
+    (:attr:`context`). The state is the last R - 1 tokens (B, ≤ R - 1): a call reads ``state ++ tokens`` and returns
+    logits for ``tokens`` only. Shapes: tokens (B, T), state (B, S) or None -> logits (B, T, V), state.
+
+    Example::
+
+        >>> import torch
+        >>> config = ConvolutionalLMConfig(embedding_dim=8, channels=16, levels=3, kernel_size=2)
+        >>> model = ConvolutionalLanguageModel(50, config).eval()
+        >>> logits, state = model(torch.zeros(3, 10, dtype=torch.long))
+        >>> model.context, logits.shape, state.shape
+        (15, torch.Size([3, 10, 50]), torch.Size([3, 10]))
+    """
+
+    carries_state = False  # trained on windows of text; the state is used when generating and scoring
+
+    def __init__(self, vocab_size: int, config: ConvolutionalLMConfig | None = None):
+        super().__init__()
+        config = config or ConvolutionalLMConfig()
+        self.vocab_size = vocab_size
+        self.embedding = nn.Embedding(vocab_size, config.embedding_dim)
+        self.tcn = TCN(config.embedding_dim, config.channels, config.levels, config.kernel_size, config.dropout)
+        self.context = self.tcn.receptive_field
+        self.dropout = nn.Dropout(config.dropout)
+        self.head = nn.Linear(config.channels, vocab_size)
+
+    def forward(self, tokens: Tensor, state: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        _check_tokens(tokens)
+        seen = tokens if state is None else torch.cat([state, tokens], dim=1)
+        h = self.tcn(self.embedding(seen))[:, seen.shape[1] - tokens.shape[1] :]
+        return self.head(self.dropout(h)), seen[:, -(self.context - 1) :]
 
     @staticmethod
     def detach_state(state):

@@ -12,10 +12,11 @@ Training. The training text is laid out as ``train.batch_size`` parallel streams
 ``data.chunk_length`` characters; batch k holds chunk k of every stream. The recurrent models carry their state
 (detached) from one batch to the next — truncated back-propagation through time — so they learn from a context
 longer than a chunk; this needs the batches in order (``train.shuffle = false``, their default). The Transformer
-sees a chunk at a time (its context is the chunk length) and trains on shuffled chunks. Evaluation reads a split as
-``eval.streams`` parallel streams from start to end, carrying the state: the recurrent models see all the text of
-their stream before, the Transformer its last ``context - 1`` characters (it reads half a context at a time, so
-every character has at least half a context before it).
+sees a chunk at a time (its context is the chunk length) and trains on shuffled chunks; so does the temporal
+convolutional network (``tcn``: causal dilated convolutions, whose context is its receptive field). Evaluation reads
+a split as ``eval.streams`` parallel streams from start to end, carrying the state: the recurrent models see all the
+text of their stream before, the Transformer and the TCN their last ``context - 1`` characters (they read half a
+context at a time, so every character has at least half a context before it).
 """
 
 from __future__ import annotations
@@ -40,6 +41,8 @@ from nnzoo.data.vocab import Vocabulary
 from nnzoo.decode import sample
 from nnzoo.errors import ConfigError, UserError
 from nnzoo.nn.language_models import (
+    ConvolutionalLanguageModel,
+    ConvolutionalLMConfig,
     RecurrentLanguageModel,
     RecurrentLMConfig,
     TransformerLanguageModel,
@@ -61,7 +64,7 @@ class CharLMData(DataConfig):
     # How the training text is cut: "chunks", consecutive pieces of parallel streams (what truncated BPTT needs), or
     # "windows", pieces at random offsets drawn from the seed (as many as there are chunks; the Transformer, which
     # carries no state, then sees every character at every position of its context). "auto": windows for the
-    # Transformer, chunks for the recurrent models.
+    # Transformer and the TCN, chunks for the recurrent models.
     sampling: Literal["auto", "chunks", "windows"] = "auto"
     min_count: int = 2  # rarer training characters become <unk>
     max_chars: int = 0  # keep the first N characters of the training text (quick runs); 0: all
@@ -106,6 +109,13 @@ for _cell, _title in (("rnn", "Elman RNN"), ("lstm", "LSTM"), ("gru", "GRU")):
 def build_transformer(cfg: TransformerLMConfig, info: dict) -> nn.Module:
     """Decoder-only Transformer (causal self-attention); its context is data.chunk_length characters."""
     return TransformerLanguageModel(_vocab_size(info), info["chunk_length"], cfg)
+
+
+@register_model("charlm", "tcn", config=ConvolutionalLMConfig)
+def build_tcn(cfg: ConvolutionalLMConfig, info: dict) -> nn.Module:
+    """Temporal convolutional network: causal dilated 1-D convolutions, every position at once; sees its receptive
+    field."""
+    return ConvolutionalLanguageModel(_vocab_size(info), cfg)
 
 
 @dataclass(frozen=True)
@@ -215,7 +225,8 @@ class CharLM(Task):
                 raise UserError(
                     f"the {name} text has {len(ids[name])} characters (100 at least); raise data.{name}_fraction"
                 )
-        if cfg.sampling == "windows" or (cfg.sampling == "auto" and isinstance(self.cfg.model, TransformerLMConfig)):
+        stateless = not isinstance(self.cfg.model, RecurrentLMConfig)  # the Transformer and the TCN
+        if cfg.sampling == "windows" or (cfg.sampling == "auto" and stateless):
             train = random_windows(ids["train"], cfg.chunk_length, torch.Generator().manual_seed(self.cfg.seed))
         else:
             train = chunked_streams(ids["train"], streams, cfg.chunk_length)
