@@ -14,6 +14,7 @@ from nnzoo.data.memory_tasks import ADDING_CONSTANT_MSE, BLANK, DELIMITER, IGNOR
 from nnzoo.experiments import EXPERIMENTS
 from nnzoo.experiments.gradients import state_gradient_norms
 from nnzoo.experiments.parallel import crossover, models
+from nnzoo.nn.tcn import receptive_field
 
 SCHEMA = {
     "experiment",
@@ -85,7 +86,7 @@ def test_parallel_times_every_model_at_every_length(tiny_results):
     results = json.loads((tiny_results / "parallel" / "results.json").read_text())
     lengths = results["settings"]["lengths"]
     ms, measured = results["measurements"]["ms"], results["measurements"]
-    assert set(ms) == {"rnn", "lstm", "gru", "transformer"}
+    assert set(ms) == {"rnn", "lstm", "gru", "transformer", "tcn"}
     assert all(len(times) == len(lengths) and all(0 < t < math.inf for t in times) for times in ms.values())
     sizes = {
         name: sum(p.numel() for p in model.parameters()) for name, model in models(results["settings"]["width"]).items()
@@ -95,6 +96,10 @@ def test_parallel_times_every_model_at_every_length(tiny_results):
         assert measured["crossover"][name] == crossover(lengths, ms[name], ms["transformer"])
         ratios = ", ".join(f"L={n}: {r / a:.1f}×" for n, r, a in zip(lengths, ms[name], ms["transformer"]))
         assert f"{name} time / Transformer time: {ratios} (" in results["answer"]
+    # The TCN of each length is the shallowest whose last output sees the whole sequence.
+    for length, convolution in zip(lengths, measured["tcn"], strict=True):
+        assert convolution["receptive_field"] == receptive_field(convolution["levels"], 3) >= length
+        assert convolution["levels"] == 1 or receptive_field(convolution["levels"] - 1, 3) < length
 
 
 def test_step_by_step_gradients_match_the_whole_sequence():

@@ -6,6 +6,11 @@ same number of parameters as the LSTM (d_model = d, 4 heads, feed-forward 2d: 4d
 LSTM's 8d²). The recurrent layers need L dependent steps, each a small matrix product; the encoder layer needs a
 few large products, but its attention costs O(L²). The crossover is the shortest length from which a recurrent
 layer is faster than the encoder layer at every longer length tested.
+
+A fifth line is the notes' other parallel model, the convolution: a temporal convolutional network
+(:class:`~nnzoo.nn.tcn.TCN`, kernel 3) with just enough levels that its last output sees the whole sequence,
+R = 1 + 4 (2^levels - 1) ≥ L. It computes every position at once like attention, but must stack a level for every
+doubling of L: log₂ L levels, each O(L), where attention is one layer of O(L²).
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from torch import nn
 
 from nnzoo.experiments.base import Settings, log, register_experiment
 from nnzoo.nn.recurrent import GRU, LSTM, RNN
+from nnzoo.nn.tcn import TCN, levels_for
 from nnzoo.nn.transformer import TransformerEncoderLayer
 
 
@@ -38,6 +44,7 @@ BUDGETS = {
     "full": ParallelSettings(lengths=[16, 32, 64, 128, 256, 512, 1024, 2048, 4096], batch=32, width=128, repeats=10),
 }
 RECURRENT = ("rnn", "lstm", "gru")
+TCN_KERNEL = 3
 
 
 class Recurrent(nn.Module):
@@ -58,6 +65,11 @@ def models(width: int) -> dict[str, nn.Module]:
         "gru": Recurrent(GRU(width, width, batch_first=True)),
         "transformer": TransformerEncoderLayer(width, 4, 2 * width, dropout=0.0, batch_first=True),
     }
+
+
+def tcn(width: int, length: int) -> TCN:
+    """The TCN whose receptive field first covers ``length`` steps."""
+    return TCN(width, width, levels_for(length, TCN_KERNEL), TCN_KERNEL)
 
 
 def forward_backward_ms(model: nn.Module, x: torch.Tensor, repeats: int) -> float:
@@ -84,18 +96,23 @@ def forward_backward_ms(model: nn.Module, x: torch.Tensor, repeats: int) -> floa
 def run(settings: ParallelSettings, folder: Path, device: torch.device, progress: bool) -> dict:
     torch.manual_seed(0)
     layers = {name: model.to(device) for name, model in models(settings.width).items()}
-    timings: dict[str, list[float]] = {name: [] for name in layers}
+    timings: dict[str, list[float]] = {name: [] for name in [*layers, "tcn"]}
+    convolutions = []  # the TCN of each length: its levels, receptive field and parameters
     for length in settings.lengths:
         log.info("parallel: timing L = %d", length)
         x = torch.randn(settings.batch, length, settings.width, device=device)
-        for name, model in layers.items():
+        convolution = tcn(settings.width, length).to(device)
+        for name, model in {**layers, "tcn": convolution}.items():
             timings[name].append(forward_backward_ms(model, x, settings.repeats))
+        size = sum(p.numel() for p in convolution.parameters())
+        convolutions.append({"levels": convolution.levels, "receptive_field": convolution.receptive_field,
+                             "parameters": size})  # fmt: skip
     crossovers = {name: crossover(settings.lengths, timings[name], timings["transformer"]) for name in RECURRENT}
     parameters = {name: sum(p.numel() for p in model.parameters()) for name, model in layers.items()}
     figure = plot_timings(settings, timings, device, folder / "timings.png")
     return {
-        "measurements": {"ms": timings, "parameters": parameters, "crossover": crossovers},
-        "answer": answer(settings.lengths, timings, crossovers, device),
+        "measurements": {"ms": timings, "parameters": parameters, "crossover": crossovers, "tcn": convolutions},
+        "answer": answer(settings.lengths, timings, crossovers, device, convolutions),
         "figures": [figure],
     }
 
@@ -111,7 +128,7 @@ def crossover(lengths: list[int], recurrent_ms: list[float], attention_ms: list[
     return found
 
 
-def answer(lengths: list[int], timings: dict, crossovers: dict, device: torch.device) -> str:
+def answer(lengths: list[int], timings: dict, crossovers: dict, device: torch.device, convolutions: list) -> str:
     parts = []
     for name in RECURRENT:
         ratios = ", ".join(f"L={n}: {r / a:.1f}×" for n, r, a in zip(lengths, timings[name], timings["transformer"]))
@@ -121,6 +138,11 @@ def answer(lengths: list[int], timings: dict, crossovers: dict, device: torch.de
             else "the Transformer is faster at the longest length"
         )
         parts.append(f"{name} time / Transformer time: {ratios} ({flip})")
+    ratios = ", ".join(
+        f"L={n}: {c / a:.1f}× ({conv['levels']} levels)"
+        for n, c, a, conv in zip(lengths, timings["tcn"], timings["transformer"], convolutions)
+    )
+    parts.append(f"tcn time / Transformer time, the TCN deep enough to see all L steps: {ratios}")
     return f"Forward + backward on {device}. " + "; ".join(parts) + "."
 
 
