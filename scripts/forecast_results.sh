@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The README's forecasting results: every model (RNN, LSTM and GRU as encoder-decoders and as next-step models,
-# the Transformer) on every built-in series, then the rolling-origin backtest on the test part of each series,
+# the Transformer, the TCN) on every built-in series, then the rolling-origin backtest on the test part of each series,
 # with the naive, seasonal-naive and ARIMA baselines, as Markdown tables. About 40 minutes on 2 CPU cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -8,11 +8,12 @@ NNZOO=${NNZOO:-.venv/bin/nnzoo}
 OUT=${OUT:-runs/forecast}
 for series in sunspots co2 nile elnino; do
   runs=()
-  for model in rnn lstm gru transformer; do
+  for model in rnn lstm gru transformer tcn; do
+    direct=false; case $model in transformer|tcn) direct=true;; esac  # one strategy: the whole horizon at once
     for strategy in seq2seq next-step; do
-      [ "$model" = transformer ] && [ "$strategy" = next-step ] && continue
+      [ "$direct" = true ] && [ "$strategy" = next-step ] && continue
       name="$series-$model"; args=()
-      if [ "$model" != transformer ]; then name="$name-$strategy"; args=(--set "model.strategy=$strategy"); fi
+      if [ "$direct" = false ]; then name="$name-$strategy"; args=(--set "model.strategy=$strategy"); fi
       runs+=("$OUT/$name")
       [ -f "$OUT/$name/best.safetensors" ] && continue
       "$NNZOO" train --recipe "forecast/$model" --set "data.series=$series" "${args[@]}" \

@@ -16,9 +16,9 @@ from nnzoo.data.text_corpora import chinese_fortunes, chinese_poems, shakespeare
 from nnzoo.decode import sample
 from nnzoo.errors import ConfigError, UserError
 from nnzoo.nn.language_models import (
-    RecurrentLanguageModel,
     ConvolutionalLanguageModel,
     ConvolutionalLMConfig,
+    RecurrentLanguageModel,
     RecurrentLMConfig,
     TransformerLanguageModel,
     TransformerLMConfig,

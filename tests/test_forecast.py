@@ -148,7 +148,9 @@ def test_forecaster_errors():
 
 
 # --- no leakage ----------------------------------------------------------------------------------------------------
-@pytest.mark.parametrize(("model", "strategy"), [("rnn", "next-step"), ("gru", "seq2seq"), ("transformer", None)])
+@pytest.mark.parametrize(
+    ("model", "strategy"), [("rnn", "next-step"), ("gru", "seq2seq"), ("transformer", None), ("tcn", None)]
+)
 def test_perturbing_a_future_value_never_changes_a_past_forecast(tmp_path, model, strategy):
     values = sine(noise=0.3)
     overrides = [f"model.strategy={strategy}"] if strategy else []

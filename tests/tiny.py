@@ -34,6 +34,7 @@ SMALL_MODEL = {  # by task/model, or by task for all its models
     "classify-text/transformer": SMALL_TRANSFORMER,
     "forecast": ["model.hidden_size=8"],
     "forecast/transformer": SMALL_TRANSFORMER,
+    "forecast/tcn": ["model.channels=8"],
     "g2p": ["model.hidden_size=16", "model.embed_dim=8"],
     "g2p/transformer": [*SMALL_TRANSFORMER[:3], "model.encoder_layers=1", "model.decoder_layers=1"],
     "translate": ["model.hidden_size=16", "model.embed_dim=8"],

@@ -41,6 +41,8 @@ from nnzoo.nn.convolution import (
     pool2d,
 )
 from nnzoo.nn.forecasters import (
+    ConvolutionalForecaster,
+    ConvolutionalForecasterConfig,
     NextStepForecaster,
     RecurrentForecasterConfig,
     ScaledForecaster,
@@ -133,6 +135,8 @@ __all__ = [
     "ConvNet",
     "ConvNetConfig",
     "ConvTranspose2d",
+    "ConvolutionalForecaster",
+    "ConvolutionalForecasterConfig",
     "ConvolutionalLMConfig",
     "ConvolutionalLanguageModel",
     "DCGANConfig",

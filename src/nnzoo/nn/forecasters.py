@@ -12,11 +12,14 @@ between the scaler (fitted on the training part of the series only) so that it t
 * :class:`TransformerForecaster` — a Transformer encoder over the window's values (projected to d_model, with
   sinusoidal positions); a linear head reads the last position and emits the whole horizon at once (direct
   multi-horizon forecasting).
+* :class:`ConvolutionalForecaster` — a temporal convolutional network (causal dilated convolutions,
+  :class:`~nnzoo.nn.tcn.TCN`) over the window, deep enough to see all of it; a linear head reads the last
+  position and emits the whole horizon, as the Transformer's does.
 
 The next-step model is the seq2seq model whose decoder *is* its encoder, trained on one step: the comparison
 between the two isolates the training objective. Both take a :class:`RecurrentForecasterConfig`, whose
 ``strategy`` picks one of them in :func:`recurrent_forecaster`; the Transformer takes a
-:class:`TransformerForecasterConfig`.
+:class:`TransformerForecasterConfig`, the TCN a :class:`ConvolutionalForecasterConfig`.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from torch import Tensor, nn
 from nnzoo.errors import require
 from nnzoo.nn.recurrent import recurrent_layer
 from nnzoo.nn.rnn_patterns import EncoderDecoder
+from nnzoo.nn.tcn import TCN, levels_for
 from nnzoo.nn.transformer import (
     SinusoidalPositionalEncoding,
     TransformerEncoder,
@@ -215,6 +219,55 @@ class TransformerForecaster(nn.Module):
             raise ValueError(f"this forecaster emits at most {self.horizon} steps at once, asked for {steps}")
         encoded = self.encoder(self.position(self.input(z.unsqueeze(-1))))
         return self.head(encoded[:, -1])[:, :steps]
+
+
+@dataclass
+class ConvolutionalForecasterConfig:
+    """Hyper-parameters of :class:`ConvolutionalForecaster`."""
+
+    channels: int = 32
+    levels: int = 0  # 0: the fewest whose receptive field covers the window
+    kernel_size: int = 3
+    dropout: float = 0.1
+
+    def __post_init__(self) -> None:
+        require(self.channels >= 1 and self.levels >= 0 and self.kernel_size >= 2,
+                "channels >= 1, levels >= 0 (0: enough to see the window) and kernel_size >= 2")  # fmt: skip
+        require(0 <= self.dropout < 1, f"dropout must be in [0, 1), got {self.dropout}")
+
+
+class ConvolutionalForecaster(nn.Module):
+    r"""TCN over the window, a linear head on the last position for the whole horizon.
+
+    .. math::
+        H = \text{TCN}(z_1 \dots z_W), \qquad (\hat z_{t+1} \dots \hat z_{t+K}) = W_{out} H_W + b_{out}
+
+    Shapes: z (B, W) -> (B, steps) with steps <= ``horizon``. With ``config.levels = 0`` the network gets the
+    fewest levels whose receptive field covers ``window`` steps.
+
+    Example::
+
+        >>> import torch
+        >>> model = ConvolutionalForecaster(6, 24, ConvolutionalForecasterConfig(channels=8))
+        >>> model.tcn.levels, model.tcn.receptive_field, model(torch.randn(4, 24), 6).shape
+        (3, 29, torch.Size([4, 6]))
+    """
+
+    train_steps_all = True
+
+    def __init__(self, horizon: int, window: int, config: ConvolutionalForecasterConfig | None = None):
+        super().__init__()
+        config = config or ConvolutionalForecasterConfig()
+        self.horizon = horizon
+        levels = config.levels or levels_for(window, config.kernel_size)
+        self.tcn = TCN(1, config.channels, levels, config.kernel_size, config.dropout)
+        self.head = nn.Linear(config.channels, horizon)
+
+    def forward(self, z: Tensor, steps: int) -> Tensor:
+        _check_window(z, steps)
+        if steps > self.horizon:
+            raise ValueError(f"this forecaster emits at most {self.horizon} steps at once, asked for {steps}")
+        return self.head(self.tcn(z.unsqueeze(-1))[:, -1])[:, :steps]
 
 
 class ScaledForecaster(nn.Module):

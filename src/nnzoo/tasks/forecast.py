@@ -34,6 +34,8 @@ from nnzoo.data.series import BUILTIN_SERIES, Series, load_builtin_series, read_
 from nnzoo.errors import ConfigError, UserError
 from nnzoo.files import write_atomic
 from nnzoo.nn.forecasters import (
+    ConvolutionalForecaster,
+    ConvolutionalForecasterConfig,
     RecurrentForecasterConfig,
     ScaledForecaster,
     TransformerForecaster,
@@ -105,6 +107,13 @@ for _cell, _title in (("rnn", "Elman RNN"), ("lstm", "LSTM"), ("gru", "GRU")):
 def build_transformer(cfg: TransformerForecasterConfig, info: dict) -> nn.Module:
     """Transformer encoder over the window; the last position emits the whole horizon at once."""
     return _scaled(TransformerForecaster(info["horizon"], info["window"] + 1, cfg), info)
+
+
+@register_model("forecast", "tcn", config=ConvolutionalForecasterConfig)
+def build_tcn(cfg: ConvolutionalForecasterConfig, info: dict) -> nn.Module:
+    """Temporal convolutional network over the window (causal dilated convolutions); the last position emits the
+    horizon."""
+    return _scaled(ConvolutionalForecaster(info["horizon"], info["window"], cfg), info)
 
 
 @dataclass
