@@ -14,12 +14,16 @@ from nnzoo.errors import ConfigError, UserError
 from nnzoo.nn.text_models import (
     ContextFreeTagger,
     ContextFreeTaggerConfig,
+    ConvolutionalEncoder,
+    ConvolutionalTagger,
+    ConvolutionalTaggerConfig,
     RecurrentEncoder,
     RecurrentTagger,
     RecurrentTaggerConfig,
     SequenceClassifier,
     Tagger,
     TokenTransformerEncoder,
+    reversed_within,
 )
 from nnzoo.registry import resolve_config
 from nnzoo.tasks.classify_text import ClassifyText
@@ -71,10 +75,11 @@ def encoders():
         "bilstm": RecurrentEncoder(20, "lstm", 6, 5),
         "bigru": RecurrentEncoder(20, "gru", 6, 5, num_layers=2),
         "transformer": TokenTransformerEncoder(20, 8, 2, 1, 16, dropout=0.0, max_len=32),
+        "tcn": ConvolutionalEncoder(20, 6, 5, levels=2, kernel_size=2),  # sees 7 words each way
     }
 
 
-@pytest.mark.parametrize("name", ["bilstm", "bigru", "transformer"])
+@pytest.mark.parametrize("name", ["bilstm", "bigru", "transformer", "tcn"])
 def test_padding_changes_nothing_and_context_reaches_every_position(name):
     encoder = encoders()[name].eval()
     tagger, classifier = Tagger(encoder, 3), SequenceClassifier(encoder, 2, "mean")
@@ -99,7 +104,7 @@ def test_last_pooling_reads_the_final_state_of_each_direction():
     torch.testing.assert_close(final[1, hidden:], outputs[1, 0, hidden:])  # backward: the first step
 
 
-@pytest.mark.parametrize("name", ["bilstm", "transformer"])
+@pytest.mark.parametrize("name", ["bilstm", "transformer", "tcn"])
 def test_text_models_pass_gradcheck(name):
     encoder = encoders()[name].double().eval()
     model = SequenceClassifier(encoder, 2, "last" if name == "bilstm" else "mean").double()
@@ -125,6 +130,26 @@ def test_a_left_to_right_tagger_tags_each_word_from_the_words_up_to_it():
     assert one_way.encoder.out_features == 5 and both_ways.encoder.out_features == 10
     torch.testing.assert_close(one_way(first, lengths)[0, :5], one_way(second, lengths)[0, :5])
     assert not torch.allclose(both_ways(first, lengths)[0, :5], both_ways(second, lengths)[0, :5])
+    # The same for the convolutional tagger, whose two directions are two TCNs.
+    sizes = {"embedding_dim": 6, "channels": 5, "levels": 2, "dropout": 0.0}
+    one_way = ConvolutionalTagger(20, 3, ConvolutionalTaggerConfig(bidirectional=False, **sizes)).eval()
+    both_ways = ConvolutionalTagger(20, 3, ConvolutionalTaggerConfig(**sizes)).eval()
+    torch.testing.assert_close(one_way(first, lengths)[0, :5], one_way(second, lengths)[0, :5])
+    assert not torch.allclose(both_ways(first, lengths)[0, :5], both_ways(second, lengths)[0, :5])
+
+
+def test_the_backward_tcn_reads_each_sentence_reversed_within_its_length():
+    assert reversed_within(torch.tensor([3, 5]), 2, 5, torch.device("cpu")).tolist() == [
+        [2, 1, 0, 3, 4],
+        [4, 3, 2, 1, 0],
+    ]
+    torch.manual_seed(0)
+    encoder = ConvolutionalEncoder(20, 6, 5, levels=2, kernel_size=2).eval()
+    tokens, lengths = torch.randint(4, 20, (2, 7)), torch.tensor([7, 4])
+    outputs, _ = encoder(tokens, lengths)
+    # the second sentence alone, reversed by hand, through the backward TCN
+    alone = encoder.backward_tcn(encoder.embedding(tokens[1:, :4].flip(1))).flip(1)
+    torch.testing.assert_close(outputs[1:, :4, 5:], alone)
 
 
 def test_metrics_by_hand():
@@ -151,13 +176,14 @@ def test_the_notes_two_apple_sentences_are_test_sentences_never_training_ones():
 def test_context_beats_the_context_free_models_on_apple(tmp_path):
     common = ["data.corpus=apple", "train.epochs=20", "train.monitor=ambiguous_accuracy"]
     results = {}
-    for model in ("mlp", "bilstm"):
+    for model in ("mlp", "bilstm", "tcn"):
         run = fit("tagging", model, common, tmp_path)
         results[model] = run.evaluate("test")
     baseline = run.baselines("test")["most frequent tag of the word"]
     assert 0.3 < baseline["ambiguous_accuracy"] < 0.7 and 0.3 < results["mlp"]["ambiguous_accuracy"] < 0.7
     assert results["bilstm"]["ambiguous_accuracy"] >= 0.75, results
     assert results["bilstm"]["ambiguous_accuracy"] > results["mlp"]["ambiguous_accuracy"] + 0.2
+    assert results["tcn"]["ambiguous_accuracy"] > results["mlp"]["ambiguous_accuracy"] + 0.2  # two-way convolutions
 
 
 @pytest.mark.slow

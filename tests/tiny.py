@@ -30,6 +30,7 @@ SMALL_MODEL = {  # by task/model, or by task for all its models
     "charlm": ["model.hidden_size=16", "model.embedding_dim=8"],
     "charlm/transformer": SMALL_TRANSFORMER,
     "charlm/tcn": ["model.channels=16", "model.embedding_dim=8", "model.levels=2"],
+    "tagging/tcn": ["model.channels=8", "model.embedding_dim=8", "model.levels=2"],
     "classify-text": ["model.hidden_size=8"],
     "classify-text/transformer": SMALL_TRANSFORMER,
     "forecast": ["model.hidden_size=8"],

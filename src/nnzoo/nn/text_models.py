@@ -9,12 +9,17 @@ depends on the whole sequence:
   \overleftarrow{h}_t]`. Padding is handled by ``lengths`` (each direction starts and ends at the real tokens).
 * :class:`TokenTransformerEncoder` — embedding scaled by :math:`\sqrt{d}`, sinusoidal positions, Transformer
   encoder layers (self-attention in both directions, padded positions masked as keys), a final layer norm.
+* :class:`ConvolutionalEncoder` — embedding, then a temporal convolutional network (causal dilated convolutions,
+  :class:`~nnzoo.nn.tcn.TCN`) read left to right and, bidirectional, a second one read right to left, as the
+  bidirectional RNN does: :math:`h_t = [\text{TCN}_\rightarrow(x_{\le t}); \text{TCN}_\leftarrow(x_{\ge t})]`, each
+  seeing its receptive field.
 
 A :class:`Tagger` puts a linear layer on every position, :math:`\text{logits}_t = W h_t + b`. A
 :class:`SequenceClassifier` pools the positions into one vector — the final states of the two directions (``last``,
 the notes' many-to-one), or the mean over the real tokens (``mean``) — and puts a linear layer on it.
 
-The models build these from their config: :class:`RecurrentTagger` and :class:`TransformerTagger`,
+The models build these from their config: :class:`RecurrentTagger`, :class:`TransformerTagger` and
+:class:`ConvolutionalTagger`,
 :class:`RecurrentClassifier` and :class:`TransformerClassifier`. :class:`ContextFreeTagger` is the baseline with no
 encoder: a token's label from its embedding alone.
 """
@@ -25,6 +30,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
+import torch
 from torch import Tensor, nn
 
 from nnzoo.errors import require
@@ -32,6 +38,7 @@ from nnzoo.nn.attention import padding_mask
 from nnzoo.nn.mlp import MLP, MLPConfig
 from nnzoo.nn.recurrent import recurrent_layer
 from nnzoo.nn.rnn_patterns import final_hidden
+from nnzoo.nn.tcn import TCN
 from nnzoo.nn.transformer import (
     SinusoidalPositionalEncoding,
     TransformerEncoder,
@@ -97,6 +104,49 @@ class TokenTransformerEncoder(nn.Module):
         mask = None if lengths is None else padding_mask(lengths, tokens.shape[1])
         outputs = self.encoder(x, src_key_padding_mask=mask)
         return outputs, mean_over_tokens(outputs, lengths)
+
+
+class ConvolutionalEncoder(nn.Module):
+    """Embedding → dropout → TCN left to right (and, ``bidirectional``, another TCN over each sequence reversed
+    within its length, its outputs reversed back). ``forward(tokens (B, T), lengths (B,))`` returns the outputs
+    (B, T, D) and their mean over the real tokens (B, D), with D = ``out_features``. Padding sits after the real
+    tokens in both directions, so causal convolutions never read it."""
+
+    def __init__(
+        self,
+        vocab_size: int,
+        embedding_dim: int = 100,
+        channels: int = 128,
+        levels: int = 3,
+        kernel_size: int = 3,
+        dropout: float = 0.0,
+        bidirectional: bool = True,
+    ):
+        super().__init__()
+        self.embedding = nn.Embedding(vocab_size, embedding_dim)
+        self.dropout = nn.Dropout(dropout)
+        self.forward_tcn = TCN(embedding_dim, channels, levels, kernel_size, dropout)
+        self.backward_tcn = TCN(embedding_dim, channels, levels, kernel_size, dropout) if bidirectional else None
+        self.out_features = channels * (2 if bidirectional else 1)
+
+    def forward(self, tokens: Tensor, lengths: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        x = self.dropout(self.embedding(tokens))
+        outputs = self.forward_tcn(x)
+        if self.backward_tcn is not None:
+            order = reversed_within(lengths, tokens.shape[0], tokens.shape[1], tokens.device)
+            backward = self.backward_tcn(x.gather(1, order.unsqueeze(-1).expand_as(x)))
+            backward = backward.gather(1, order.unsqueeze(-1).expand_as(backward))  # the reversal is its own inverse
+            outputs = torch.cat([outputs, backward], dim=-1)
+        return outputs, mean_over_tokens(outputs, lengths)
+
+
+def reversed_within(lengths: Tensor | None, batch: int, steps: int, device: torch.device) -> Tensor:
+    """Indices (B, T) that reverse each sequence's first ``lengths[b]`` positions and keep its padding in place."""
+    positions = torch.arange(steps, device=device).expand(batch, steps)
+    if lengths is None:
+        return positions.flip(1)
+    n = lengths.to(device).unsqueeze(1)
+    return torch.where(positions < n, n - 1 - positions, positions)
 
 
 def mean_over_tokens(outputs: Tensor, lengths: Tensor | None) -> Tensor:
@@ -217,6 +267,49 @@ class TransformerTagger(Tagger):
         config = config or TransformerEncoderConfig()
         encoder = _token_transformer(vocab_size, max_len, config)
         super().__init__(encoder, num_tags)
+
+
+@dataclass
+class ConvolutionalTaggerConfig:
+    """Hyper-parameters of :class:`ConvolutionalTagger`."""
+
+    embedding_dim: int = 100
+    channels: int = 128  # per direction
+    levels: int = 3  # receptive field 1 + 2 (kernel_size - 1)(2^levels - 1): 29 words each way by default
+    kernel_size: int = 3
+    dropout: float = 0.3  # on the embeddings, inside the blocks and before the head
+    bidirectional: bool = True  # false: left to right only
+
+    def __post_init__(self) -> None:
+        require(min(self.embedding_dim, self.channels, self.levels) >= 1 and self.kernel_size >= 2,
+                "embedding_dim, channels and levels must be >= 1 and kernel_size >= 2")  # fmt: skip
+        require(0 <= self.dropout < 1, f"dropout must be in [0, 1), got {self.dropout}")
+
+
+class ConvolutionalTagger(Tagger):
+    """A :class:`Tagger` on a :class:`ConvolutionalEncoder`: every word's tag from the words within the receptive
+    field on each side. Shapes: tokens (B, T), lengths (B,) -> (B, T, num_tags).
+
+    Example::
+
+        >>> import torch
+        >>> tagger = ConvolutionalTagger(20, 3, ConvolutionalTaggerConfig(embedding_dim=6, channels=5, levels=2))
+        >>> tagger(torch.randint(4, 20, (2, 7)), torch.tensor([7, 4])).shape
+        torch.Size([2, 7, 3])
+    """
+
+    def __init__(self, vocab_size: int, num_tags: int, config: ConvolutionalTaggerConfig | None = None):
+        config = config or ConvolutionalTaggerConfig()
+        encoder = ConvolutionalEncoder(
+            vocab_size,
+            config.embedding_dim,
+            config.channels,
+            config.levels,
+            config.kernel_size,
+            config.dropout,
+            config.bidirectional,
+        )
+        super().__init__(encoder, num_tags, config.dropout)
 
 
 class SequenceClassifier(nn.Module):

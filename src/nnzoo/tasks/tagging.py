@@ -41,6 +41,8 @@ from nnzoo.errors import ConfigError, UserError
 from nnzoo.nn.text_models import (
     ContextFreeTagger,
     ContextFreeTaggerConfig,
+    ConvolutionalTagger,
+    ConvolutionalTaggerConfig,
     RecurrentTagger,
     RecurrentTaggerConfig,
     TransformerTagger,
@@ -87,6 +89,13 @@ def build_bilstm(cfg: RecurrentTaggerConfig, info: dict) -> nn.Module:
 def build_transformer(cfg: TransformerEncoderConfig, info: dict) -> nn.Module:
     """Transformer encoder over the sentence (self-attention both ways), a tag per word."""
     return TransformerTagger(*_sizes(info), info["longest"] + 1, cfg)
+
+
+@register_model("tagging", "tcn", config=ConvolutionalTaggerConfig)
+def build_tcn(cfg: ConvolutionalTaggerConfig, info: dict) -> nn.Module:
+    """Temporal convolutional networks (causal dilated convolutions), left to right and right to left, a tag per
+    word."""
+    return ConvolutionalTagger(*_sizes(info), cfg)
 
 
 @register_task("tagging")
