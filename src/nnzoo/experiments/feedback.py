@@ -10,7 +10,8 @@ remembers whatever its hidden state holds. Two problems (:mod:`nnzoo.data.memory
 
 Each problem trains the Elman RNN and the Jordan network at the same hidden width, and the Jordan network again
 at the width whose parameters come closest to the Elman network's (its recurrent weights are H × 1, not H × H),
-all through :func:`nnzoo.train` (Adam, lr 3·10⁻³, batches of 64, clipped to norm 1, a fresh batch every step).
+all through :func:`nnzoo.train` with the ``memory`` experiment's training (Adam, lr 3·10⁻³, batches of 64,
+clipped to norm 1, a fresh batch every step).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import torch
 from matplotlib.figure import Figure
 
 from nnzoo.experiments.base import Settings, log, register_experiment, train_run
-from nnzoo.experiments.memory import BATCH, LR, TEST_SIZE, VAL_SIZE, parameter_count
+from nnzoo.experiments.memory import BATCH, LR, TEST_SIZE, parameter_count, training
 
 
 @dataclass
@@ -50,21 +51,6 @@ def networks(task: str, width: int) -> dict[str, tuple[str, int]]:
     elman = parameter_count(task, "rnn", width)
     matched = min(range(4, width * width + 1, 4), key=lambda w: abs(parameter_count(task, "jordan", w) - elman))
     return {"elman": ("rnn", width), "jordan": ("jordan", width), "jordan, same parameters": ("jordan", matched)}
-
-
-def training(length: int, width: int, steps: int) -> list[str]:
-    return [
-        f"data.length={length}",
-        f"data.train_examples={steps * BATCH}",
-        f"data.val_examples={VAL_SIZE}",
-        f"data.test_examples={TEST_SIZE}",
-        f"model.width={width}",
-        f"train.max_steps={steps}",
-        f"train.batch_size={BATCH}",
-        "train.optimizer=adam",
-        f"train.lr={LR}",
-        "train.grad_clip=1.0",
-    ]
 
 
 @register_experiment(
