@@ -48,11 +48,15 @@ def _recurrent(cell: str, config: RecurrentForecasterConfig) -> nn.Module:
     return recurrent_layer(cell, 1, config.hidden_size, config.num_layers, config.dropout)
 
 
-def _check_window(z: Tensor, steps: int) -> None:
+def _check_window(z: Tensor, steps: int, horizon: int | None = None) -> None:
+    """Windows (B, W) and a number of steps to forecast: at least 1, and at most ``horizon`` for the forecasters
+    whose head emits a fixed number of steps at once."""
     if z.dim() != 2 or z.shape[1] < 1:
         raise ValueError(f"a forecaster takes windows of shape (B, W) with W >= 1, got {tuple(z.shape)}")
     if steps < 1:
         raise ValueError(f"steps must be >= 1, got {steps}")
+    if horizon is not None and steps > horizon:
+        raise ValueError(f"this forecaster emits at most {horizon} steps at once, asked for {steps}")
 
 
 @dataclass
@@ -214,9 +218,7 @@ class TransformerForecaster(nn.Module):
         self.head = nn.Linear(config.d_model, horizon)
 
     def forward(self, z: Tensor, steps: int) -> Tensor:
-        _check_window(z, steps)
-        if steps > self.horizon:
-            raise ValueError(f"this forecaster emits at most {self.horizon} steps at once, asked for {steps}")
+        _check_window(z, steps, self.horizon)
         encoded = self.encoder(self.position(self.input(z.unsqueeze(-1))))
         return self.head(encoded[:, -1])[:, :steps]
 
@@ -264,9 +266,7 @@ class ConvolutionalForecaster(nn.Module):
         self.head = nn.Linear(config.channels, horizon)
 
     def forward(self, z: Tensor, steps: int) -> Tensor:
-        _check_window(z, steps)
-        if steps > self.horizon:
-            raise ValueError(f"this forecaster emits at most {self.horizon} steps at once, asked for {steps}")
+        _check_window(z, steps, self.horizon)
         return self.head(self.tcn(z.unsqueeze(-1))[:, -1])[:, :steps]
 
 
