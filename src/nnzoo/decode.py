@@ -7,8 +7,9 @@ A decoder takes part by providing three methods (:class:`IncrementalDecoder`):
   the vocabulary (B, V) out;
 * ``reorder_state(state, index)``: the state of batch entries ``index`` (B',), to duplicate and pick beams.
 
-The RNN encoder–decoders and the Transformer of :mod:`nnzoo.nn.seq2seq` implement them; the Transformer's state
-holds a key/value cache, so one step costs O(t) instead of recomputing all t positions.
+The RNN encoder–decoders and the Transformer of :mod:`nnzoo.nn.seq2seq` and the image captioners of
+:mod:`nnzoo.nn.captioning` implement them; the Transformer's state holds a key/value cache, so one step costs O(t)
+instead of recomputing all t positions. :func:`search` picks greedy or beam search for a task.
 
 Beam search keeps the ``beam_size`` most probable prefixes of each sequence. It scores a finished hypothesis by
 its log-probability divided by the length penalty of Wu et al. (2016):
@@ -116,6 +117,36 @@ def greedy_search(
         tokens = row[: row.index(eos)] if done else row
         hypotheses.append(Hypothesis(tokens, total, total, done))
     return hypotheses
+
+
+def search(
+    decoder: IncrementalDecoder,
+    memory: Any,
+    *,
+    batch_size: int,
+    bos: int,
+    eos: int,
+    beam_size: int,
+    max_len: int,
+    length_penalty_alpha: float = 0.0,
+    nbest: int = 1,
+) -> list[list[Hypothesis]]:
+    """The ``nbest`` best hypotheses of each sequence: greedy search when one is asked of a beam of 1, else beam
+    search. What every task that decodes calls."""
+    if beam_size == 1 and nbest == 1:
+        found = greedy_search(decoder, memory, batch_size=batch_size, bos=bos, eos=eos, max_len=max_len)
+        return [[hypothesis] for hypothesis in found]
+    return beam_search(
+        decoder,
+        memory,
+        batch_size=batch_size,
+        bos=bos,
+        eos=eos,
+        beam_size=beam_size,
+        max_len=max_len,
+        length_penalty_alpha=length_penalty_alpha,
+        nbest=nbest,
+    )
 
 
 @torch.no_grad()

@@ -20,7 +20,7 @@ from torch.nn import functional as F
 from nnzoo.config import EvalConfig
 from nnzoo.data.sequences import PairBatch, SequencePairs, pad_sequences
 from nnzoo.data.vocab import Vocabulary
-from nnzoo.decode import Hypothesis, beam_search, greedy_search
+from nnzoo.decode import Hypothesis, search
 from nnzoo.errors import ConfigError, UserError
 from nnzoo.nn.seq2seq import (
     AttentionSeq2Seq,
@@ -180,25 +180,17 @@ class Seq2SeqTask(Task):
                 lengths = torch.tensor([len(sources[i]) for i in chunk], device=self.device)
                 memory = model.encode(src, lengths)
                 max_len = 2 * int(lengths.max()) + 10
-                if beam_size == 1 and nbest == 1:
-                    found = [
-                        [h]
-                        for h in greedy_search(
-                            model, memory, batch_size=len(chunk), bos=vocab.bos, eos=vocab.eos, max_len=max_len
-                        )
-                    ]
-                else:
-                    found = beam_search(
-                        model,
-                        memory,
-                        batch_size=len(chunk),
-                        bos=vocab.bos,
-                        eos=vocab.eos,
-                        beam_size=beam_size,
-                        max_len=max_len,
-                        length_penalty_alpha=self.cfg.eval.length_penalty,
-                        nbest=nbest,
-                    )
+                found = search(
+                    model,
+                    memory,
+                    batch_size=len(chunk),
+                    bos=vocab.bos,
+                    eos=vocab.eos,
+                    beam_size=beam_size,
+                    max_len=max_len,
+                    length_penalty_alpha=self.cfg.eval.length_penalty,
+                    nbest=nbest,
+                )
                 for i, hypotheses in zip(chunk, found):
                     results[i] = hypotheses
         return results
