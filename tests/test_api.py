@@ -96,6 +96,10 @@ def check_predictions(run: nnzoo.Run, data: dict) -> None:
         (outputs,) = run.predict([word], nbest=2)
         assert len(outputs) == 2 and outputs[0].log_prob >= outputs[1].log_prob
         assert outputs[0].text == run.task.render(outputs[0].symbols)
+    elif task == "caption":
+        first, second = run.predict(list(data["test"].images[:2]), nbest=2)
+        assert len(first) == len(second) == 2 and first[0].log_prob >= first[1].log_prob
+        assert all(c.text == " ".join(c.symbols) and set(c.symbols) <= set(run.task.info["words"]) for c in first)
     elif task == "adding":
         x, _ = data["test"].tensors
         predicted = run.predict(list(x[:4]))
@@ -149,6 +153,7 @@ def predictions_of(run: nnzoo.Run, data: dict) -> list:
         "forecast": lambda: [run.task.load_series().values],
         "g2p": ["hello"],
         "translate": ["file not found"],
+        "caption": lambda: list(data["test"].images[:2]),
         "adding": lambda: list(data["test"].tensors[0][:2]),
         "copy-memory": lambda: list(data["test"].tensors[0][:2]),
         "latch": lambda: list(data["test"].tensors[0][:2]),
@@ -210,6 +215,7 @@ def test_the_readme_quickstart_runs_and_prints_what_it_says(tmp_path, monkeypatc
         "nnzoo.nn.seq2seq",
         "nnzoo.nn.sequence_models",
         "nnzoo.nn.tcn",
+        "nnzoo.nn.captioning",
     ],
 )
 def test_the_nn_docstring_examples_run(module):
@@ -234,7 +240,7 @@ def test_nnzoo_nn_is_reachable_from_import_nnzoo_and_exports_every_architecture(
 def test_bad_calls_are_one_clear_line(tmp_path):
     with pytest.raises(UserError, match="overrides is a list of 'key=value' strings"):
         nnzoo.train("regression", overrides="train.lr=0.1")
-    with pytest.raises(UserError, match="unknown task 'regresion'; registered tasks: adding, charlm"):
+    with pytest.raises(UserError, match="unknown task 'regresion'; registered tasks: adding, caption, charlm"):
         nnzoo.train("regresion")
     with pytest.raises(UserError, match="is not an nnzoo run folder"):
         nnzoo.open(tmp_path)

@@ -163,7 +163,7 @@ def test_predict_help_shows_the_task_options(capsys, trained):
         (
             ["train", "classify", "--quiet"],
             "unknown task 'classify'; registered tasks: "
-            "adding, charlm, classify-images, classify-text, copy-memory, denoise, echo, forecast, g2p, gan, latch",
+            "adding, caption, charlm, classify-images, classify-text, copy-memory, denoise, echo, forecast, g2p, gan",
         ),
         (
             ["train", "regression", "--model", "cnn"],

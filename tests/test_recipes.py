@@ -63,8 +63,8 @@ def test_a_recipe_file_path_still_works_and_an_existing_file_wins(tmp_path, monk
             "recipes/g2p/lstm-attention.toml",
             "g2p's recipes: g2p/gru-seq2seq, g2p/lstm-attention, g2p/lstm-attention-long, g2p/transformer",
         ),
-        ("nope/lstm", "tasks with recipes: charlm, classify-images, "),
-        ("missing.toml", "tasks with recipes: charlm, classify-images, "),
+        ("nope/lstm", "tasks with recipes: caption, charlm, classify-images, "),
+        ("missing.toml", "tasks with recipes: caption, charlm, classify-images, "),
         ("/g2p/lstm-attention", "g2p's recipes: "),  # an absolute path is a path, never a name
     ],
 )

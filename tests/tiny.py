@@ -8,6 +8,7 @@ TINY = {
     "classify-images": ["data.dataset=digits", "data.image_size=28"],
     "denoise": ["data.dataset=mnist", "data.max_train=200"],
     "segment": ["data.train_scenes=40", "data.val_scenes=8", "data.test_scenes=8", "data.size=32", "model.depth=2"],
+    "caption": ["data.train_scenes=40", "data.val_scenes=8", "data.test_scenes=8", "data.size=56", "eval.beam_size=2"],
     "seismic": ["data.train_examples=16", "data.val_examples=4", "data.test_examples=4"],
     "gan": ["data.dataset=mnist", "data.max_train=128", "eval.samples=32"],
     "charlm": ["data.max_chars=20000", "eval.validate_chars=2000", "data.chunk_length=16"],
@@ -25,6 +26,7 @@ SMALL_TRANSFORMER = ["model.d_model=16", "model.nhead=2", "model.dim_feedforward
 SMALL_MODEL = {  # by task/model, or by task for all its models
     "denoise": ["model.base_channels=4"],
     "segment": ["model.base_channels=4"],
+    "caption": ["model.channels=[4,8]", "model.hidden_size=16", "model.embed_dim=8", "model.attention_size=8"],
     "seismic": ["model.base_channels=4"],
     "gan": ["model.width=8", "model.latent_dim=8"],
     "charlm": ["model.hidden_size=16", "model.embedding_dim=8"],

@@ -21,6 +21,7 @@ from nnzoo.nn.attention import (
     padding_mask,
     scaled_dot_product_attention,
 )
+from nnzoo.nn.captioning import AttentionCaptioner, CaptionerConfig, ContextCaptioner, ConvFeatures
 from nnzoo.nn.conv import (
     ConvNet,
     ConvNetConfig,
@@ -125,16 +126,20 @@ __all__ = [
     "RNN",
     "TCN",
     "AdditiveAttention",
+    "AttentionCaptioner",
     "AttentionSeq2Seq",
     "AttentionSeq2SeqConfig",
     "AvgPool2d",
+    "CaptionerConfig",
     "CausalConv1d",
     "ConcatAttention",
+    "ContextCaptioner",
     "ContextFreeTagger",
     "ContextFreeTaggerConfig",
     "ContextSeq2Seq",
     "ContextSeq2SeqConfig",
     "Conv2d",
+    "ConvFeatures",
     "ConvNet",
     "ConvNetConfig",
     "ConvTranspose2d",

@@ -1,6 +1,7 @@
 """One module per task; importing this package registers every task and its models."""
 
 from nnzoo.tasks import (  # noqa: F401  (each module registers its task)
+    caption,
     charlm,
     classify_images,
     classify_text,

@@ -36,3 +36,36 @@ def plot_attention_maps(
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
     return path
+
+
+def plot_image_attention(
+    rows: list[tuple[Tensor, list[str], Tensor]], path: str | Path, title: str = "", cell_inches: float = 1.1
+) -> Path:
+    """Where each written word looked in an image: one row per (image (H, W) in [0, 1], words, weights (words, h,
+    w)); the image first, then per word its weights stretched to the image's size and laid over it."""
+    if not rows:
+        raise ValueError("no images to draw")
+    columns = 1 + max(len(words) for _, words, _ in rows)
+    fig = Figure(figsize=(cell_inches * columns, (cell_inches + 0.2) * len(rows) + 0.4 * bool(title)))
+    axes = fig.subplots(len(rows), columns, squeeze=False)
+    for ax_row, (image, words, weights) in zip(axes, rows):
+        if weights.shape[0] != len(words):
+            raise ValueError(f"weights for {weights.shape[0]} words, but {len(words)} words")
+        pixels = image.detach().cpu().float().numpy()
+        height, width = pixels.shape
+        for ax in ax_row:
+            ax.set_axis_off()
+        ax_row[0].imshow(pixels, cmap="gray", vmin=0, vmax=1)
+        for ax, word, cells in zip(ax_row[1:], words, weights.detach().cpu().float()):
+            ax.imshow(pixels, cmap="gray", vmin=0, vmax=1)
+            # extent stretches the (h, w) grid of cells over the whole image, each cell a block
+            ax.imshow(cells.numpy(), cmap="magma", alpha=0.6, extent=(-0.5, width - 0.5, height - 0.5, -0.5),
+                      vmin=0, vmax=float(cells.max()), interpolation="nearest")  # fmt: skip
+            ax.set_title(word, fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.set_layout_engine("constrained")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    return path
