@@ -31,7 +31,7 @@ NOT_EXPORTABLE = {
     "g2p": "its output is decoded one symbol at a time (greedy or beam search), a loop that stops on the data, "
     "which one traced forward pass cannot hold",
 }
-NOT_EXPORTABLE["translate"] = NOT_EXPORTABLE["g2p"]
+NOT_EXPORTABLE["translate"] = NOT_EXPORTABLE["caption"] = NOT_EXPORTABLE["g2p"]
 
 
 @dataclass(frozen=True)
