@@ -33,7 +33,7 @@ import torch
 from torch import Tensor
 
 from nnzoo.data.images import FASHION_CLASSES, Images
-from nnzoo.data.scenes import TEXTURE_ROWS, TEXTURES, object_shape, textures
+from nnzoo.data.scenes import TEXTURE_ROWS, TEXTURES, object_shape, texture_crop, textures
 from nnzoo.data.splits import hash_fraction
 
 # Each Fashion-MNIST class as a noun phrase, singular and plural (in the order of FASHION_CLASSES).
@@ -162,19 +162,11 @@ def compose_captioned_scenes(
     if any(len(indices) == 0 for indices in by_class):
         raise ValueError("the garments must include every class")
     pictures = textures()
-    first_row, last_row = TEXTURE_ROWS[split]
     kinds, weights = list(KINDS), list(KINDS.values())
     images = np.empty((count, size, size), np.float32)
     descriptions = []
     for n in range(count):
-        background = TEXTURES[rng.integers(len(TEXTURES))]
-        texture = pictures[background]
-        rows, columns = texture.shape
-        top = rng.integers(int(first_row * rows), int(last_row * rows) - size + 1)
-        left = rng.integers(0, columns - size + 1)
-        crop = texture[top : top + size, left : left + size]
-        contrast, brightness = rng.uniform(0.4, 1.0), rng.uniform(-0.2, 0.2)
-        images[n] = np.clip((crop - crop.mean()) * contrast + crop.mean() + brightness, 0, 1)
+        background, images[n] = texture_crop(rng, pictures, split, size)
         kind = kinds[rng.choice(len(kinds), p=weights)]
         relation = RELATIONS[rng.integers(len(RELATIONS))]
         if kind == "one":

@@ -41,6 +41,22 @@ def textures() -> dict[str, np.ndarray]:
     return {name: getattr(data, name)().astype(np.float32) / 255 for name in TEXTURES}
 
 
+def texture_crop(
+    rng: np.random.Generator, pictures: dict[str, np.ndarray], split: str, size: int
+) -> tuple[str, np.ndarray]:
+    """A background: a random texture's name, and a size × size crop from the split's band of its rows with its
+    contrast and brightness drawn at random."""
+    name = TEXTURES[rng.integers(len(TEXTURES))]
+    texture = pictures[name]
+    rows, columns = texture.shape
+    first, last = TEXTURE_ROWS[split]
+    top = rng.integers(int(first * rows), int(last * rows) - size + 1)
+    left = rng.integers(0, columns - size + 1)
+    crop = texture[top : top + size, left : left + size]
+    contrast, brightness = rng.uniform(0.4, 1.0), rng.uniform(-0.2, 0.2)
+    return name, np.clip((crop - crop.mean()) * contrast + crop.mean() + brightness, 0, 1)
+
+
 def object_shape(image: np.ndarray, fill_holes: bool) -> np.ndarray:
     """The boolean shape of an object image (H, W): pixels above the threshold, holes filled or not."""
     ndimage = require("scipy.ndimage", "the segment task's object shapes")
@@ -68,20 +84,13 @@ def compose_scenes(
     if max_objects < 1:
         raise ValueError(f"max_objects must be >= 1, got {max_objects}")
     rng = np.random.default_rng(seed)
-    pictures = list(textures().values())
-    first, last = TEXTURE_ROWS[split]
+    pictures = textures()
     pixels = objects.images[:, 0].numpy()
     labels = objects.labels.numpy()
     images = np.empty((count, size, size), np.float32)
     masks = np.zeros((count, size, size), np.int64)
     for n in range(count):
-        texture = pictures[rng.integers(len(pictures))]
-        rows, columns = texture.shape
-        top = rng.integers(int(first * rows), int(last * rows) - size + 1)
-        left = rng.integers(0, columns - size + 1)
-        crop = texture[top : top + size, left : left + size]
-        contrast, brightness = rng.uniform(0.4, 1.0), rng.uniform(-0.2, 0.2)
-        images[n] = np.clip((crop - crop.mean()) * contrast + crop.mean() + brightness, 0, 1)
+        _, images[n] = texture_crop(rng, pictures, split, size)
         for index in rng.choice(len(labels), size=rng.integers(1, max_objects + 1), replace=False):
             y, x = rng.integers(0, size - object_size + 1, size=2)
             shape = object_shape(pixels[index], fill_holes)
