@@ -256,6 +256,19 @@ def load_image_file(path: str | Path, size: tuple[int, int]) -> Tensor:
     return torch.from_numpy(np.asarray(canvas, dtype=np.float32) / 255).unsqueeze(0)
 
 
+def read_grey(path: str | Path, size: tuple[int, int]) -> Tensor:
+    """An image file in grey levels (1, H, W) in [0, 1], resized to ``size`` as it is: for the scene tasks
+    (``segment``, ``caption``), whose pictures are textures, not a bright object on black."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as opened:
+            grey = opened.convert("L").resize((size[1], size[0]), Image.Resampling.LANCZOS)
+    except (FileNotFoundError, UnidentifiedImageError, OSError) as error:
+        raise UserError(f"cannot read {path} as an image (PNG, JPEG, BMP, …): {error}") from error
+    return torch.from_numpy(np.asarray(grey, dtype=np.float32) / 255)[None]
+
+
 NOISES = ("gaussian", "salt-and-pepper")
 
 

@@ -34,7 +34,7 @@ from nnzoo.data.captions import (
     novel_pairs,
     parse_caption,
 )
-from nnzoo.data.images import image_input, image_splits
+from nnzoo.data.images import image_input, image_splits, read_grey
 from nnzoo.data.scenes import TEXTURES, textures
 from nnzoo.data.sequences import pad_sequences
 from nnzoo.data.vocab import Vocabulary
@@ -44,7 +44,6 @@ from nnzoo.nn.captioning import AttentionCaptioner, CaptionerConfig, ContextCapt
 from nnzoo.optional import require
 from nnzoo.registry import register_model, register_task
 from nnzoo.tasks.base import Splits, Task
-from nnzoo.tasks.segment import read_grey
 from nnzoo.tasks.seq2seq_base import Seq2SeqEval, Transduction
 
 SPLITS = ("train", "val", "test")

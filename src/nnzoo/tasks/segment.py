@@ -15,14 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar, Literal, NamedTuple
 
-import numpy as np
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 from torch.utils.data import Dataset
 
 from nnzoo.config import ImageDataConfig
-from nnzoo.data.images import class_names, image_input, image_splits
+from nnzoo.data.images import class_names, image_input, image_splits, read_grey
 from nnzoo.data.scenes import TEXTURES, Scenes, compose_scenes, textures
 from nnzoo.errors import ConfigError, UserError
 from nnzoo.metrics import iou_per_class, segmentation_scores
@@ -210,15 +209,3 @@ class Segment(Task):
         size = self.info["size"]
         images = torch.stack([image_input(image, (size, size), load=read_grey) for image in inputs])
         return list(self.predicted(model, images))
-
-
-def read_grey(path: str | Path, size: tuple[int, int]) -> Tensor:
-    """An image file in grey levels (1, H, W) in [0, 1], resized to ``size`` as it is."""
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(path) as opened:
-            grey = opened.convert("L").resize((size[1], size[0]), Image.Resampling.LANCZOS)
-    except (FileNotFoundError, UnidentifiedImageError, OSError) as error:
-        raise UserError(f"cannot read {path} as an image (PNG, JPEG, BMP, …): {error}") from error
-    return torch.from_numpy(np.asarray(grey, dtype=np.float32) / 255)[None]

@@ -15,7 +15,7 @@ def add_arguments(parser: argparse.ArgumentParser, run: Any) -> None:
 
 
 def predict(run: Any, args: argparse.Namespace) -> str:
-    from nnzoo.tasks.segment import read_grey
+    from nnzoo.data.images import read_grey
     from nnzoo.viz.images import plot_segmentations
 
     size, classes = run.task.info["size"], run.task.info["classes"]
