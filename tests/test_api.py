@@ -198,7 +198,7 @@ def test_the_readme_quickstart_runs_and_prints_what_it_says(tmp_path, monkeypatc
     written = {"loss": 0.106, "rmse": 2.94, "mae": 2.15, "r2": 0.863}  # the numbers in the README's comments
     assert {k: round(v, len(str(written[k]).split(".")[1])) for k, v in ast.literal_eval(metrics).items()} == written
     assert round(ast.literal_eval(prediction)[0], 2) == 25.45
-    assert ast.literal_eval(tasks)[:3] == ["adding", "charlm", "classify-images"]
+    assert ast.literal_eval(tasks)[:3] == ["adding", "caption", "charlm"]
 
 
 @pytest.mark.parametrize(
