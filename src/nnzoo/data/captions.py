@@ -152,7 +152,7 @@ def compose_captioned_scenes(
     if tuple(objects.images.shape[-2:]) != (OBJECT_SIZE, OBJECT_SIZE):
         raise ValueError(f"the garments must be {OBJECT_SIZE} × {OBJECT_SIZE}, got {tuple(objects.images.shape[-2:])}")
     held = {tuple(sorted(p)) for p in held_out}
-    pairs = [p for p in itertools.combinations(range(len(NOUNS)), 2)]
+    pairs = list(itertools.combinations(range(len(NOUNS)), 2))
     seen, novel = [p for p in pairs if p not in held], sorted(held)
     if novel_share > 0 and not novel:
         raise ValueError("novel_share > 0 needs held-out pairs")
