@@ -130,29 +130,37 @@ def dcgan_init(module: nn.Module) -> None:
 
 
 def adversarial_losses(gan: GAN, real: Tensor, z: Tensor, real_target: float = 1.0) -> dict[str, Tensor]:
-    r"""Both players' losses on one batch, arranged so that one backward pass and one optimiser step train both:
-
-    * ``d_loss`` = BCE(D(x), 1) + BCE(D(G(z)), 0) sees G's images detached, so it moves only D;
-    * ``g_loss`` = BCE(D(G(z)), 1), the non-saturating loss, sees D's parameters detached (a functional call with
-      frozen copies), so it moves only G — its gradient still flows *through* D to the images.
-
-    ``loss`` = d_loss + g_loss: its gradient is each player's own gradient, so the step updates D and G
-    simultaneously from the same position (simultaneous rather than alternating gradient descent).
-    ``real_target`` below 1 is one-sided label smoothing (Salimans et al. 2016). Also returned: D's mean belief
-    that real (``d_real``) and generated (``d_fake``) images are real.
+    r"""Both players' losses on one batch, arranged so that one backward pass and one optimiser step train both
+    (:func:`adversarial_terms`): ``loss`` = d_loss + g_loss, whose gradient is each player's own gradient, so the
+    step updates D and G simultaneously from the same position (simultaneous rather than alternating gradient
+    descent). ``real_target`` below 1 is one-sided label smoothing (Salimans et al. 2016). Also returned: the two
+    losses and D's mean belief that real (``d_real``) and generated (``d_fake``) images are real.
     """
-    fake = gan.generator(z)
-    real_logits = gan.discriminator(real)
-    fake_logits = gan.discriminator(fake.detach())
+    terms = adversarial_terms(gan.discriminator, real, gan.generator(z), real_target)
+    return {"loss": terms["d_loss"] + terms["g_loss"], **{name: t.detach() for name, t in terms.items()}}
+
+
+def adversarial_terms(
+    discriminator: nn.Module, real: Tensor, fake: Tensor, real_target: float = 1.0
+) -> dict[str, Tensor]:
+    r"""The two players' losses, each moving only its own player, for one backward pass:
+
+    * ``d_loss`` = BCE(D(real), real_target) + BCE(D(fake), 0) sees ``fake`` detached, so it moves only D;
+    * ``g_loss`` = BCE(D(fake), 1), the non-saturating loss, sees D's parameters detached (a functional call with
+      frozen copies), so it moves only the generator — its gradient still flows *through* D to ``fake``.
+
+    ``d_real`` and ``d_fake`` (detached) are D's mean belief that the real and the fake inputs are real.
+    """
+    real_logits = discriminator(real)
+    fake_logits = discriminator(fake.detach())
     d_loss = F.binary_cross_entropy_with_logits(real_logits, torch.full_like(real_logits, real_target))
     d_loss = d_loss + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))
-    frozen = {name: p.detach() for name, p in gan.discriminator.named_parameters()}
-    judged = torch.func.functional_call(gan.discriminator, frozen, (fake,))
+    frozen = {name: p.detach() for name, p in discriminator.named_parameters()}
+    judged = torch.func.functional_call(discriminator, frozen, (fake,))
     g_loss = F.binary_cross_entropy_with_logits(judged, torch.ones_like(judged))
     return {
-        "loss": d_loss + g_loss,
-        "d_loss": d_loss.detach(),
-        "g_loss": g_loss.detach(),
+        "d_loss": d_loss,
+        "g_loss": g_loss,
         "d_real": torch.sigmoid(real_logits).mean().detach(),
         "d_fake": torch.sigmoid(fake_logits).mean().detach(),
     }

@@ -28,12 +28,13 @@ import torch
 from torch import Tensor, nn
 
 from nnzoo import metrics
-from nnzoo.config import EvalConfig, ImageDataConfig
+from nnzoo.config import ImageDataConfig
 from nnzoo.data.images import ImageBatch, LabelledImages, class_names, image_splits
 from nnzoo.errors import ConfigError, UserError
 from nnzoo.nn.gan import GAN, DCGANConfig, adversarial_losses, slerp
 from nnzoo.registry import register_model, register_task
 from nnzoo.tasks.base import Splits, Task
+from nnzoo.tasks.image_judge import JudgedEval, judge, load_judge
 
 PROGRESS_NOISE_SEED = 0  # the latent points whose images are recorded at every evaluation
 SAMPLE_SEED = 1  # the latent points of the Fréchet distance and of the figures
@@ -45,9 +46,7 @@ class GANData(ImageDataConfig):
 
 
 @dataclass
-class GANEval(EvalConfig):
-    # A classify-images model of the same data set: a shipped model's name (nnzoo list --pretrained) or a run folder.
-    classifier: str = "classify-images/cnn"
+class GANEval(JudgedEval):
     samples: int = 2000  # generated (and real) images per Fréchet distance
 
     def __post_init__(self) -> None:
@@ -104,34 +103,11 @@ class GANTask(Task):
     @functools.cached_property
     def classifier(self) -> nn.Module:
         """The judge: the trained ``classify-images`` model of ``eval.classifier``, frozen."""
-        from nnzoo import pretrained
-        from nnzoo.training.run import RunDir, load_trained
-
-        path = self.cfg.eval.classifier
-        if not RunDir(path).is_run() and path not in pretrained.names():
-            raise UserError(
-                f"the GAN is scored by a trained image classifier, and {path} is neither a run folder nor a shipped "
-                "model; set eval.classifier to classify-images/cnn (it ships with nnzoo) or to a classify-images run"
-            )
-        opened = load_trained(path, device=self.device)
-        info = opened.task.info
-        if opened.config.task != "classify-images" or info.get("dataset") != self.info["dataset"]:
-            raise UserError(
-                f"{path} must be a classify-images run on {self.info['dataset']}, "
-                f"it is a {opened.config.task} run on {info.get('dataset', 'other data')}"
-            )
-        if info["image_shape"] != self.info["image_shape"]:
-            raise UserError(f"{path} classifies {info['image_shape']} images, the GAN draws {self.info['image_shape']}")
-        return opened.model.requires_grad_(False)
+        return load_judge(self.cfg.eval.classifier, self.info, self.device, "the GAN")
 
     def judge(self, images: Tensor) -> tuple[Tensor, Tensor]:
         """The classifier's features and predicted classes of images in [0, 1]."""
-        features, predicted = [], []
-        for chunk in images.split(500):
-            hidden = self.classifier.features(chunk.to(self.device))
-            features.append(hidden.float().cpu())
-            predicted.append(self.classifier.head(hidden).argmax(-1).cpu())
-        return torch.cat(features), torch.cat(predicted)
+        return judge(self.classifier, images, self.device)
 
     def generate(self, model: GAN, n: int, seed: int) -> Tensor:
         """n images in [0, 1] from the latent points drawn with ``seed``."""
