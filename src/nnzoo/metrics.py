@@ -115,7 +115,7 @@ def mean_ssim(images: Tensor, references: Tensor, data_range: float) -> float:
     structural_similarity = require("skimage.metrics", "the SSIM score").structural_similarity
 
     pairs = zip(images.double().cpu().numpy(), references.double().cpu().numpy())
-    return sum(structural_similarity(a, b, data_range=data_range) for a, b in pairs) / len(images)
+    return float(sum(structural_similarity(a, b, data_range=data_range) for a, b in pairs) / len(images))
 
 
 def iou_per_class(counts: Tensor) -> Tensor:
