@@ -145,6 +145,16 @@ def image_splits(
     return splits
 
 
+def splits_info(dataset: str, splits: dict[str, Images]) -> dict:
+    """What every image task records about its data (in its run's ``info``): the data set, the image shape
+    (C, H, W) and the number of images of each split."""
+    return {
+        "dataset": dataset,
+        "image_shape": list(splits["train"].images.shape[1:]),
+        "images": {name: len(part.labels) for name, part in splits.items()},
+    }
+
+
 def _take(images: Images, index) -> Images:
     index = torch.as_tensor(index, dtype=torch.long)
     return Images(images.images[index], images.labels[index])
@@ -285,3 +295,15 @@ def add_noise(images: Tensor, kind: str, level: float, generator: torch.Generato
     hit = torch.rand(images.shape, generator=generator) < level
     salt = torch.rand(images.shape, generator=generator) < 0.5
     return torch.where(hit, salt.to(images.dtype), images)
+
+
+def canny_edges(images: Tensor, sigma: float = 1.0) -> Tensor:
+    """The Canny edge maps (Canny 1986; scikit-image's ``feature.canny``) of images (N, 1, H, W) in [0, 1]: 1 on an
+    edge, 0 elsewhere, same shape. ``sigma`` is the Gaussian smoothing in pixels before the gradient; the two
+    hysteresis thresholds are scikit-image's defaults (10 % and 20 % of the largest possible gradient)."""
+    feature = require("skimage.feature", "the Canny edges of image-to-image translation")
+    if images.dim() != 4 or images.shape[1] != 1:
+        raise ValueError(f"canny_edges expects grey images (N, 1, H, W), got {tuple(images.shape)}")
+    pixels = images[:, 0].double().numpy()
+    edges = np.stack([feature.canny(image, sigma=sigma) for image in pixels]) if len(pixels) else pixels
+    return torch.from_numpy(edges.astype(np.float32)).unsqueeze(1)

@@ -30,6 +30,7 @@ from nnzoo.data.images import (
     image_input,
     image_splits,
     mnist_subset,
+    splits_info,
 )
 from nnzoo.errors import ConfigError, UserError
 from nnzoo.nn.conv import ConvNet, ConvNetConfig, ImageClassifier, LeNet5, LeNet5Config, Standardize, image_mlp
@@ -120,12 +121,10 @@ class ClassifyImages(Task):
         splits = image_splits(cfg.dataset, cfg.val_fraction, cfg.test_fraction, cfg.max_train, cfg.image_size)
         train = splits["train"].images
         self.info = {
-            "dataset": cfg.dataset,
+            **splits_info(cfg.dataset, splits),
             "classes": list(class_names(cfg.dataset)),
-            "image_shape": list(train.shape[1:]),
             "pixel_mean": round(float(train.mean()), 6),
             "pixel_std": round(float(train.std()), 6),
-            "images": {name: len(part.labels) for name, part in splits.items()},
         }
         flip = cfg.dataset == "fashion-mnist"  # a mirrored shirt is a shirt; a mirrored 2 is not a 2
         return {

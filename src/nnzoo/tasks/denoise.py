@@ -23,7 +23,7 @@ from torch.nn import functional as F
 from torch.utils.data import Dataset
 
 from nnzoo.config import ImageDataConfig
-from nnzoo.data.images import add_noise, image_input, image_splits
+from nnzoo.data.images import add_noise, image_input, image_splits, splits_info
 from nnzoo.errors import ConfigError, UserError
 from nnzoo.metrics import mean_ssim
 from nnzoo.nn.unet import UNet, UNetConfig
@@ -105,13 +105,7 @@ class Denoise(Task):
     def build_data(self) -> Splits:
         cfg = self.cfg.data
         splits = image_splits(cfg.dataset, cfg.val_fraction, cfg.test_fraction, cfg.max_train)
-        self.info = {
-            "dataset": cfg.dataset,
-            "image_shape": list(splits["train"].images.shape[1:]),
-            "noise": cfg.noise,
-            "level": cfg.level,
-            "images": {name: len(part.labels) for name, part in splits.items()},
-        }
+        self.info = {**splits_info(cfg.dataset, splits), "noise": cfg.noise, "level": cfg.level}
         return {
             name: NoisyImages(part.images, cfg.noise, cfg.level, None if name == "train" else EVAL_NOISE_SEED[name])
             for name, part in splits.items()

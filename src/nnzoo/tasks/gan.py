@@ -29,7 +29,7 @@ from torch import Tensor, nn
 
 from nnzoo import metrics
 from nnzoo.config import ImageDataConfig
-from nnzoo.data.images import ImageBatch, LabelledImages, class_names, image_splits
+from nnzoo.data.images import ImageBatch, LabelledImages, class_names, image_splits, splits_info
 from nnzoo.errors import ConfigError, UserError
 from nnzoo.nn.gan import GAN, DCGANConfig, adversarial_losses, slerp
 from nnzoo.registry import register_model, register_task
@@ -82,15 +82,10 @@ class GANTask(Task):
     def build_data(self) -> Splits:
         cfg = self.cfg.data
         splits = image_splits(cfg.dataset, cfg.val_fraction, cfg.test_fraction, cfg.max_train)
-        shape = list(splits["train"].images.shape[1:])
+        self.info = {**splits_info(cfg.dataset, splits), "classes": list(class_names(cfg.dataset))}
+        shape = self.info["image_shape"]
         if shape[1:] != [28, 28]:
             raise ConfigError(f"the DCGAN draws 28×28 images; {cfg.dataset} has {shape[1]}×{shape[2]}")
-        self.info = {
-            "dataset": cfg.dataset,
-            "classes": list(class_names(cfg.dataset)),
-            "image_shape": shape,
-            "images": {name: len(part.labels) for name, part in splits.items()},
-        }
         self.classifier  # noqa: B018  (load the judge now: a missing one is an error before training, not after)
         return {name: LabelledImages(part) for name, part in splits.items()}
 
