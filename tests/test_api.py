@@ -18,7 +18,7 @@ import nnzoo
 import nnzoo.api
 from nnzoo.errors import UserError
 from nnzoo.tasks.base import Classification
-from tiny import TINY, tiny_settings
+from tiny import JUDGED, TINY, tiny_settings
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "nnzoo"
 
@@ -60,6 +60,13 @@ def check_predictions(run: nnzoo.Run, data: dict) -> None:
         clean = run.predict(list(noisy))
         assert [tuple(c.shape) for c in clean] == [tuple(noisy.shape[1:])] * 2
         assert all(float(c.min()) >= 0 and float(c.max()) <= 1 for c in clean)
+    elif task == "translate-images":
+        edges = data["test"].edges[:2]
+        drawn = run.predict(list(edges))
+        assert [tuple(d.shape) for d in drawn] == [tuple(edges.shape[1:])] * 2
+        assert all(float(d.min()) >= 0 and float(d.max()) <= 1 for d in drawn)
+        from_pictures = run.predict(list(data["test"].images[:2]), from_images=True)
+        assert all(torch.equal(a, b) for a, b in zip(from_pictures, drawn))  # the edges are taken as in training
     elif task == "segment":
         masks = run.predict(list(data["test"].images[:2]))
         size = run.task.info["size"]
@@ -120,7 +127,7 @@ def check_predictions(run: nnzoo.Run, data: dict) -> None:
 @pytest.mark.parametrize(("task", "model"), registered())
 def test_every_model_trains_reopens_evaluates_and_predicts(task, model, tmp_path, judge):
     overrides = [*tiny_settings(task, model), *STEPS]
-    if task == "gan":
+    if task in JUDGED:
         overrides.append(f"eval.classifier={judge}")
     trained = nnzoo.train(
         task, model=model, overrides=overrides, run_dir=tmp_path / "run", progress=False, figures=False
@@ -144,6 +151,7 @@ def predictions_of(run: nnzoo.Run, data: dict) -> list:
         "regression": [BOSTON_ROW],
         "classify-images": lambda: list(data["test"].images[:2]),
         "denoise": lambda: list(data["test"].noisy[:2]),
+        "translate-images": lambda: list(data["test"].edges[:2]),
         "segment": lambda: list(data["test"].images[:2]),
         "seismic": lambda: list(data["test"].seismic[:2, 0].numpy()),
         "gan": lambda: list(torch.randn(2, run.model.latent_dim, generator=torch.Generator().manual_seed(0))),
@@ -216,6 +224,7 @@ def test_the_readme_quickstart_runs_and_prints_what_it_says(tmp_path, monkeypatc
         "nnzoo.nn.sequence_models",
         "nnzoo.nn.tcn",
         "nnzoo.nn.captioning",
+        "nnzoo.nn.pix2pix",
     ],
 )
 def test_the_nn_docstring_examples_run(module):

@@ -94,6 +94,20 @@ def test_unet_takes_other_batch_sizes_and_image_sizes(cli, runs):
             assert_same(session, {"images": images}, model(images))
 
 
+def test_pix2pix_exports_its_generator_between_grey_levels(cli, runs):
+    judge = runs("classify-images", "lenet5", "data.dataset=mnist", "train.max_steps=2")
+    tiny = ("data.dataset=mnist", "data.max_train=64", "model.base_channels=4", "model.discriminator_width=4")
+    run = runs("translate-images", "pix2pix", *tiny, "train.max_steps=3", f"eval.classifier={judge}")
+    path, model, session = exported(cli, run)
+    assert {i.name for i in session.get_inputs()} == {"edges"} and [o.name for o in session.get_outputs()] == ["image"]
+    weights = [w.name for w in onnx.load(str(path)).graph.initializer]
+    assert weights and not [name for name in weights if "discriminator" in name]  # the generator alone
+    for shape in [(3, 1, 28, 28), (1, 1, 32, 20)]:  # any multiple of 2**depth = 4
+        edges = (torch.rand(*shape) > 0.8).float()
+        with torch.no_grad():
+            assert_same(session, {"edges": edges}, (model(edges * 2 - 1) + 1) / 2)
+
+
 # --- sequence models ---------------------------------------------------------------------------------------------
 TINY_TAGGER = ("data.corpus=apple", "train.max_steps=4")
 
@@ -157,7 +171,8 @@ def test_autoregressive_seq2seq_is_refused_naming_what_can_be_exported(cli, runs
     assert code == 2 and not (run / "best.onnx").exists()
     assert "g2p/gru-seq2seq cannot be exported to ONNX: its output is decoded one symbol at a time" in err
     assert "exportable tasks: classify-images, classify-text, denoise, forecast, gan, regression," in err
-    assert "g2p," not in err and "translate" not in err and "charlm" not in err
+    assert "g2p," not in err and "charlm" not in err
+    assert "translate-images" in err and "translate," not in err and not err.rstrip().endswith("translate")
 
 
 def test_missing_run_folder_and_bad_arguments(cli, runs, tmp_path, capsys):

@@ -11,6 +11,7 @@ TINY = {
     "caption": ["data.train_scenes=40", "data.val_scenes=8", "data.test_scenes=8", "data.size=56", "eval.beam_size=2"],
     "seismic": ["data.train_examples=16", "data.val_examples=4", "data.test_examples=4"],
     "gan": ["data.dataset=mnist", "data.max_train=128", "eval.samples=32"],
+    "translate-images": ["data.dataset=mnist", "data.max_train=128"],
     "charlm": ["data.max_chars=20000", "eval.validate_chars=2000", "data.chunk_length=16"],
     "tagging": ["data.corpus=apple"],
     "classify-text": ["data.max_reviews=300"],
@@ -22,6 +23,7 @@ TINY = {
     "latch": ["data.length=8", "data.train_examples=64", "data.val_examples=16", "data.test_examples=16"],
     "echo": ["data.length=2", "data.train_examples=64", "data.val_examples=16", "data.test_examples=16"],
 }
+JUDGED = ("gan", "translate-images")  # scored by a classify-images run of their data set: eval.classifier
 SMALL_TRANSFORMER = ["model.d_model=16", "model.nhead=2", "model.dim_feedforward=16", "model.num_layers=1"]
 SMALL_MODEL = {  # by task/model, or by task for all its models
     "denoise": ["model.base_channels=4"],
@@ -29,6 +31,7 @@ SMALL_MODEL = {  # by task/model, or by task for all its models
     "caption": ["model.channels=[4,8]", "model.hidden_size=16", "model.embed_dim=8", "model.attention_size=8"],
     "seismic": ["model.base_channels=4"],
     "gan": ["model.width=8", "model.latent_dim=8"],
+    "translate-images": ["model.base_channels=4", "model.discriminator_width=4"],
     "charlm": ["model.hidden_size=16", "model.embedding_dim=8"],
     "charlm/transformer": SMALL_TRANSFORMER,
     "charlm/tcn": ["model.channels=16", "model.embedding_dim=8", "model.levels=2"],

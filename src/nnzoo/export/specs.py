@@ -255,6 +255,27 @@ def denoise(task: Any, model: nn.Module) -> ExportSpec:
     )
 
 
+@spec_for("translate-images")
+def translate_images(task: Any, model: nn.Module) -> ExportSpec:
+    """The generator alone, between grey levels in [0, 1] as ``translated`` maps them (the model works in [-1, 1])."""
+    channels, height, width = task.info["image_shape"]
+    factor = 2**task.cfg.model.depth
+    axes = {0: "batch", 2: "height", 3: "width"}
+    return ExportSpec(
+        Adapted(model, lambda pix2pix, edges: (pix2pix(edges * 2 - 1) + 1) / 2),
+        ((torch.rand(2, 1, height, width) > 0.8).float(),),
+        ((torch.rand(3, 1, height + factor, width + factor) > 0.8).float(),),
+        ("edges",),
+        ("image",),
+        {"edges": axes, "image": axes},
+        {
+            "edges": f"(batch, 1, height, width) float32, Canny edge maps (1 on an edge, 0 elsewhere); height and "
+            f"width multiples of {factor} ({height} × {width} in training)",
+            "image": f"(batch, {channels}, height, width) float32, the drawn image's grey levels in [0, 1]",
+        },
+    )
+
+
 @spec_for("segment")
 def segment(task: Any, model: nn.Module) -> ExportSpec:
     classes = task.info["classes"]

@@ -62,6 +62,7 @@ from nnzoo.nn.language_models import (
     TransformerLMConfig,
 )
 from nnzoo.nn.mlp import ACTIVATIONS, MLP, LinearRegression, MLPConfig, make_activation
+from nnzoo.nn.pix2pix import PatchDiscriminator, Pix2Pix, Pix2PixConfig
 from nnzoo.nn.recurrent import (
     GRU,
     LSTM,
@@ -173,6 +174,9 @@ __all__ = [
     "NextStepForecaster",
     "OneToMany",
     "OneToOne",
+    "PatchDiscriminator",
+    "Pix2Pix",
+    "Pix2PixConfig",
     "RNNCell",
     "RecurrentClassifier",
     "RecurrentClassifierConfig",

@@ -15,4 +15,5 @@ from nnzoo.tasks import (  # noqa: F401  (each module registers its task)
     seismic,
     tagging,
     translate,
+    translate_images,
 )
