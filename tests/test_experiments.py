@@ -208,6 +208,16 @@ def test_unknown_experiment_and_budget_are_clear_errors(cli, tmp_path):
     assert code == 2 and "unknown budget 'huge'; choose one of tiny, small, full" in err
 
 
+def test_the_help_names_every_experiment(cli, capsys):
+    """The command line lists the experiments without importing them (so that --help answers at once): by hand."""
+    from nnzoo.experiments import EXPERIMENTS
+
+    with pytest.raises(SystemExit) as exit_info:
+        cli("experiment", "--help")
+    listed = " ".join(capsys.readouterr().out.split())  # argparse wraps the help text
+    assert exit_info.value.code == 0 and f"{', '.join(sorted(EXPERIMENTS))}, or all" in listed
+
+
 @pytest.mark.slow  # the experiments at the tiny budget: about 30 s, shared by these tests
 def test_a_folder_from_other_settings_is_not_reused(tiny_results):
     from nnzoo.errors import UserError

@@ -285,7 +285,7 @@ def build_parser() -> argparse.ArgumentParser:
         "names",
         nargs="+",
         metavar="NAME",
-        help="basics, bottleneck, context, gradients, memory, parallel, skips, or all",
+        help="basics, bottleneck, context, degradation, feedback, gradients, memory, parallel, skips, or all",
     )
     p.add_argument("--budget", default="small", help="tiny (seconds), small (default; minutes) or full")
     p.add_argument(
