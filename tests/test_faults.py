@@ -444,3 +444,25 @@ def test_what_a_training_writes_before_its_config_does_not_make_a_folder_a_run(t
     assert folder.is_empty()
     (folder.path / "config.toml").write_text("")
     assert not folder.is_empty()
+
+
+def test_a_figure_that_fails_while_being_written_leaves_the_previous_one_whole(tmp_path):
+    from matplotlib.figure import Figure
+
+    from nnzoo.viz.saving import save_figure
+
+    fig = Figure(figsize=(2, 2))
+    fig.subplots().plot([0, 1], [1, 0])
+    path = save_figure(fig, tmp_path / "deep" / "curve.png", dpi=50)  # the folder is made
+    before = path.read_bytes()
+    assert before.startswith(b"\x89PNG")
+
+    class Interrupted(Figure):
+        def savefig(self, fname, **kwargs):
+            Path(fname).write_bytes(before[:100])  # half a picture, then the kill
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        save_figure(Interrupted(), path)
+    assert path.read_bytes() == before and [p.name for p in path.parent.iterdir()] == ["curve.png"]
+    assert save_figure(fig, tmp_path / "curve.svg").read_text().lstrip().startswith("<?xml")  # format from the suffix

@@ -189,6 +189,8 @@ def answer(m: dict) -> str:
 
 
 def plot_basics(m: dict, grid: np.ndarray, curves: dict, path: Path) -> Path:
+    from nnzoo.viz.saving import save_figure
+
     fig = Figure(figsize=(10, 7), layout="constrained")
     (fits, neurons), (sizes, cures) = fig.subplots(2, 2)
     fits.plot(grid, curve(grid), color="black", lw=2, label="the curve")
@@ -211,5 +213,4 @@ def plot_basics(m: dict, grid: np.ndarray, curves: dict, path: Path) -> Path:
     cures.bar(range(len(labels)), list(m["cures_test_rmse"].values()), color=["C3", "C0", "C2"][: len(labels)])
     cures.set_xticks(range(len(labels)), labels, fontsize=8)
     cures.set(ylabel="test RMSE", title=f"the biggest net ({max(units)} units)")
-    fig.savefig(path, dpi=100)
-    return path
+    return save_figure(fig, path, dpi=100)

@@ -160,6 +160,8 @@ def answer(by_length: dict, overall: dict) -> str:
 
 
 def plot_bottleneck(by_length: dict, words: dict[str, int], path: Path) -> Path:
+    from nnzoo.viz.saving import save_figure
+
     fig = Figure(figsize=(9, 3.4), layout="constrained")
     axes = fig.subplots(1, 2)
     labels = [label for label, count in words.items() if count]
@@ -177,5 +179,4 @@ def plot_bottleneck(by_length: dict, words: dict[str, int], path: Path) -> Path:
         ax.set(xlabel="letters in the word (test words)", ylabel=name, ylim=(0, None))
     axes[0].legend(fontsize=8)
     fig.suptitle("G2P error against input length")
-    fig.savefig(path, dpi=100)
-    return path
+    return save_figure(fig, path, dpi=100)

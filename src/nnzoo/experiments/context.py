@@ -85,6 +85,8 @@ def answer(results: dict, baseline: float) -> str:
 
 
 def plot_context(results: dict, baseline: float, path: Path) -> Path:
+    from nnzoo.viz.saving import save_figure
+
     fig = Figure(figsize=(5, 3.4), layout="constrained")
     ax = fig.subplots()
     for i, values in enumerate(results.values()):
@@ -94,5 +96,4 @@ def plot_context(results: dict, baseline: float, path: Path) -> Path:
     ax.legend(fontsize=8)
     ax.set_xticks(range(len(results)), [MODELS[m][2] for m in results], fontsize=8)
     ax.set(ylabel="accuracy on 'apple' (test)", ylim=(0, 1.02), title="the apple corpus: one dot per seed")
-    fig.savefig(path, dpi=100)
-    return path
+    return save_figure(fig, path, dpi=100)

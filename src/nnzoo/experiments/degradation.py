@@ -97,6 +97,8 @@ def answer(results: dict[str, dict[str, dict]]) -> str:
 
 def plot_degradation(curves: dict, results: dict, path: Path) -> Path:
     """Training loss against steps, plain nets beside residual ones (He et al.'s figure 1 and 6), one line a depth."""
+    from nnzoo.viz.saving import save_figure
+
     fig = Figure(figsize=(10, 3.6), layout="constrained")
     left, right = fig.subplots(1, 2, sharey=True)
     for ax, kind in ((left, "plain"), (right, "residual")):
@@ -107,5 +109,4 @@ def plot_degradation(curves: dict, results: dict, path: Path) -> Path:
         ax.set(title=f"{kind} networks", xlabel="step", yscale="log")
         ax.legend(fontsize=8)
     left.set_ylabel("training loss (per batch)")
-    fig.savefig(path, dpi=100)
-    return path
+    return save_figure(fig, path, dpi=100)

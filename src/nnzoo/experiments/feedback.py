@@ -120,6 +120,8 @@ def answer(scores: dict, sizes: dict, settings: FeedbackSettings) -> str:
 def plot_feedback(scores: dict, settings: FeedbackSettings, path: Path) -> Path:
     """The latch by its MSE (every network's signs are right there; the error says how surely), the echo by the
     accuracy of its signs."""
+    from nnzoo.viz.saving import save_figure
+
     fig = Figure(figsize=(11, 4), layout="constrained")
     for ax, (task, lengths) in zip(fig.subplots(1, 2), PROBLEMS.items(), strict=True):
         xs = getattr(settings, lengths)
@@ -138,5 +140,4 @@ def plot_feedback(scores: dict, settings: FeedbackSettings, path: Path) -> Path:
         ax.minorticks_off()
         ax.legend(fontsize=8)
     fig.suptitle(f"Elman vs Jordan: {settings.steps} Adam steps, {len(settings.seeds)} seed(s)")
-    fig.savefig(path, dpi=100)
-    return path
+    return save_figure(fig, path, dpi=100)

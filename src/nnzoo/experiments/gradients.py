@@ -228,6 +228,8 @@ def answer(recurrent: dict, depth: dict, settings: GradientsSettings) -> str:
 
 
 def plot_through_time(results: dict, settings: GradientsSettings, path: Path) -> Path:
+    from nnzoo.viz.saving import save_figure
+
     fig = Figure(figsize=(11, 4), layout="constrained")
     left, right = fig.subplots(1, 2)
     for index, (kind, r) in enumerate(results.items()):
@@ -242,11 +244,12 @@ def plot_through_time(results: dict, settings: GradientsSettings, path: Path) ->
     right.set(xlabel="training step", ylabel="training MSE", title=f"adding problem, T = {settings.length}")
     right.set_yscale("log")
     right.legend(fontsize=6, ncol=2)
-    fig.savefig(path, dpi=100)
-    return path
+    return save_figure(fig, path, dpi=100)
 
 
 def plot_through_depth(results: dict, settings: GradientsSettings, path: Path) -> Path:
+    from nnzoo.viz.saving import save_figure
+
     fig = Figure(figsize=(11, 4), layout="constrained")
     left, right = fig.subplots(1, 2)
     for name, r in results.items():
@@ -263,5 +266,4 @@ def plot_through_depth(results: dict, settings: GradientsSettings, path: Path) -
         title=f"{settings.mlp_depth} hidden layers of {settings.mlp_width}, digits",
     )
     right.legend(fontsize=6, ncol=2)
-    fig.savefig(path, dpi=100)
-    return path
+    return save_figure(fig, path, dpi=100)

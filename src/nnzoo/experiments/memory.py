@@ -144,6 +144,8 @@ def answer(results: dict, settings: MemorySettings) -> str:
 
 
 def plot_memory(results: dict, settings: MemorySettings, path: Path) -> Path:
+    from nnzoo.viz.saving import save_figure
+
     fig = Figure(figsize=(5.5 * len(results), 4), layout="constrained")
     axes = dict(zip(results, fig.subplots(1, len(results), squeeze=False)[0], strict=True))
     lengths = settings.lengths
@@ -160,5 +162,4 @@ def plot_memory(results: dict, settings: MemorySettings, path: Path) -> Path:
             )
         ax.legend(fontsize=8)
     fig.suptitle(f"{settings.steps} Adam steps, {len(settings.seeds)} seed(s), ~{PARAMETERS:,} parameters each")
-    fig.savefig(path, dpi=100)
-    return path
+    return save_figure(fig, path, dpi=100)

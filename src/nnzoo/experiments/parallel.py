@@ -147,6 +147,8 @@ def answer(lengths: list[int], timings: dict, crossovers: dict, device: torch.de
 
 
 def plot_timings(settings: ParallelSettings, timings: dict, device: torch.device, path: Path) -> Path:
+    from nnzoo.viz.saving import save_figure
+
     fig = Figure(figsize=(6, 4.2), layout="constrained")
     ax = fig.subplots()
     for name, values in timings.items():
@@ -157,5 +159,4 @@ def plot_timings(settings: ParallelSettings, timings: dict, device: torch.device
         title=f"batch {settings.batch}, width {settings.width}, on {device}",
     )
     ax.legend()
-    fig.savefig(path, dpi=100)
-    return path
+    return save_figure(fig, path, dpi=100)

@@ -98,6 +98,8 @@ def answer(results: dict) -> str:
 
 
 def plot_skips(results: dict, path: Path) -> Path:
+    from nnzoo.viz.saving import save_figure
+
     fig = Figure(figsize=(4 * len(results), 3.4), layout="constrained")
     for ax, (name, r) in zip(fig.subplots(1, len(results)), results.items()):
         values = [r["unet"]["metrics"][r["metric"]], r["autoencoder"]["metrics"][r["metric"]]]
@@ -105,5 +107,4 @@ def plot_skips(results: dict, path: Path) -> Path:
         ax.bar_label(bars, fmt="%.3f", fontsize=8)
         ax.set(title=name, ylabel=r["metric"])
         ax.set_ylim(min(values) * 0.9, max(values) * 1.05)
-    fig.savefig(path, dpi=100)
-    return path
+    return save_figure(fig, path, dpi=100)

@@ -206,6 +206,8 @@ class Regression(Task):
 
     # --- figures -----------------------------------------------------------------------------------------------
     def figures(self, model: Standardized, data: Splits, split: str, folder: Path) -> list[Path]:
+        from nnzoo.viz.saving import save_figure
+
         folder.mkdir(parents=True, exist_ok=True)
         dataset = data[split]
         with torch.no_grad():
@@ -225,7 +227,7 @@ class Regression(Task):
         )
         ax.legend(loc="upper left")
         paths = [folder / f"predicted_vs_true_{split}.png"]
-        fig.savefig(paths[0], dpi=110)
+        save_figure(fig, paths[0], dpi=110)
 
         if isinstance(model.core, LinearRegression):
             weights, _ = self.closed_form(data)
@@ -241,7 +243,7 @@ class Regression(Task):
             ax.axhline(0, color="0.5", lw=0.8)
             ax.legend()
             paths.append(folder / "coefficients.png")
-            fig.savefig(paths[1], dpi=110)
+            save_figure(fig, paths[1], dpi=110)
         return paths
 
     # --- prediction --------------------------------------------------------------------------------------------

@@ -8,6 +8,8 @@ from pathlib import Path
 from matplotlib.figure import Figure
 from torch import Tensor
 
+from nnzoo.viz.saving import save_figure
+
 
 def plot_attention_maps(
     maps: list[tuple[str, list[str], list[str], Tensor]], path: str | Path, title: str = "", columns: int = 3
@@ -32,10 +34,7 @@ def plot_attention_maps(
         ax.set_visible(False)
     if title:
         fig.suptitle(title, fontsize=11)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    return path
+    return save_figure(fig, path, dpi=110)
 
 
 def plot_image_attention(
@@ -65,7 +64,4 @@ def plot_image_attention(
     if title:
         fig.suptitle(title, fontsize=10)
     fig.set_layout_engine("constrained")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    return path
+    return save_figure(fig, path, dpi=100)

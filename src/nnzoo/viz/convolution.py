@@ -10,6 +10,7 @@ from matplotlib.patches import Rectangle
 from torch import Tensor
 
 from nnzoo.nn.convolution import conv2d
+from nnzoo.viz.saving import save_figure
 
 
 def plot_convolution_step(
@@ -72,7 +73,4 @@ def plot_convolution_step(
         va="center",
     )
     fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    return path
+    return save_figure(fig, path, dpi=110)

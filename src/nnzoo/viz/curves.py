@@ -7,6 +7,8 @@ from typing import Any
 
 from matplotlib.figure import Figure
 
+from nnzoo.viz.saving import save_figure
+
 SKIP = {"step", "epoch", "split", "lr", "grad_norm", "elapsed_s"}
 
 
@@ -29,7 +31,4 @@ def plot_training_curves(records: list[dict[str, Any]], path: str | Path, max_pa
         ax.set(title=f"validation {key}", xlabel="step")
     for ax in axes:
         ax.grid(alpha=0.3)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    return path
+    return save_figure(fig, path, dpi=110)

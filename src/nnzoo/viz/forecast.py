@@ -8,6 +8,8 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
+from nnzoo.viz.saving import save_figure
+
 
 def plot_backtest(
     series: Any, origins: np.ndarray, forecasts: dict[str, np.ndarray], cut: Any, path: Path, title: str
@@ -35,9 +37,7 @@ def plot_backtest(
             top.plot(times[t : t + horizon], forecast[origin_index], color=f"C{i}", lw=0.8, alpha=0.6, ls="--")
     top.set_title(f"{title} (dotted line: validation starts; dashed: test starts; dashed curves: whole forecasts)")
     bottom.set(xlabel="time")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    return path
+    return save_figure(fig, path, dpi=110)
 
 
 def plot_error_by_horizon(errors: dict[str, np.ndarray], path: Path, title: str, unit: str) -> Path:
@@ -49,9 +49,7 @@ def plot_error_by_horizon(errors: dict[str, np.ndarray], path: Path, title: str,
     ax.set(xlabel="steps ahead", ylabel=f"MAE ({unit})", title=title)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    return path
+    return save_figure(fig, path, dpi=110)
 
 
 def plot_future(series: Any, times: np.ndarray, future: np.ndarray, path: Path, title: str) -> Path:
@@ -64,6 +62,4 @@ def plot_future(series: Any, times: np.ndarray, future: np.ndarray, path: Path, 
     ax.set(xlabel="time", ylabel=series.unit, title=title)
     ax.grid(alpha=0.3)
     ax.legend(loc="upper left")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    return path
+    return save_figure(fig, path, dpi=110)

@@ -8,6 +8,8 @@ import numpy as np
 from matplotlib.figure import Figure
 from torch import Tensor
 
+from nnzoo.viz.saving import save_figure
+
 PANELS = [("i", "input gate i"), ("f", "forget gate f"), ("o", "output gate o"), ("c", "memory cell c")]
 
 
@@ -51,7 +53,4 @@ def plot_gate_activity(
     axes[-1].set_xlabel("time step")
     if title:
         axes[0].set_title(title, fontsize=9)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    return path
+    return save_figure(fig, path, dpi=110)

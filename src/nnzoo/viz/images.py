@@ -11,6 +11,8 @@ import torch
 from matplotlib.figure import Figure
 from torch import Tensor
 
+from nnzoo.viz.saving import save_figure
+
 
 def plot_image_grid(
     images: Tensor,
@@ -53,10 +55,7 @@ def plot_image_grid(
     if title:
         fig.suptitle(title, fontsize=10)
     fig.set_layout_engine("constrained")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    return path
+    return save_figure(fig, path, dpi=100)
 
 
 def plot_filters(weights: Tensor, path: str | Path, title: str, limit: int = 64) -> Path:
@@ -87,10 +86,7 @@ def plot_confusion_matrix(counts: Tensor, class_names: Sequence[str], path: str 
     ax.set_xticks(range(k), class_names, rotation=45, ha="right", fontsize=8)
     ax.set_yticks(range(k), class_names, fontsize=8)
     ax.set(xlabel="predicted", ylabel="true", title=title)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    return path
+    return save_figure(fig, path, dpi=110)
 
 
 def plot_class_histogram(labels: dict[str, Tensor], class_names: Sequence[str], path: str | Path, title: str) -> Path:
@@ -106,10 +102,7 @@ def plot_class_histogram(labels: dict[str, Tensor], class_names: Sequence[str], 
     ax.set_xticks(range(k), class_names, rotation=30, ha="right", fontsize=8)
     ax.set(ylabel="share of images", title=title)
     ax.legend(fontsize=8)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    return path
+    return save_figure(fig, path, dpi=110)
 
 
 def class_colour(index: int) -> tuple[float, float, float]:
@@ -151,7 +144,4 @@ def plot_segmentations(
     handles = [Patch(color=class_colour(c), label=class_names[c]) for c in sorted(shown)]
     fig.legend(handles=handles, loc="outside lower center", ncol=min(6, max(1, len(handles))), fontsize=7)
     fig.suptitle(title, fontsize=10)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    return path
+    return save_figure(fig, path, dpi=100)

@@ -7,6 +7,8 @@ from pathlib import Path
 from matplotlib.figure import Figure
 from torch import Tensor
 
+from nnzoo.viz.saving import save_figure
+
 
 def plot_inversions(
     sections: Tensor,
@@ -48,7 +50,4 @@ def plot_inversions(
         ax.set_xlabel("distance (m)")
     fig.colorbar(shown, ax=axes[:, 1:3], label="velocity (m/s)", shrink=0.8)
     fig.suptitle(title, fontsize=10)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=90)
-    return path
+    return save_figure(fig, path, dpi=90)
