@@ -27,6 +27,7 @@ from torch import nn
 
 import nnzoo
 from nnzoo.experiments.base import Settings, register_experiment, train_run
+from nnzoo.viz.saving import save_figure
 
 NOISE = 0.15
 
@@ -189,8 +190,6 @@ def answer(m: dict) -> str:
 
 
 def plot_basics(m: dict, grid: np.ndarray, curves: dict, path: Path) -> Path:
-    from nnzoo.viz.saving import save_figure
-
     fig = Figure(figsize=(10, 7), layout="constrained")
     (fits, neurons), (sizes, cures) = fig.subplots(2, 2)
     fits.plot(grid, curve(grid), color="black", lw=2, label="the curve")

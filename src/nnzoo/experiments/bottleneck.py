@@ -23,6 +23,7 @@ from matplotlib.figure import Figure
 
 from nnzoo import metrics
 from nnzoo.experiments.base import Settings, register_experiment, train_run
+from nnzoo.viz.saving import save_figure
 
 
 @dataclass
@@ -160,8 +161,6 @@ def answer(by_length: dict, overall: dict) -> str:
 
 
 def plot_bottleneck(by_length: dict, words: dict[str, int], path: Path) -> Path:
-    from nnzoo.viz.saving import save_figure
-
     fig = Figure(figsize=(9, 3.4), layout="constrained")
     axes = fig.subplots(1, 2)
     labels = [label for label, count in words.items() if count]

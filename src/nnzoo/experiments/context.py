@@ -15,6 +15,7 @@ import torch
 from matplotlib.figure import Figure
 
 from nnzoo.experiments.base import Settings, register_experiment, train_and_evaluate
+from nnzoo.viz.saving import save_figure
 
 
 @dataclass
@@ -85,8 +86,6 @@ def answer(results: dict, baseline: float) -> str:
 
 
 def plot_context(results: dict, baseline: float, path: Path) -> Path:
-    from nnzoo.viz.saving import save_figure
-
     fig = Figure(figsize=(5, 3.4), layout="constrained")
     ax = fig.subplots()
     for i, values in enumerate(results.values()):

@@ -22,6 +22,7 @@ import torch
 from matplotlib.figure import Figure
 
 from nnzoo.experiments.base import Settings, register_experiment, train_run
+from nnzoo.viz.saving import save_figure
 
 
 @dataclass
@@ -97,8 +98,6 @@ def answer(results: dict[str, dict[str, dict]]) -> str:
 
 def plot_degradation(curves: dict, results: dict, path: Path) -> Path:
     """Training loss against steps, plain nets beside residual ones (He et al.'s figure 1 and 6), one line a depth."""
-    from nnzoo.viz.saving import save_figure
-
     fig = Figure(figsize=(10, 3.6), layout="constrained")
     left, right = fig.subplots(1, 2, sharey=True)
     for ax, kind in ((left, "plain"), (right, "residual")):

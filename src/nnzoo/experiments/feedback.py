@@ -24,6 +24,7 @@ from matplotlib.figure import Figure
 
 from nnzoo.experiments.base import Settings, log, register_experiment, train_run
 from nnzoo.experiments.memory import BATCH, LR, TEST_SIZE, parameter_count, training
+from nnzoo.viz.saving import save_figure
 
 
 @dataclass
@@ -120,8 +121,6 @@ def answer(scores: dict, sizes: dict, settings: FeedbackSettings) -> str:
 def plot_feedback(scores: dict, settings: FeedbackSettings, path: Path) -> Path:
     """The latch by its MSE (every network's signs are right there; the error says how surely), the echo by the
     accuracy of its signs."""
-    from nnzoo.viz.saving import save_figure
-
     fig = Figure(figsize=(11, 4), layout="constrained")
     for ax, (task, lengths) in zip(fig.subplots(1, 2), PROBLEMS.items(), strict=True):
         xs = getattr(settings, lengths)

@@ -39,6 +39,7 @@ import nnzoo
 from nnzoo.data.memory_tasks import ADDING_CONSTANT_MSE, adding_problem
 from nnzoo.experiments.base import Settings, log, register_experiment, train_run
 from nnzoo.nn.sequence_models import SequenceModel
+from nnzoo.viz.saving import save_figure
 
 
 @dataclass
@@ -228,8 +229,6 @@ def answer(recurrent: dict, depth: dict, settings: GradientsSettings) -> str:
 
 
 def plot_through_time(results: dict, settings: GradientsSettings, path: Path) -> Path:
-    from nnzoo.viz.saving import save_figure
-
     fig = Figure(figsize=(11, 4), layout="constrained")
     left, right = fig.subplots(1, 2)
     for index, (kind, r) in enumerate(results.items()):
@@ -248,8 +247,6 @@ def plot_through_time(results: dict, settings: GradientsSettings, path: Path) ->
 
 
 def plot_through_depth(results: dict, settings: GradientsSettings, path: Path) -> Path:
-    from nnzoo.viz.saving import save_figure
-
     fig = Figure(figsize=(11, 4), layout="constrained")
     left, right = fig.subplots(1, 2)
     for name, r in results.items():

@@ -20,6 +20,7 @@ from matplotlib.figure import Figure
 from nnzoo import registry
 from nnzoo.data.memory_tasks import ADDING_CONSTANT_MSE, COPY_SYMBOLS
 from nnzoo.experiments.base import Settings, log, register_experiment, train_run
+from nnzoo.viz.saving import save_figure
 
 Model = Literal["rnn", "lstm", "gru", "transformer"]
 Problem = Literal["adding", "copy"]
@@ -144,8 +145,6 @@ def answer(results: dict, settings: MemorySettings) -> str:
 
 
 def plot_memory(results: dict, settings: MemorySettings, path: Path) -> Path:
-    from nnzoo.viz.saving import save_figure
-
     fig = Figure(figsize=(5.5 * len(results), 4), layout="constrained")
     axes = dict(zip(results, fig.subplots(1, len(results), squeeze=False)[0], strict=True))
     lengths = settings.lengths

@@ -28,6 +28,7 @@ from nnzoo.experiments.base import Settings, log, register_experiment
 from nnzoo.nn.recurrent import GRU, LSTM, RNN
 from nnzoo.nn.tcn import TCN, levels_for
 from nnzoo.nn.transformer import TransformerEncoderLayer
+from nnzoo.viz.saving import save_figure
 
 
 @dataclass
@@ -147,8 +148,6 @@ def answer(lengths: list[int], timings: dict, crossovers: dict, device: torch.de
 
 
 def plot_timings(settings: ParallelSettings, timings: dict, device: torch.device, path: Path) -> Path:
-    from nnzoo.viz.saving import save_figure
-
     fig = Figure(figsize=(6, 4.2), layout="constrained")
     ax = fig.subplots()
     for name, values in timings.items():

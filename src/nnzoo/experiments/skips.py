@@ -17,6 +17,7 @@ import torch
 from matplotlib.figure import Figure
 
 from nnzoo.experiments.base import Settings, register_experiment, train_and_evaluate
+from nnzoo.viz.saving import save_figure
 
 
 @dataclass
@@ -98,8 +99,6 @@ def answer(results: dict) -> str:
 
 
 def plot_skips(results: dict, path: Path) -> Path:
-    from nnzoo.viz.saving import save_figure
-
     fig = Figure(figsize=(4 * len(results), 3.4), layout="constrained")
     for ax, (name, r) in zip(fig.subplots(1, len(results)), results.items()):
         values = [r["unet"]["metrics"][r["metric"]], r["autoencoder"]["metrics"][r["metric"]]]

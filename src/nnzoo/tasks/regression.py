@@ -32,6 +32,7 @@ from nnzoo.errors import ConfigError, UserError
 from nnzoo.nn.mlp import MLP, LinearRegression, MLPConfig
 from nnzoo.registry import register_model, register_task
 from nnzoo.tasks.base import Published, Splits, Task
+from nnzoo.viz.saving import save_figure
 
 
 @dataclass
@@ -206,9 +207,6 @@ class Regression(Task):
 
     # --- figures -----------------------------------------------------------------------------------------------
     def figures(self, model: Standardized, data: Splits, split: str, folder: Path) -> list[Path]:
-        from nnzoo.viz.saving import save_figure
-
-        folder.mkdir(parents=True, exist_ok=True)
         dataset = data[split]
         with torch.no_grad():
             prediction = torch.cat([model(x) for x, _ in self.batches(dataset)]).float().cpu()
