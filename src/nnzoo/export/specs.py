@@ -19,6 +19,7 @@ from torch import Tensor, nn
 from nnzoo.data.reviews import LABELS
 from nnzoo.data.vocab import Vocabulary
 from nnzoo.errors import UserError
+from nnzoo.nn.pix2pix import Pix2Pix
 from nnzoo.nn.recurrent import _RecurrentLayer
 
 Spec = Callable[[Any, nn.Module], "ExportSpec"]  # (task, model) -> ExportSpec
@@ -257,12 +258,12 @@ def denoise(task: Any, model: nn.Module) -> ExportSpec:
 
 @spec_for("translate-images")
 def translate_images(task: Any, model: nn.Module) -> ExportSpec:
-    """The generator alone, between grey levels in [0, 1] as ``translated`` maps them (the model works in [-1, 1])."""
+    """The generator alone, between grey levels in [0, 1] (``Pix2Pix.draw``; the model works in [-1, 1])."""
     channels, height, width = task.info["image_shape"]
     factor = 2**task.cfg.model.depth
     axes = {0: "batch", 2: "height", 3: "width"}
     return ExportSpec(
-        Adapted(model, lambda pix2pix, edges: (pix2pix(edges * 2 - 1) + 1) / 2),
+        Adapted(model, Pix2Pix.draw),
         ((torch.rand(2, 1, height, width) > 0.8).float(),),
         ((torch.rand(3, 1, height + factor, width + factor) > 0.8).float(),),
         ("edges",),

@@ -118,6 +118,10 @@ class Pix2Pix(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         return torch.tanh(self.generator(x)["image"])
 
+    def draw(self, x: Tensor) -> Tensor:
+        """The generator between grey levels: x (B, C_in, H, W) in [0, 1] -> (B, C_out, H, W) in [0, 1]."""
+        return (self(x * 2 - 1) + 1) / 2
+
 
 def pix2pix_losses(model: Pix2Pix, x: Tensor, y: Tensor, real_target: float = 1.0) -> dict[str, Tensor]:
     r"""The training loss of one batch of pairs x -> y (both in [−1, 1]) and its parts.

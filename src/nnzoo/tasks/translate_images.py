@@ -124,7 +124,7 @@ class TranslateImages(Task):
 
     def translated(self, model: Pix2Pix, edges: Tensor) -> Tensor:
         """The model's images (N, C, H, W) in [0, 1], on the CPU, of edge maps (N, 1, H, W) in [0, 1]."""
-        return torch.cat([(model(x.to(self.device) * 2 - 1).float().cpu() + 1) / 2 for x in edges.split(500)])
+        return torch.cat([model.draw(x.to(self.device)).float().cpu() for x in edges.split(500)])
 
     def scores(self, outputs: Tensor, dataset: EdgePairs) -> dict[str, float]:
         fake_features, fake_classes = judge(self.classifier, outputs, self.device)
