@@ -19,6 +19,7 @@ Baselines in the same table: the edge map itself as the output, and the mean tra
 from __future__ import annotations
 
 import functools
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar, Literal, NamedTuple
@@ -28,7 +29,7 @@ from torch import Tensor, nn
 from torch.utils.data import Dataset
 
 from nnzoo import metrics
-from nnzoo.config import ImageDataConfig
+from nnzoo.config import ImageDataConfig, RunConfig
 from nnzoo.data.images import Images, canny_edges, image_input, image_splits, splits_info
 from nnzoo.errors import ConfigError
 from nnzoo.nn.pix2pix import Pix2Pix, Pix2PixConfig, pix2pix_losses
@@ -103,6 +104,11 @@ class TranslateImages(Task):
         "monitor_mode": "min",
     }
 
+    def __init__(self, cfg: RunConfig, device: torch.device | None = None):
+        super().__init__(cfg, device)
+        # the judge's features of each split's true images: every score of the split compares with them
+        self._real_features: weakref.WeakKeyDictionary[EdgePairs, Tensor] = weakref.WeakKeyDictionary()
+
     # --- data ----------------------------------------------------------------------------------------------------
     def build_data(self) -> Splits:
         cfg = self.cfg.data
@@ -126,15 +132,20 @@ class TranslateImages(Task):
         """The model's images (N, C, H, W) in [0, 1], on the CPU, of edge maps (N, 1, H, W) in [0, 1]."""
         return torch.cat([model.draw(x.to(self.device)).float().cpu() for x in edges.split(500)])
 
+    def real_features(self, dataset: EdgePairs) -> Tensor:
+        """The judge's features of the split's true images, computed once per split."""
+        if dataset not in self._real_features:
+            self._real_features[dataset] = judge(self.classifier, dataset.images, self.device)[0]
+        return self._real_features[dataset]
+
     def scores(self, outputs: Tensor, dataset: EdgePairs) -> dict[str, float]:
         fake_features, fake_classes = judge(self.classifier, outputs, self.device)
-        real_features, _ = judge(self.classifier, dataset.images, self.device)
         return {
             "l1": float((outputs - dataset.images).abs().mean()),
             "ssim": metrics.mean_ssim(outputs[:, 0], dataset.images[:, 0], 1.0),
             "sharpness": gradient_energy(outputs) / gradient_energy(dataset.images),
             "accuracy": float((fake_classes == dataset.labels).double().mean()),
-            "frechet_distance": metrics.frechet_distance(real_features, fake_features),
+            "frechet_distance": metrics.frechet_distance(self.real_features(dataset), fake_features),
         }
 
     def evaluate(self, model: Pix2Pix, dataset: EdgePairs) -> dict[str, float]:
