@@ -164,6 +164,23 @@ def test_help_and_the_options_out_and_checkpoint(cli, runs, tmp_path, capsys):
     assert meta["nnzoo.checkpoint"] == "last"
 
 
+def test_an_export_that_fails_its_check_leaves_the_previous_file_whole(runs, tmp_path, monkeypatch):
+    import nnzoo.export
+
+    out = tmp_path / "house.onnx"
+    nnzoo.export.export_run(runs(*REGRESSION), out)
+    before = out.read_bytes()
+
+    def wrong(path, spec, onnxruntime=None):
+        assert path != out and path.parent == out.parent  # the check reads the new file under a temporary name
+        raise RuntimeError("the exported model differs from PyTorch")
+
+    monkeypatch.setattr(nnzoo.export, "verify", wrong)
+    with pytest.raises(RuntimeError, match="differs from PyTorch"):
+        nnzoo.export.export_run(runs(*REGRESSION), out, checkpoint="last")
+    assert out.read_bytes() == before and [p.name for p in tmp_path.iterdir()] == ["house.onnx"]
+
+
 # --- what cannot be exported, and wrong input ----------------------------------------------------------------------
 def test_autoregressive_seq2seq_is_refused_naming_what_can_be_exported(cli, runs):
     run = runs("g2p", "gru-seq2seq", "data.max_words=300", "train.max_steps=2", "eval.beam_size=1")

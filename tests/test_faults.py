@@ -466,3 +466,27 @@ def test_a_figure_that_fails_while_being_written_leaves_the_previous_one_whole(t
         save_figure(Interrupted(), path)
     assert path.read_bytes() == before and [p.name for p in path.parent.iterdir()] == ["curve.png"]
     assert save_figure(fig, tmp_path / "curve.svg").read_text().lstrip().startswith("<?xml")  # format from the suffix
+
+
+def test_an_image_that_fails_while_being_written_leaves_the_previous_one_whole(tmp_path):
+    from PIL import Image
+
+    from nnzoo.viz.saving import save_image
+
+    path = save_image(Image.new("L", (4, 4), 200), tmp_path / "deep" / "drawn.png")  # the folder is made
+    before = path.read_bytes()
+
+    class Interrupted:
+        def save(self, fp, **kwargs):
+            Path(fp).write_bytes(before[:20])  # half a picture, then the kill
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        save_image(Interrupted(), path)
+    assert path.read_bytes() == before and [p.name for p in path.parent.iterdir()] == ["drawn.png"]
+    frames = [Image.new("L", (4, 4), v) for v in (0, 255)]
+    gif = save_image(frames[0], tmp_path / "anim.GIF", save_all=True, append_images=frames[1:])  # format from suffix
+    assert Image.open(gif).format == "GIF" and Image.open(gif).n_frames == 2
+    with pytest.raises(UserError, match=r"drawn\.txt: no image format has the suffix '\.txt'"):
+        save_image(frames[0], tmp_path / "drawn.txt")
+    assert not (tmp_path / "drawn.txt").exists()

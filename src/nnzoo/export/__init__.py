@@ -48,6 +48,7 @@ from nnzoo.export.specs import (  # noqa: F401  TEMPORARY
     image_to_image_spec,
     token_sequence_spec,
 )
+from nnzoo.files import replacing
 from nnzoo.optional import require
 from nnzoo.training.run import CheckpointName
 
@@ -97,14 +98,11 @@ def export_run(
         path = opened.run.path / f"{checkpoint}.onnx"
     if path.is_dir():
         raise UserError(f"--out {path} is a folder; give the file to write, e.g. {path / 'model.onnx'}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-
-    try:
-        notes = _write(path, spec, onnx, checkpoint, opened)
-        diff = verify(path, spec, onnxruntime)
-    except Exception:
-        path.unlink(missing_ok=True)  # no file rather than a wrong one
-        raise
+    # Written and verified under a temporary name, then renamed: a failed or killed export leaves the previous
+    # file (or none), never a wrong or half-written one.
+    with replacing(path) as temporary:
+        notes = _write(temporary, spec, onnx, checkpoint, opened)
+        diff = verify(temporary, spec, onnxruntime)
     return Exported(path, opened.config.task, opened.config.model.name, notes, diff)
 
 
@@ -173,13 +171,13 @@ def verify(path: Path, spec: ExportSpec, onnxruntime: Any = None) -> float:
             want = want.float().numpy()
             if want.shape != have.shape:
                 raise RuntimeError(
-                    f"{path}: output {name} has shape {have.shape} in onnxruntime, {want.shape} in PyTorch"
+                    f"the exported model's output {name} has shape {have.shape} in onnxruntime, {want.shape} in PyTorch"
                 )
             diff = float(abs(want - have).max()) if want.size else 0.0
             scale = max(1.0, float(abs(want).max()) if want.size else 0.0)
             if diff > TOLERANCE * scale:
                 raise RuntimeError(
-                    f"the exported {path.name} differs from PyTorch by {diff:.3g} on output {name} "
+                    f"the exported model differs from PyTorch by {diff:.3g} on output {name} "
                     f"(inputs {[tuple(x.shape) for x in inputs]}); this is a bug in nnzoo's export, please report it"
                 )
             worst = max(worst, diff)

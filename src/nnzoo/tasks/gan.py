@@ -140,11 +140,12 @@ class GANTask(Task):
         """Save the images of the 64 progress latent points as ``progress/NNN.png`` (NNN: the evaluation's number)."""
         from PIL import Image
 
+        from nnzoo.viz.saving import save_image
+
         folder = self.run_dir / "progress"
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"{len(list(folder.glob('*.png'))) + 1:03d}.png"
-        Image.fromarray(tile(self.generate(model, 64, PROGRESS_NOISE_SEED), columns=8)).save(path)
-        return path
+        return save_image(Image.fromarray(tile(self.generate(model, 64, PROGRESS_NOISE_SEED), columns=8)), path)
 
     def baselines(self, data: Splits, split: str) -> dict[str, dict[str, float]]:
         n = min(self.cfg.eval.samples, len(data[split]), len(data["train"]))
@@ -187,13 +188,14 @@ class GANTask(Task):
         from PIL import Image
 
         from nnzoo.viz.images import plot_image_grid
+        from nnzoo.viz.saving import save_image
 
         recorded = sorted((self.run_dir / "progress").glob("*.png")) if self.run_dir else []
         if not recorded:
             return []
         frames = [Image.open(p).convert("L") for p in recorded]
         gif = folder / "progress.gif"
-        frames[0].save(gif, save_all=True, append_images=frames[1:], duration=400, loop=0)
+        save_image(frames[0], gif, save_all=True, append_images=frames[1:], duration=400, loop=0)
         rows = sorted({round(i) for i in np.linspace(0, len(recorded) - 1, min(12, len(recorded)))})
         side = self.info["image_shape"][1]
         images = [untile(np.asarray(frames[r]), side)[:10] for r in rows]

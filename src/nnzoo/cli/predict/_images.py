@@ -19,10 +19,12 @@ def write_images(paths: Sequence[Path], images: Sequence[Tensor], out_dir: Path,
     """Save each image (1, H, W) in [0, 1] as ``out_dir/NAME.SUFFIX.png``; one line "input -> output" each."""
     from PIL import Image
 
+    from nnzoo.viz.saving import save_image
+
     out_dir.mkdir(parents=True, exist_ok=True)
     lines = []
     for path, image in zip(paths, images):
         out = out_dir / f"{path.stem}.{suffix}.png"
-        Image.fromarray((image[0].numpy() * 255).round().astype(np.uint8)).save(out)
+        save_image(Image.fromarray((image[0].numpy() * 255).round().astype(np.uint8)), out)
         lines.append(f"{path} -> {out}")
     return "\n".join(lines)

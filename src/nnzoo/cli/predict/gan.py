@@ -22,10 +22,10 @@ def predict(run: Any, args: argparse.Namespace) -> str:
     from PIL import Image
 
     from nnzoo.tasks.gan import tile
+    from nnzoo.viz.saving import save_image
 
     if not 1 <= args.samples <= 10_000:
         raise UserError("--samples must be between 1 and 10000")
     images = torch.stack(run.predict(run.model.noise(args.samples, torch.Generator().manual_seed(args.seed)).cpu()))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(tile(images, columns=math.ceil(math.sqrt(args.samples)))).save(args.out)
+    save_image(Image.fromarray(tile(images, columns=math.ceil(math.sqrt(args.samples)))), args.out)
     return f"wrote {args.samples} images to {args.out}"

@@ -8,6 +8,8 @@ from typing import Any
 
 import numpy as np
 
+from nnzoo.files import replacing
+
 
 def add_arguments(parser: argparse.ArgumentParser, run: Any) -> None:
     parser.add_argument(
@@ -18,14 +20,19 @@ def add_arguments(parser: argparse.ArgumentParser, run: Any) -> None:
 
 def predict(run: Any, args: argparse.Namespace) -> str:
     inversions = run.predict(args.sections)
-    args.out_dir.mkdir(parents=True, exist_ok=True)
     lines = []
     for path, (velocity, edges) in zip(args.sections, inversions):
         target = args.out_dir / f"{path.stem}.velocity.npy"
-        np.save(target, velocity.numpy())
+        save_array(target, velocity.numpy())
         line = f"{path} -> {target}: {float(velocity.min()):.0f}–{float(velocity.max()):.0f} m/s"
         if edges is not None:
-            np.save(args.out_dir / f"{path.stem}.edges.npy", edges.numpy())
+            save_array(args.out_dir / f"{path.stem}.edges.npy", edges.numpy())
             line += f", edges in {path.stem}.edges.npy"
         lines.append(line)
     return "\n".join(lines)
+
+
+def save_array(path: Path, array: np.ndarray) -> None:
+    """``np.save`` through :func:`nnzoo.files.replacing`: a killed write leaves no half file (the folder is made)."""
+    with replacing(path) as temporary, temporary.open("wb") as file:
+        np.save(file, array)
