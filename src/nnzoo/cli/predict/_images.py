@@ -16,12 +16,12 @@ def add_image_arguments(parser: argparse.ArgumentParser, what: str, suffix: str)
 
 
 def write_images(paths: Sequence[Path], images: Sequence[Tensor], out_dir: Path, suffix: str) -> str:
-    """Save each image (1, H, W) in [0, 1] as ``out_dir/NAME.SUFFIX.png``; one line "input -> output" each."""
+    """Save each image (1, H, W) in [0, 1] as ``out_dir/NAME.SUFFIX.png`` (the folder is made); one line
+    "input -> output" each."""
     from PIL import Image
 
     from nnzoo.viz.saving import save_image
 
-    out_dir.mkdir(parents=True, exist_ok=True)
     lines = []
     for path, image in zip(paths, images):
         out = out_dir / f"{path.stem}.{suffix}.png"
