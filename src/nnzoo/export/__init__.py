@@ -40,14 +40,7 @@ from torch import Tensor, nn
 import nnzoo.tasks  # noqa: F401  (registers every task: a run is opened against them)
 from nnzoo import pretrained
 from nnzoo.errors import UserError
-from nnzoo.export.specs import (  # noqa: F401  TEMPORARY
-    Adapted,
-    ExportSpec,
-    export_spec,
-    exportable_tasks,
-    image_to_image_spec,
-    token_sequence_spec,
-)
+from nnzoo.export.specs import ExportSpec, export_spec
 from nnzoo.files import replacing
 from nnzoo.optional import require
 from nnzoo.training.run import CheckpointName
@@ -201,12 +194,10 @@ def _flat_outputs(outputs: Any) -> list[Tensor]:
 
 
 __all__ = [
-    "Adapted",
     "ExportSpec",
     "Exported",
     "export_run",
     "export_spec",
-    "exportable_tasks",
     "for_tracing",
     "verify",
 ]
