@@ -17,11 +17,10 @@ source scripts/lib.sh
 declare -A CHANGES=(
   [recipe]=""
   [dropout-0]="model.dropout=0"
-  [dropout-0.4]="model.dropout=0.4"
   [no-label-smoothing]="train.label_smoothing=0"
   [hidden-384]="model.hidden_size=384 train.max_steps=2100"
 )
-ORDER=(recipe dropout-0 dropout-0.4 no-label-smoothing hidden-384)
+ORDER=(recipe dropout-0 no-label-smoothing hidden-384)
 
 for name in "${@:-${ORDER[@]}}"; do
   [ -v "CHANGES[$name]" ] || { echo "unknown run '$name'; known: ${ORDER[*]}" >&2; exit 2; }
