@@ -21,7 +21,6 @@ from typing import ClassVar, Literal, NamedTuple
 
 import torch
 from torch import Tensor, nn
-from torch.nn import functional as F
 from torch.utils.data import Dataset
 
 from nnzoo.config import ImageDataConfig
@@ -44,7 +43,7 @@ from nnzoo.nn.captioning import AttentionCaptioner, CaptionerConfig, ContextCapt
 from nnzoo.optional import require
 from nnzoo.registry import register_model, register_task
 from nnzoo.tasks.base import Splits, Task
-from nnzoo.tasks.seq2seq_base import Seq2SeqEval, Transduction
+from nnzoo.tasks.seq2seq_base import Seq2SeqEval, Transduction, target_cross_entropy
 
 SPLITS = ("train", "val", "test")
 NOVEL_SHARE = 0.5  # of the validation and test scenes with two different garments: a held-out pair
@@ -223,11 +222,8 @@ class Caption(Task):
     # --- training and evaluation -----------------------------------------------------------------------------
     def loss(self, model: nn.Module, batch: CaptionBatch) -> Tensor:
         logits = model(batch.images, batch.tgt_in)
-        return F.cross_entropy(
-            logits.reshape(-1, logits.shape[-1]),
-            batch.tgt_out.reshape(-1),
-            ignore_index=self.vocab.pad,
-            label_smoothing=self.cfg.train.label_smoothing,
+        return target_cross_entropy(
+            logits, batch.tgt_out, self.vocab.pad, label_smoothing=self.cfg.train.label_smoothing
         )
 
     def evaluate(self, model: nn.Module, dataset: CaptionDataset) -> dict[str, float]:
@@ -244,8 +240,7 @@ class Caption(Task):
             batch = dataset.__getitems__(range(start, min(start + size, count)))
             images, tgt_in, tgt_out = (t.to(self.device) for t in batch)
             logits = model(images, tgt_in)
-            total += float(F.cross_entropy(logits.flatten(0, 1), tgt_out.flatten(), ignore_index=self.vocab.pad,
-                                           reduction="sum"))  # fmt: skip
+            total += float(target_cross_entropy(logits, tgt_out, self.vocab.pad, reduction="sum"))
             words += int((tgt_out != self.vocab.pad).sum())
         found = self.decode(model, dataset.images[:count], beam_size)
         hypotheses = [self.vocab.decode(h[0].tokens) for h in found]

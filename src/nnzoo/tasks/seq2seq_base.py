@@ -53,6 +53,16 @@ class Seq2SeqEval(EvalConfig):
             raise ConfigError("eval.length_penalty must be >= 0")
 
 
+def target_cross_entropy(
+    logits: Tensor, targets: Tensor, pad: int, *, label_smoothing: float = 0.0, reduction: str = "mean"
+) -> Tensor:
+    """Cross-entropy of a decoder's next-symbol logits (N, T, V) against the target ids (N, T), padding skipped:
+    the mean (training) or the sum (evaluation) over the real target symbols."""
+    return F.cross_entropy(
+        logits.flatten(0, 1), targets.flatten(), ignore_index=pad, label_smoothing=label_smoothing, reduction=reduction
+    )
+
+
 def register_seq2seq_models(task: str, what: str) -> None:
     """Register ``gru-seq2seq``, ``lstm-attention`` and ``transformer`` for ``task`` (``what`` describes it)."""
 
@@ -126,11 +136,8 @@ class Seq2SeqTask(Task):
     # --- training and evaluation -----------------------------------------------------------------------------
     def loss(self, model: nn.Module, batch: PairBatch) -> Tensor:
         logits = model(batch.src, batch.src_lengths, batch.tgt_in)
-        return F.cross_entropy(
-            logits.reshape(-1, logits.shape[-1]),
-            batch.tgt_out.reshape(-1),
-            ignore_index=self.target_vocab.pad,
-            label_smoothing=self.cfg.train.label_smoothing,
+        return target_cross_entropy(
+            logits, batch.tgt_out, self.target_vocab.pad, label_smoothing=self.cfg.train.label_smoothing
         )
 
     def evaluate(self, model: nn.Module, dataset: SequencePairs) -> dict[str, float]:
@@ -144,14 +151,7 @@ class Seq2SeqTask(Task):
         total, tokens = 0.0, 0
         for batch in self.batches(dataset):  # teacher-forced cross-entropy per target symbol
             logits = model(batch.src, batch.src_lengths, batch.tgt_in)
-            total += float(
-                F.cross_entropy(
-                    logits.reshape(-1, logits.shape[-1]),
-                    batch.tgt_out.reshape(-1),
-                    ignore_index=dataset.pad,
-                    reduction="sum",
-                )
-            )
+            total += float(target_cross_entropy(logits, batch.tgt_out, dataset.pad, reduction="sum"))
             tokens += int((batch.tgt_out != dataset.pad).sum())
         return {"loss": total / max(tokens, 1), **self.score(*self.transcripts(model, dataset, beam_size))}
 
