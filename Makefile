@@ -65,8 +65,12 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# The suite in TEST_PROCESSES processes (pytest-xdist), each test file whole in one of them: its module fixtures
+# train once. tests/conftest.py gives each process its share of the cores.
+TEST_PROCESSES ?= 2
+
 test: setup lint
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_PROCESSES) --dist loadfile
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .ruff_cache

@@ -13,8 +13,14 @@ import torch
 import nnzoo.tasks  # noqa: F401  (registers every task: tests call the registry directly, as the API does after registering)
 from nnzoo.cli import main
 
-# CI machines have 2 cores; pin torch to them so timings and reductions match across machines.
-torch.set_num_threads(min(2, os.cpu_count() or 1))
+# CI machines have 2 cores; pin torch to them so timings and reductions match across machines. `make test` runs the
+# suite in 2 processes (pytest-xdist): each then gets its share of the cores, and so do the programs its tests start
+# (OMP_NUM_THREADS), because two 2-thread processes on 2 cores slow each other several times over.
+_workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+_threads = max(1, min(2, os.cpu_count() or 1) // _workers)
+torch.set_num_threads(_threads)
+if _workers > 1:
+    os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = str(_threads)
 
 # scripts/gpu_check.sh runs the equivalence tests on a GPU: NNZOO_TEST_DEVICE=cuda makes it the default device, so
 # every module and tensor a test makes is made there, and turns TF32 off, so that float32 compares float32.
