@@ -3,8 +3,8 @@ the training minutes, from their training logs (metrics.jsonl; greedy decoding, 
 
     .venv/bin/python scripts/g2p_curves.py [RUN ...] [--out docs/images/g2p-curves.png]
 
-RUN: a run folder or a shipped model's name; default the three shipped G2P models, each trained by its recipe on one
-CPU thread beside another run (README "Pretrained models"). Prints each curve as a table too.
+RUN: a run folder or a shipped model's name; default the three shipped G2P models, each trained by its recipe (README
+"Pretrained models"; their cards say on what, and under which load). Prints each curve as a table too.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ def main() -> None:
         print(f"{name}: " + ", ".join(f"epoch {r['epoch']:.1f} {r['elapsed_s'] / 60:.1f} min {p:.2f} %" for r, p in
                                       zip(val, per)))  # fmt: skip
     by_epoch.set(xlabel="passes over the 113,234 training words", ylabel="validation PER (%), greedy")
-    by_time.set(xlabel="training minutes (one CPU thread, beside another run)")
+    by_time.set(xlabel="training minutes, as each run was trained (docs/g2p.md)")
     for ax in (by_epoch, by_time):
         ax.grid(alpha=0.3)
     by_epoch.legend()
