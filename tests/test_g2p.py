@@ -99,6 +99,28 @@ def test_every_reference_is_kept_for_evaluation():
     assert len(set(val.keys)) == len(val)  # evaluation: one item per word
 
 
+def test_primary_pronunciations_train_one_pair_per_word_and_evaluate_on_every_one(small):
+    task, data = small
+    primary = make_task("data.max_words=2000", "data.train_pronunciations=primary")
+    primary_data = primary.build_data()
+    train = primary_data["train"]
+    assert len(train) == len(set(train.keys)) == task.info["words"]["train"] < len(data["train"])
+    assert primary.info["pronunciations"]["train"] == len(train)
+
+    def spelled(owner, split):
+        return [(key, owner.target_vocab.decode(t)) for key, t in zip(split.keys, split.targets)]
+
+    first: dict[str, list[str]] = {}
+    for key, phonemes in spelled(task, data["train"]):  # every pronunciation, the dictionary's first first
+        first.setdefault(key, phonemes)
+    assert dict(spelled(primary, train)) == first
+    for name in ("val", "test"):  # evaluation keeps every reference
+        refs = [[primary.target_vocab.decode(r) for r in refs] for refs in primary_data[name].references]
+        assert refs == [[task.target_vocab.decode(r) for r in refs] for refs in data[name].references]
+    again = make_task("data.max_words=2000").build_data()  # the shared dictionary was not cut
+    assert len(again["train"]) == len(data["train"])
+
+
 # ----------------------------------------------------------------------------------------------------------------
 # Training on 2,000 words: attention must work, and beat the context vector
 # ----------------------------------------------------------------------------------------------------------------

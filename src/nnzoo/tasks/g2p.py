@@ -10,7 +10,7 @@ bottleneck: a model without attention must squeeze the whole spelling through on
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar, Literal
 
 from nnzoo import metrics
 from nnzoo.config import DataConfig, check_split_fractions
@@ -37,8 +37,12 @@ def g2p_scores(hypotheses: list[list[str]], references: list[list[list[str]]]) -
 class G2PData(DataConfig):
     keep_stress: bool = False  # keep the vowels' stress digits (AH0, AH1, AH2): 69 phonemes instead of 39
     max_words: int = 0  # 0: the whole dictionary; N: a fixed subset of N words (chosen by hash), for quick runs
+    # Training pairs: every pronunciation of a word ("all"), or only its first, primary one ("primary": one pair per
+    # word). The evaluation splits keep every pronunciation as a reference either way.
+    train_pronunciations: Literal["all", "primary"] = "all"
     val_fraction: float = 0.05
     test_fraction: float = 0.05
+    ADDED: ClassVar[dict[str, Any]] = {"train_pronunciations": "all"}  # keys added since, at the value of earlier runs
 
     def __post_init__(self) -> None:
         if self.max_words < 0:
@@ -78,6 +82,8 @@ class G2P(Seq2SeqTask):
             words = sorted(sorted(words, key=lambda w: hash_fraction(w, "subset"))[: cfg.max_words])
         split = hash_split(words, cfg.val_fraction, cfg.test_fraction)
         train = split["train"]
+        if cfg.train_pronunciations == "primary":  # cmudict lists a word's pronunciations primary first
+            pronunciations = {**pronunciations, **{w: pronunciations[w][:1] for w in train}}  # the shared one stays
         letters = Vocabulary.from_corpus(self.source_symbols(w) for w in train)
         phonemes = Vocabulary.from_corpus(p for w in train for p in pronunciations[w])
         self.info = {
